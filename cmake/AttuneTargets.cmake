@@ -1,0 +1,50 @@
+# Helpers shared by every CMakeLists.txt.
+
+# attune_module(NAME SOURCES... DEPS...): one static library per folder of src/.
+function(attune_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS" ${ARGN})
+  if(NOT M_SOURCES)  # a module whose folder holds headers only (so far)
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${name} INTERFACE ${M_DEPS})
+    return()
+  endif()
+  add_library(${name} STATIC ${M_SOURCES})
+  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${M_DEPS})
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endfunction()
+
+# attune_use_torch(TARGET): link libtorch and reuse the shared precompiled header, so a
+# torch-heavy translation unit costs seconds, not ~16 s each (DESIGN.md, build-time hygiene).
+function(attune_use_torch target)
+  if(NOT ATTUNE_WITH_TORCH)
+    message(FATAL_ERROR "${target} needs libtorch (ATTUNE_WITH_TORCH=ON and libtorch-dev installed)")
+  endif()
+  if(NOT TARGET attune_torch_pch)
+    add_library(attune_torch_pch STATIC ${CMAKE_SOURCE_DIR}/src/common/torch_pch.cpp)
+    target_link_libraries(attune_torch_pch PUBLIC ${TORCH_LIBRARIES})
+    target_compile_options(attune_torch_pch PUBLIC -Wno-unused-parameter)
+    target_precompile_headers(attune_torch_pch PRIVATE <torch/torch.h>)
+  endif()
+  target_link_libraries(${target} PRIVATE attune_torch_pch ${TORCH_LIBRARIES})
+  target_precompile_headers(${target} REUSE_FROM attune_torch_pch)
+endfunction()
+
+# attune_add_test(NAME LABEL <unit|model|e2e|slow> SOURCES... DEPS...): one GoogleTest binary,
+# every case registered with ctest under the label. Tests find ../shared through ATTUNE_SHARED_DIR.
+function(attune_add_test name)
+  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  if(NOT T_LABEL)
+    set(T_LABEL unit)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_DEPS} attune_test_support GTest::gtest GTest::gmock)
+  gtest_discover_tests(${name}
+    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "ATTUNE_SHARED_DIR=${ATTUNE_SHARED_DIR};ATTUNE_SOURCE_DIR=${CMAKE_SOURCE_DIR};ATTUNE_BIN=$<TARGET_FILE:attune>"
+    DISCOVERY_TIMEOUT 60)
+endfunction()

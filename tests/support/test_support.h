@@ -1,0 +1,48 @@
+// Helpers shared by the test suites: where ../shared and the source tree are, temp dirs, and
+// running the `attune` binary.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace attune::testing {
+
+// ../shared (ATTUNE_SHARED_DIR), or nullopt when it is absent on this machine.
+std::optional<std::filesystem::path> shared_dir();
+// The repository root (ATTUNE_SOURCE_DIR).
+std::filesystem::path source_dir();
+// tests/fixtures in the source tree.
+std::filesystem::path fixtures_dir();
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs `attune ARGS` (ATTUNE_BIN) through the shell; stdin from /dev/null unless `stdin_text` is set.
+CommandResult run_attune(const std::string& args, const std::optional<std::string>& stdin_text = std::nullopt);
+
+// Writes bytes to a file (for building malformed inputs).
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+}  // namespace attune::testing
+
+// Skips the current test, with a message saying why, when ../shared is absent.
+#define ATTUNE_REQUIRE_SHARED(var)                                                                   \
+  auto var##_opt = ::attune::testing::shared_dir();                                                  \
+  if (!var##_opt) GTEST_SKIP() << "../shared not found (set ATTUNE_SHARED_DIR); skipping this check"; \
+  const std::filesystem::path var = *var##_opt
