@@ -1,0 +1,204 @@
+// Decoding, encoding and resampling, and the errors bad files must give.
+#include <gtest/gtest.h>
+#include <sndfile.h>
+
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "attune/error.h"
+#include "audio/audio_file.h"
+#include "audio/resample.h"
+#include "support/test_support.h"
+
+namespace attune::audio {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::write_bytes;
+
+std::vector<float> sine(double hz, double seconds, int rate, float amplitude = 0.5f) {
+  std::vector<float> x(static_cast<size_t>(seconds * rate));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = amplitude * static_cast<float>(std::sin(2 * M_PI * hz * i / rate));
+  return x;
+}
+
+// A canonical 44-byte RIFF/WAVE header followed by `data`.
+std::string wav_bytes(int rate, int channels, int bits, int format_tag, const std::string& data) {
+  auto u32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [](uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); };
+  int block = channels * bits / 8;
+  return "RIFF" + u32(36 + static_cast<uint32_t>(data.size())) + "WAVE" + "fmt " + u32(16) + u16(format_tag) +
+         u16(channels) + u32(rate) + u32(rate * block) + u16(block) + u16(bits) + "data" +
+         u32(static_cast<uint32_t>(data.size())) + data;
+}
+
+// Frequency estimate from zero crossings (independent of any FFT code).
+double zero_crossing_hz(const std::vector<float>& x, int rate) {
+  int crossings = 0;
+  for (size_t i = 1; i < x.size(); ++i) crossings += (x[i - 1] < 0) != (x[i] < 0);
+  return crossings / 2.0 / (static_cast<double>(x.size()) / rate);
+}
+
+TEST(AudioFile, WavAndFlacRoundTripWithin16BitQuantisation) {
+  TempDir dir;
+  AudioBuffer audio{sine(440, 0.5, 16000), 16000, 1};
+  for (const char* name : {"a.wav", "a.flac"}) {
+    write_audio(dir / name, audio);
+    AudioBuffer back = load_audio(dir / name);
+    ASSERT_EQ(back.sample_rate, 16000);
+    ASSERT_EQ(back.samples.size(), audio.samples.size());
+    float worst = 0;
+    for (size_t i = 0; i < back.samples.size(); ++i) worst = std::max(worst, std::abs(back.samples[i] - audio.samples[i]));
+    EXPECT_LE(worst, 1.0f / 32768) << name;
+  }
+}
+
+TEST(AudioFile, DecodesOggOpusAndMp3WhenLibsndfileHasThem) {
+  TempDir dir;
+  std::vector<float> x = sine(440, 1.0, 48000);
+  struct Case {
+    const char* name;
+    int format;
+  };
+  int decoded = 0;
+  for (Case c : {Case{"a.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS}, Case{"a.opus", SF_FORMAT_OGG | SF_FORMAT_OPUS},
+                 Case{"a.mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III}}) {
+    SF_INFO info{};
+    info.samplerate = 48000;
+    info.channels = 1;
+    info.format = c.format;
+    SNDFILE* sf = sf_open((dir / c.name).c_str(), SFM_WRITE, &info);
+    if (!sf) {
+      std::cout << c.name << ": this libsndfile cannot write it, skipped\n";
+      continue;
+    }
+    sf_writef_float(sf, x.data(), static_cast<sf_count_t>(x.size()));
+    sf_close(sf);
+    AudioBuffer mono = load_mono(dir / c.name);
+    EXPECT_EQ(mono.sample_rate, 16000);
+    EXPECT_NEAR(mono.duration_s(), 1.0, 0.1) << c.name;
+    EXPECT_NEAR(zero_crossing_hz(mono.samples, 16000), 440.0, 10.0) << c.name;
+    ++decoded;
+  }
+  std::cout << decoded << " of 3 compressed formats decoded\n";
+  EXPECT_GE(decoded, 2);
+}
+
+TEST(AudioFile, MixesStereoToMono) {
+  AudioBuffer stereo{{0.2f, 0.4f, -1.0f, 1.0f}, 8000, 2};
+  AudioBuffer mono = mix_to_mono(stereo);
+  ASSERT_EQ(mono.samples.size(), 2u);
+  EXPECT_FLOAT_EQ(mono.samples[0], 0.3f);
+  EXPECT_FLOAT_EQ(mono.samples[1], 0.0f);
+}
+
+TEST(AudioFile, Jfk44kStereoResamplesLikeSox) {
+  // jfk.flac is 44.1 kHz stereo 24-bit; jfk-16k.flac is the same clip converted by sox. Our
+  // decode + mix + soxr resample must land on nearly the same samples.
+  ATTUNE_REQUIRE_SHARED(shared);
+  AudioInfo info = probe_audio(shared / "fixtures/whisper/jfk.flac");
+  EXPECT_EQ(info.sample_rate, 44100);
+  EXPECT_EQ(info.channels, 2);
+  AudioBuffer ours = load_mono(shared / "fixtures/whisper/jfk.flac");
+  AudioBuffer ref = load_mono(shared / "fixtures/whisper/jfk-16k.flac");
+  ASSERT_NEAR(static_cast<double>(ours.samples.size()), static_cast<double>(ref.samples.size()), 2.0);
+  size_t n = std::min(ours.samples.size(), ref.samples.size());
+  double dot = 0, e1 = 0, e2 = 0, err = 0;
+  for (size_t i = 0; i < n; ++i) {
+    dot += ours.samples[i] * ref.samples[i];
+    e1 += ours.samples[i] * ours.samples[i];
+    e2 += ref.samples[i] * ref.samples[i];
+    err += (ours.samples[i] - ref.samples[i]) * (ours.samples[i] - ref.samples[i]);
+  }
+  double correlation = dot / std::sqrt(e1 * e2);
+  double snr_db = 10 * std::log10(e2 / err);
+  std::cout << "jfk 44.1k stereo -> 16k mono vs sox: correlation " << correlation << ", SNR " << snr_db << " dB\n";
+  EXPECT_GT(correlation, 0.999);
+  EXPECT_GT(snr_db, 30.0);
+}
+
+TEST(Resample, KeepsFrequencyAmplitudeAndLength) {
+  std::vector<float> x = sine(1000, 2.0, 44100);
+  std::vector<float> y = resample(x, 44100, 16000);
+  EXPECT_NEAR(static_cast<double>(y.size()), 32000.0, 2.0);
+  EXPECT_NEAR(zero_crossing_hz(y, 16000), 1000.0, 2.0);
+  float peak = 0;
+  for (size_t i = 1000; i + 1000 < y.size(); ++i) peak = std::max(peak, std::abs(y[i]));
+  EXPECT_NEAR(peak, 0.5f, 0.005f);
+}
+
+TEST(Resample, StreamingEqualsWholeBuffer) {
+  std::vector<float> x = sine(300, 1.0, 22050);
+  std::vector<float> whole = resample(x, 22050, 16000);
+  Resampler r(22050, 16000);
+  std::vector<float> streamed;
+  for (size_t i = 0; i < x.size(); i += 1000) r.process(x.data() + i, std::min<size_t>(1000, x.size() - i), streamed);
+  r.flush(streamed);
+  ASSERT_EQ(streamed.size(), whole.size());
+  for (size_t i = 0; i < whole.size(); ++i) ASSERT_NEAR(streamed[i], whole[i], 1e-6) << i;
+}
+
+// ---- bad input -----------------------------------------------------------------------------------
+
+void expect_input_error(const fs::path& path, const std::string& fragment) {
+  try {
+    load_mono(path);
+    FAIL() << path << ": expected an InputError containing '" << fragment << "'";
+  } catch (const InputError& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find(path.string()), std::string::npos) << what;
+    EXPECT_NE(what.find(fragment), std::string::npos) << what;
+  }
+}
+
+TEST(AudioFileBadInput, GivesClearErrors) {
+  TempDir dir;
+  write_bytes(dir / "empty.wav", "");
+  expect_input_error(dir / "empty.wav", "cannot decode audio");
+  write_bytes(dir / "text.wav", "this is not audio at all, just text in a file named .wav\n");
+  expect_input_error(dir / "text.wav", "cannot decode audio");
+  std::string pcm(3200, '\0');
+  write_bytes(dir / "truncated.wav", wav_bytes(16000, 1, 16, 1, pcm).substr(0, 30));
+  expect_input_error(dir / "truncated.wav", "cannot decode audio");
+  write_bytes(dir / "zero.wav", wav_bytes(16000, 1, 16, 1, ""));
+  expect_input_error(dir / "zero.wav", "no audio samples");
+  write_bytes(dir / "slow.wav", wav_bytes(5, 1, 16, 1, pcm));
+  expect_input_error(dir / "slow.wav", "sample rate");
+  write_bytes(dir / "fast.wav", wav_bytes(50'000'000, 1, 16, 1, pcm));
+  expect_input_error(dir / "fast.wav", "sample rate");
+  std::vector<float> floats(100, 0.1f);
+  floats[42] = NAN;
+  write_bytes(dir / "nan.wav", wav_bytes(16000, 1, 32, 3, std::string(reinterpret_cast<char*>(floats.data()), 400)));
+  expect_input_error(dir / "nan.wav", "NaN");
+  floats[42] = INFINITY;
+  write_bytes(dir / "inf.wav", wav_bytes(16000, 1, 32, 3, std::string(reinterpret_cast<char*>(floats.data()), 400)));
+  expect_input_error(dir / "inf.wav", "infinite");
+  fs::create_directory(dir / "dir.wav");
+  expect_input_error(dir / "dir.wav", "is a directory");
+  expect_input_error(dir / "missing.wav", "no such file");
+  EXPECT_THROW(decode_audio("garbage", "upload.wav"), InputError);
+}
+
+TEST(AudioFileBadInput, FailedWriteLeavesNoFile) {
+  TempDir dir;
+  AudioBuffer bad{{0.1f, 0.2f, 0.3f}, 16000, 2};  // 3 samples cannot be 2 channels
+  EXPECT_THROW(write_audio(dir / "out.wav", bad), InputError);
+  EXPECT_THROW(write_audio(dir / "missing_dir" / "out.wav", AudioBuffer{{0.1f}, 16000, 1}), IoError);
+  EXPECT_THROW(write_audio(dir / "out.mp4", AudioBuffer{{0.1f}, 16000, 1}), ConfigError);
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(AudioFile, EncodesAndDecodesInMemory) {
+  AudioBuffer audio{sine(200, 0.25, 16000), 16000, 1};
+  for (auto format : {AudioFormat::kWav16, AudioFormat::kFlac16, AudioFormat::kWavFloat}) {
+    std::string bytes = encode_audio(audio, format);
+    AudioBuffer back = decode_audio(bytes, "memory");
+    ASSERT_EQ(back.samples.size(), audio.samples.size());
+    EXPECT_NEAR(back.samples[100], audio.samples[100], 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace attune::audio
