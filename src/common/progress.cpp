@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 #include <fmt/format.h>
 
@@ -38,9 +39,13 @@ Progress::Progress(std::string label, int64_t total, std::string unit, ProgressO
   live_ = options_.live >= 0 ? options_.live == 1 : ::isatty(::fileno(options_.out)) == 1;
   if (options_.interval_s < 0) options_.interval_s = live_ ? 0.1 : 10.0;
   start_ = last_draw_ = std::chrono::steady_clock::now();
+  uncaught_at_start_ = std::uncaught_exceptions();
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  // While an exception unwinds, the error message should be the last thing the user sees.
+  if (std::uncaught_exceptions() == uncaught_at_start_) finish();
+}
 
 double Progress::elapsed_s() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

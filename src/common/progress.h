@@ -37,7 +37,7 @@ class Progress {
   void advance(int64_t n = 1);
   // Extra text after the rate, e.g. "loss 2.31".
   void set_postfix(std::string postfix);
-  // Prints the final line (once).
+  // Prints the final line (once). The destructor calls it unless an exception is unwinding.
   void finish();
 
   int64_t done() const { return done_; }
@@ -50,6 +50,7 @@ class Progress {
   int64_t total_, done_ = 0;
   ProgressOptions options_;
   bool live_, finished_ = false;
+  int uncaught_at_start_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

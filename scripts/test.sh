@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up, builds and tests attune: installs the Debian packages, configures a Release build in
+# build/, compiles, and runs every ctest label except `slow` (pass ctest options to narrow it,
+# e.g. `scripts/test.sh -L unit`). Tests that need ../shared skip with a message when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
+if [ $# -eq 0 ]; then set -- -LE slow; fi
+ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
