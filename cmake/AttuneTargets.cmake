@@ -32,7 +32,8 @@ function(attune_use_torch target)
 endfunction()
 
 # attune_add_test(NAME LABEL <unit|model|e2e|slow> SOURCES... DEPS...): one GoogleTest binary,
-# every case registered with ctest under the label. Tests find ../shared through ATTUNE_SHARED_DIR.
+# every case registered with ctest under the label. Paths (source tree, ../shared, the attune
+# binary) are compiled into attune_test_support; environment variables of the same names override.
 function(attune_add_test name)
   cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
   if(NOT T_LABEL)
@@ -43,8 +44,5 @@ function(attune_add_test name)
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} attune_test_support GTest::gtest GTest::gmock)
-  gtest_discover_tests(${name}
-    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "ATTUNE_SHARED_DIR=${ATTUNE_SHARED_DIR};ATTUNE_SOURCE_DIR=${CMAKE_SOURCE_DIR};ATTUNE_BIN=$<TARGET_FILE:attune>"
-    DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(${name} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} DISCOVERY_TIMEOUT 60)
 endfunction()

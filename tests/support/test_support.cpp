@@ -14,14 +14,14 @@ namespace attune::testing {
 
 std::optional<fs::path> shared_dir() {
   const char* env = std::getenv("ATTUNE_SHARED_DIR");
-  fs::path dir = env ? fs::path(env) : source_dir() / ".." / "shared";
+  fs::path dir = env ? fs::path(env) : fs::path(ATTUNE_DEFAULT_SHARED_DIR);
   if (fs::is_directory(dir / "fixtures") || fs::is_directory(dir / "data")) return fs::canonical(dir);
   return std::nullopt;
 }
 
 fs::path source_dir() {
   const char* env = std::getenv("ATTUNE_SOURCE_DIR");
-  return env ? fs::path(env) : fs::current_path();
+  return env ? fs::path(env) : fs::path(ATTUNE_DEFAULT_SOURCE_DIR);
 }
 
 fs::path fixtures_dir() { return source_dir() / "tests" / "fixtures"; }
@@ -52,7 +52,7 @@ CommandResult run_attune(const std::string& args, const std::optional<std::strin
     write_bytes(tmp / "stdin", *stdin_text);
     in = (tmp / "stdin").string();
   }
-  std::string cmd = std::string(bin ? bin : "attune") + " " + args + " <" + in + " >" + (tmp / "out").string() +
+  std::string cmd = std::string(bin ? bin : ATTUNE_DEFAULT_BIN) + " " + args + " <" + in + " >" + (tmp / "out").string() +
                     " 2>" + (tmp / "err").string();
   int status = std::system(cmd.c_str());
   CommandResult r;
