@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <numbers>
 
 #include "attune/error.h"
+#include "audio/fftw_lock.h"
 
 namespace attune::audio {
 namespace {
@@ -35,12 +35,6 @@ int64_t reflect_index(int64_t i, int64_t n) {
   i %= period;
   if (i < 0) i += period;
   return i < n ? i : period - i;
-}
-
-// FFTW's planner is not thread-safe; execution with new-array functions is.
-std::mutex& fftw_planner_mutex() {
-  static std::mutex mutex;
-  return mutex;
 }
 
 }  // namespace
@@ -148,10 +142,12 @@ LogMel LogMelExtractor::compute(const float* samples, int64_t n) const {
     if (start >= 0 && start + kWhisperNfft <= n) {
       for (int i = 0; i < kWhisperNfft; ++i) frame[i] = samples[start + i] * p.window[static_cast<size_t>(i)];
     } else {
-      for (int i = 0; i < kWhisperNfft; ++i) frame[i] = samples[reflect_index(start + i, n)] * p.window[static_cast<size_t>(i)];
+      for (int i = 0; i < kWhisperNfft; ++i)
+        frame[i] = samples[reflect_index(start + i, n)] * p.window[static_cast<size_t>(i)];
     }
     fftwf_execute_dft_r2c(p.plan, frame, spectrum);
-    for (int k = 0; k < p.n_bins; ++k) power[static_cast<size_t>(k)] = spectrum[k][0] * spectrum[k][0] + spectrum[k][1] * spectrum[k][1];
+    for (int k = 0; k < p.n_bins; ++k)
+      power[static_cast<size_t>(k)] = spectrum[k][0] * spectrum[k][0] + spectrum[k][1] * spectrum[k][1];
     for (int m = 0; m < mel.n_mels; ++m) {
       const auto& filter = p.filters[static_cast<size_t>(m)];
       const float* pw = power.data() + filter.first_bin;

@@ -7,9 +7,13 @@
 namespace attune::audio {
 
 struct PitchOptions {
-  double min_f0_hz = 60.0;   // lowest F0 searched (deep male voice)
-  double max_f0_hz = 500.0;  // highest F0 searched (child / excited speech)
-  double hop_s = 0.010;      // one estimate every 10 ms
+  double min_f0_hz = 60.0;          // lowest F0 searched (deep male voice)
+  double max_f0_hz = 500.0;         // highest F0 searched (child / excited speech)
+  double hop_s = 0.010;             // one estimate every 10 ms
+  double voicing_threshold = 0.35;  // a frame may be voiced when its lowest YIN d' is below this...
+  double voicing_anchor = 0.2;      // ...and its run of such frames has one frame below this
+  double octave_cost = 3.0;         // Viterbi cost (nats) per octave of F0 change between frames
+  double min_voiced_s = 0.03;       // voiced runs shorter than this are dropped as blips
 };
 
 struct PitchTrack {

@@ -34,8 +34,7 @@ struct Prosody {
 
 // Analyses a mono signal at any sample rate (16 kHz is what the rest of attune uses).
 Prosody analyse_prosody(const float* samples, int64_t n, int sample_rate, const ProsodyOptions& options = {});
-inline Prosody analyse_prosody(const std::vector<float>& samples, int sample_rate,
-                               const ProsodyOptions& options = {}) {
+inline Prosody analyse_prosody(const std::vector<float>& samples, int sample_rate, const ProsodyOptions& options = {}) {
   return analyse_prosody(samples.data(), static_cast<int64_t>(samples.size()), sample_rate, options);
 }
 
