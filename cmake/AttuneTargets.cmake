@@ -15,9 +15,14 @@ function(attune_module name)
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
 
-# attune_use_torch(TARGET): link libtorch and reuse the shared precompiled header, so a
+# attune_use_torch(TARGET [PUBLIC]): link libtorch and reuse the shared precompiled header, so a
 # torch-heavy translation unit costs seconds, not ~16 s each (DESIGN.md, build-time hygiene).
+# Libraries whose users also need torch pass PUBLIC.
 function(attune_use_torch target)
+  set(visibility PRIVATE)
+  if(ARGN)
+    set(visibility ${ARGN})
+  endif()
   if(NOT ATTUNE_WITH_TORCH)
     message(FATAL_ERROR "${target} needs libtorch (ATTUNE_WITH_TORCH=ON and libtorch-dev installed)")
   endif()
@@ -27,7 +32,8 @@ function(attune_use_torch target)
     target_compile_options(attune_torch_pch PUBLIC -Wno-unused-parameter)
     target_precompile_headers(attune_torch_pch PRIVATE <torch/torch.h>)
   endif()
-  target_link_libraries(${target} PRIVATE attune_torch_pch ${TORCH_LIBRARIES})
+  target_link_libraries(${target} ${visibility} ${TORCH_LIBRARIES})
+  target_link_libraries(${target} PRIVATE attune_torch_pch)
   target_precompile_headers(${target} REUSE_FROM attune_torch_pch)
 endfunction()
 
