@@ -12,7 +12,6 @@ function(attune_module name)
   add_library(${name} STATIC ${M_SOURCES})
   target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(${name} PUBLIC ${M_DEPS})
-  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
 
 # attune_use_torch(TARGET [PUBLIC]): link libtorch and reuse the shared precompiled header, so a
@@ -31,8 +30,9 @@ function(attune_use_torch target)
     target_link_libraries(attune_torch_pch PUBLIC ${TORCH_LIBRARIES})
     target_compile_options(attune_torch_pch PUBLIC -Wno-unused-parameter)
     target_precompile_headers(attune_torch_pch PRIVATE <torch/torch.h>)
-    # Same flags as the module libraries (PIC), or GCC rejects the PCH and each TU pays ~16 s again.
-    set_target_properties(attune_torch_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
+    # Every user of the PCH must compile with the same code-model flags (no target sets PIC), or
+    # GCC rejects it (-Winvalid-pch says so) and each TU pays ~16 s again.
+    target_compile_options(attune_torch_pch PUBLIC -Winvalid-pch)
   endif()
   target_link_libraries(${target} ${visibility} ${TORCH_LIBRARIES})
   target_link_libraries(${target} PRIVATE attune_torch_pch)
