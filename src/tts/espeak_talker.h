@@ -1,0 +1,77 @@
+// The espeak-ng back end. espeak-ng is GPL-3.0, so attune never links libespeak-ng: every synthesis
+// runs the `espeak-ng` program as a separate process (no shell; the text goes in on stdin as SSML
+// with every markup character escaped) and decodes the WAV it writes to stdout.
+//
+// Style and voice map onto espeak-ng's controls (docs/talker.md has the measurements behind them):
+//   pitch level  -> -p 0..99, through a measured curve from semitones (-7 .. +9 st around p = 50)
+//   pitch range  -> SSML <prosody range="N%">, N = 100 x pitch_range, 0..200 (espeak-ng's limit)
+//   rate         -> -s words per minute = base_rate_wpm x rate, 80..450
+//   energy       -> -a amplitude = 70 x 10^(energy_db / 20), 0..200 (70: neutral, 3 dB below espeak-ng's
+//                   default so that +9 dB stays within its range)
+// Values beyond espeak-ng's limits are clamped. The emotion label itself is not used.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audio/audio_file.h"
+#include "tts/talker.h"
+
+namespace attune::tts {
+
+struct EspeakOptions {
+  std::string program = "espeak-ng";          // searched in PATH unless it contains '/'
+  int sample_rate = audio::kModelSampleRate;  // output rate; espeak-ng's 22050 Hz is resampled to it
+  double timeout_s = 60;                      // per espeak-ng run; a hung child is killed past it
+
+  // Throws ConfigError naming the bad option.
+  void validate() const;
+};
+
+// The espeak-ng settings one synthesis uses.
+struct EspeakControls {
+  std::string voice;              // -v
+  int pitch = 50;                 // -p, 0..99
+  int pitch_range_percent = 100;  // <prosody range="N%">, 0..200
+  int words_per_minute = 175;     // -s, 80..450
+  int amplitude = 70;             // -a, 0..200
+};
+
+// Maps a (validated) style and voice onto espeak-ng's controls, clamping to its limits.
+EspeakControls espeak_controls(const SpeechStyle& style, const Voice& voice);
+// espeak-ng's -p value whose median F0 lies `semitones` from that of p = 50, and the inverse; a
+// piecewise-linear fit of measurements on five voices (docs/talker.md), clamped to 0..99.
+double espeak_pitch_for_semitones(double semitones);
+double semitones_for_espeak_pitch(double pitch);
+
+// The argument vector: program, voice, pitch, rate, amplitude, SSML on, UTF-8 from stdin, WAV to stdout.
+std::vector<std::string> espeak_argv(const std::string& program, const EspeakControls& controls);
+// The stdin document: <speak><prosody range="N%">TEXT</prosody></speak>, with TEXT cleaned
+// (clean_text) and & < > " ' escaped, so no markup from the text reaches espeak-ng's SSML parser.
+std::string espeak_ssml(std::string_view text, const EspeakControls& controls);
+
+// True when the espeak-ng program can be run (tests skip without it).
+bool espeak_available(const std::string& program = "espeak-ng");
+
+class EspeakTalker final : public Talker {
+ public:
+  explicit EspeakTalker(EspeakOptions options = {});
+
+  std::string name() const override { return "espeak"; }
+  int sample_rate() const override { return options_.sample_rate; }
+
+  // Thread-safe: each call runs its own espeak-ng process. Throws attune::Error
+  // "espeak-ng not found: install it with scripts/install-deps.sh" when the program is missing.
+  AudioBuffer synthesize(std::string_view text, const SpeechStyle& style, const Voice& voice) override;
+
+  // As Talker's, but the next sentence is already being synthesised (on another thread, in its own
+  // espeak-ng process) while `on_chunk` handles the current one.
+  void synthesize_stream(std::string_view text, const SpeechStyle& style, const Voice& voice,
+                         const ChunkCallback& on_chunk) override;
+
+ private:
+  EspeakOptions options_;
+};
+
+}  // namespace attune::tts

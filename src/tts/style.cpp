@@ -1,0 +1,115 @@
+// SpeechStyle and the per-emotion prosody profiles (docs/talker.md: the table and its sources).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "attune/error.h"
+#include "tts/talker.h"
+
+namespace attune::tts {
+namespace {
+
+// The full-intensity profile of one emotion, relative to the same voice speaking neutrally.
+struct EmotionProfile {
+  const char* emotion;
+  double pitch_semitones;  // pitch level
+  double pitch_range;      // intonation width (multiplier)
+  double rate;             // tempo (multiplier)
+  double energy_db;        // loudness
+};
+
+// Directions from the reviews of vocal emotion (Scherer 2003; Juslin & Laukka 2003; Murray & Arnott
+// 1993); magnitudes chosen within what those studies report and what espeak-ng can render. Keep in
+// step with the table in docs/talker.md.
+constexpr EmotionProfile kProfiles[] = {
+    {"neutral", 0.0, 1.00, 1.00, 0.0},    //
+    {"happy", 3.0, 1.50, 1.10, 3.0},      // higher, wider, faster, louder
+    {"sad", -3.0, 0.60, 0.80, -6.0},      // lower, narrower, slower, softer
+    {"anger", 2.0, 1.40, 1.12, 6.0},      // (hot anger) louder above all, higher, wider, faster
+    {"fear", 4.0, 1.10, 1.20, 0.0},       // highest level, fast; range and loudness disputed: near neutral
+    {"surprise", 4.0, 1.80, 1.00, 3.0},   // high and widest range, louder
+    {"disgust", -2.0, 1.10, 0.80, -2.0},  // lower, much slower, softer
+};
+
+const EmotionProfile* find_profile(std::string_view emotion) {
+  for (const auto& p : kProfiles) {
+    if (emotion == p.emotion) return &p;
+  }
+  return nullptr;
+}
+
+// Lower-cased, trimmed, and common forms mapped to HumDial's labels.
+std::string canonical_emotion(std::string_view emotion) {
+  std::string e;
+  for (char c : emotion) {
+    if (!std::isspace(static_cast<unsigned char>(c)))
+      e += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  static const std::pair<const char*, const char*> kAliases[] = {
+      {"happiness", "happy"},    {"joy", "happy"},         {"joyful", "happy"}, {"sadness", "sad"},
+      {"angry", "anger"},        {"fearful", "fear"},      {"afraid", "fear"},  {"scared", "fear"},
+      {"surprised", "surprise"}, {"disgusted", "disgust"}, {"calm", "neutral"},
+  };
+  for (const auto& [alias, label] : kAliases) {
+    if (e == alias) return label;
+  }
+  return e;
+}
+
+std::string joined_labels() {
+  std::string s;
+  for (const auto& l : emotion_labels()) s += (s.empty() ? "" : ", ") + l;
+  return s;
+}
+
+void check_range(const char* field, double value, double lo, double hi) {
+  if (!std::isfinite(value) || value < lo || value > hi) {
+    throw ConfigError(fmt::format("speech style: {} = {:g}; expected a value in [{:g}, {:g}]", field, value, lo, hi));
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& emotion_labels() {
+  static const std::vector<std::string> kLabels = {"happy", "sad", "anger", "fear", "neutral", "surprise", "disgust"};
+  return kLabels;
+}
+
+void SpeechStyle::validate() const {
+  if (!find_profile(emotion)) {
+    throw ConfigError("speech style: emotion = '" + emotion + "'; expected one of " + joined_labels());
+  }
+  check_range("intensity", intensity, 0, 1);
+  check_range("pitch_semitones", pitch_semitones, -12, 12);
+  check_range("pitch_range", pitch_range, 0, 3);
+  check_range("rate", rate, 0.5, 2);
+  check_range("energy_db", energy_db, -30, 12);
+}
+
+std::string SpeechStyle::to_string() const {
+  return fmt::format("{} {:.2f}: pitch {:+.1f} st, range x{:.2f}, rate x{:.2f}, energy {:+.1f} dB", emotion, intensity,
+                     pitch_semitones, pitch_range, rate, energy_db);
+}
+
+SpeechStyle emotion_style(std::string_view emotion, double intensity) {
+  std::string label = canonical_emotion(emotion);
+  const EmotionProfile* p = find_profile(label);
+  if (!p) {
+    throw ConfigError("unknown emotion '" + std::string(emotion) + "'; expected one of " + joined_labels());
+  }
+  if (!std::isfinite(intensity) || intensity < 0 || intensity > 1) {
+    throw ConfigError(fmt::format("emotion intensity = {:g}; expected a value in [0, 1]", intensity));
+  }
+  SpeechStyle s;
+  s.emotion = label;
+  s.intensity = intensity;
+  s.pitch_semitones = intensity * p->pitch_semitones;
+  s.pitch_range = std::pow(p->pitch_range, intensity);
+  s.rate = std::pow(p->rate, intensity);
+  s.energy_db = intensity * p->energy_db;
+  return s;
+}
+
+}  // namespace attune::tts

@@ -1,0 +1,108 @@
+// The talker: turns reply text into speech in a given voice and speech style (emotion and prosody).
+//
+//   auto talker = attune::tts::make_talker();                        // "espeak": espeak-ng, a separate process
+//   Voice voice = attune::tts::find_voice("en-female-1");            // or random_voice(seed, "en", "female")
+//   SpeechStyle style = attune::tts::emotion_style("sad", 0.7);      // prosody profile of the emotion
+//   AudioBuffer audio = talker->synthesize("I lost my keys again.", style, voice);   // 16 kHz mono
+//   talker->synthesize_stream(reply, style, voice, [](const AudioBuffer& chunk, size_t sentence) { play(chunk); });
+//
+// A back end implements Talker; callers choose one by name with make_talker(), so a neural back end
+// can be added without changing them. Styles and voices are plain values, validated before use.
+// docs/talker.md documents the emotion profiles (with sources) and how the espeak back end maps them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attune/audio_buffer.h"
+
+namespace attune::tts {
+
+// HumDial's seven emotion labels: happy, sad, anger, fear, neutral, surprise, disgust.
+const std::vector<std::string>& emotion_labels();
+
+// How to say something. Numbers are relative to the voice, so one style fits every voice.
+struct SpeechStyle {
+  std::string emotion = "neutral";  // one of emotion_labels(); back ends that model emotion use it directly
+  double intensity = 0.5;           // [0, 1]: how strongly the emotion shows
+  double pitch_semitones = 0;       // pitch level relative to the voice's base, semitones, [-12, 12]
+  double pitch_range = 1.0;         // multiplier of the intonation's excursions, [0, 3] (0: monotone)
+  double rate = 1.0;                // multiplier of the voice's speaking rate, [0.5, 2]
+  double energy_db = 0;             // loudness relative to the voice's neutral level, dB, [-30, 12]
+
+  // Throws ConfigError naming the first bad field, its value and the allowed range.
+  void validate() const;
+  // "anger 0.80: pitch +1.6 st, range x1.31, rate x1.10, energy +4.8 dB"
+  std::string to_string() const;
+};
+
+// The prosody profile of `emotion` scaled by `intensity` in [0, 1]: intensity 0 is neutral speech,
+// 1 the full profile (docs/talker.md has the table and its sources). Semitones and dB scale linearly
+// with intensity, the range and rate multipliers geometrically. Accepts the seven labels and common
+// forms of them ("angry", "happiness", "surprised", ... any case). Throws ConfigError naming an unknown
+// emotion or an intensity outside [0, 1].
+SpeechStyle emotion_style(std::string_view emotion, double intensity);
+
+// Who speaks.
+struct Voice {
+  std::string name;            // e.g. "en-female-1"; random_voice() appends the seed
+  std::string lang;            // "en" or "zh"
+  std::string espeak_voice;    // espeak-ng voice and variant, e.g. "en-us+m3", "en-us+f2", "cmn+f2"
+  std::string sex;             // "male" or "female"
+  double base_pitch = 0;       // semitones relative to the voice's natural pitch, [-6, 6]
+  double base_rate_wpm = 175;  // speaking rate at style rate 1.0, words per minute (espeak-ng's scale)
+
+  // Throws ConfigError naming the first bad field.
+  void validate() const;
+  // "en-female-1 (en, female, espeak-ng en-us+f2, pitch +0.0 st, 175 wpm)"
+  std::string to_string() const;
+};
+
+// The built-in voices: four male and four female English voices, two of each for Mandarin.
+const std::vector<Voice>& builtin_voices();
+// The built-in voice called `name`; ConfigError listing the names when there is none.
+const Voice& find_voice(std::string_view name);
+// A speaker for data synthesis: a built-in voice of `lang` ("en" or "zh") and, if given, `sex`
+// ("male" or "female"), with its base pitch moved by up to +-2 semitones and its rate by up to +-10%.
+// The same seed always gives the same speaker. ConfigError for an unknown lang or sex.
+Voice random_voice(uint64_t seed, std::string_view lang, std::optional<std::string> sex = {});
+
+// A speech synthesis back end.
+class Talker {
+ public:
+  // Receives the audio of sentence `sentence_index` (0, 1, 2, ...) as soon as it is ready.
+  using ChunkCallback = std::function<void(const AudioBuffer& chunk, size_t sentence_index)>;
+
+  virtual ~Talker();
+
+  // "espeak", ...
+  virtual std::string name() const = 0;
+  // Rate of the mono audio this talker returns (16 kHz unless configured otherwise).
+  virtual int sample_rate() const = 0;
+
+  // Speaks `text` (UTF-8) in one piece. Text with nothing to pronounce (empty, whitespace, only
+  // punctuation) gives empty audio at sample_rate(). Throws ConfigError for a bad style or voice,
+  // attune::Error when the back end fails (with its message).
+  virtual AudioBuffer synthesize(std::string_view text, const SpeechStyle& style, const Voice& voice) = 0;
+
+  // Splits `text` into sentences (split_sentences) and calls `on_chunk` once per sentence, in order,
+  // on the calling thread, as soon as that sentence's audio is ready, so playback can start before the
+  // rest is synthesised. No calls for text with nothing to pronounce. The default synthesises one
+  // sentence after another; back ends may overlap synthesis with the callback. An exception from
+  // `on_chunk` stops the stream and propagates.
+  virtual void synthesize_stream(std::string_view text, const SpeechStyle& style, const Voice& voice,
+                                 const ChunkCallback& on_chunk);
+};
+
+// The back ends make_talker() knows: {"espeak"}.
+std::vector<std::string> talker_backends();
+// A talker by back end name with its default options; ConfigError listing the known ones otherwise.
+std::unique_ptr<Talker> make_talker(std::string_view backend = "espeak");
+
+}  // namespace attune::tts

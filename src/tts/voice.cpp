@@ -1,0 +1,110 @@
+// The built-in voices and seeded speaker variation.
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cmath>
+
+#include "attune/error.h"
+#include "tts/talker.h"
+
+namespace attune::tts {
+namespace {
+
+// SplitMix64 (Steele, Lea & Flood 2014): a fixed, portable generator, so a seed gives the same
+// speaker on every platform and standard library (std::uniform_real_distribution does not promise that).
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [lo, hi).
+double uniform(uint64_t& state, double lo, double hi) {
+  return lo + (hi - lo) * static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
+}
+
+constexpr double kEnglishWpm = 175;  // espeak-ng's default rate
+// espeak-ng's Mandarin at 175 wpm speaks about 2.6 syllables/s; 300 gives about 4.2, close to
+// conversational Mandarin (4-5 syllables/s including pauses).
+constexpr double kMandarinWpm = 300;
+
+bool is_known_lang(std::string_view lang) { return lang == "en" || lang == "zh"; }
+
+}  // namespace
+
+void Voice::validate() const {
+  if (name.empty()) throw ConfigError("voice: name is empty");
+  if (!is_known_lang(lang)) throw ConfigError("voice '" + name + "': lang = '" + lang + "'; expected en or zh");
+  if (espeak_voice.empty()) throw ConfigError("voice '" + name + "': espeak_voice is empty");
+  for (char c : espeak_voice) {
+    if ((!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '+' && c != '_') || espeak_voice[0] == '-') {
+      throw ConfigError("voice '" + name + "': espeak_voice = '" + espeak_voice +
+                        "'; expected a name of letters, digits, '-', '_' and '+' (e.g. en-us+f2)");
+    }
+  }
+  if (sex != "male" && sex != "female") {
+    throw ConfigError("voice '" + name + "': sex = '" + sex + "'; expected male or female");
+  }
+  if (!std::isfinite(base_pitch) || base_pitch < -6 || base_pitch > 6) {
+    throw ConfigError(fmt::format("voice '{}': base_pitch = {:g}; expected semitones in [-6, 6]", name, base_pitch));
+  }
+  if (!std::isfinite(base_rate_wpm) || base_rate_wpm < 80 || base_rate_wpm > 450) {
+    throw ConfigError(
+        fmt::format("voice '{}': base_rate_wpm = {:g}; expected words per minute in [80, 450]", name, base_rate_wpm));
+  }
+}
+
+std::string Voice::to_string() const {
+  return fmt::format("{} ({}, {}, espeak-ng {}, pitch {:+.1f} st, {:.0f} wpm)", name, lang, sex, espeak_voice,
+                     base_pitch, base_rate_wpm);
+}
+
+const std::vector<Voice>& builtin_voices() {
+  // espeak-ng's "+mN"/"+fN" variants change pitch, formants and voicing of the language's voice;
+  // American, British, Scottish and RP accents add variety. (The variant must follow a language
+  // name espeak-ng accepts with variants: "en-gb+f1" silently ignores the variant, "en+f1" does not.)
+  static const std::vector<Voice> kVoices = {
+      {"en-male-1", "en", "en-us+m3", "male", 0, kEnglishWpm},
+      {"en-male-2", "en", "en+m1", "male", 0, kEnglishWpm},
+      {"en-male-3", "en", "en-us+m6", "male", 0, kEnglishWpm},
+      {"en-male-4", "en", "en-gb-scotland+m4", "male", 0, kEnglishWpm},
+      {"en-female-1", "en", "en-us+f2", "female", 0, kEnglishWpm},
+      {"en-female-2", "en", "en+f1", "female", 0, kEnglishWpm},
+      {"en-female-3", "en", "en-us+f3", "female", 0, kEnglishWpm},
+      {"en-female-4", "en", "en-gb-x-rp+f4", "female", 0, kEnglishWpm},
+      {"zh-male-1", "zh", "cmn+m3", "male", 0, kMandarinWpm},
+      {"zh-male-2", "zh", "cmn+m1", "male", 0, kMandarinWpm},
+      {"zh-female-1", "zh", "cmn+f2", "female", 0, kMandarinWpm},
+      {"zh-female-2", "zh", "cmn+f4", "female", 0, kMandarinWpm},
+  };
+  return kVoices;
+}
+
+const Voice& find_voice(std::string_view name) {
+  std::string names;
+  for (const Voice& v : builtin_voices()) {
+    if (v.name == name) return v;
+    names += (names.empty() ? "" : ", ") + v.name;
+  }
+  throw ConfigError("unknown voice '" + std::string(name) + "'; built-in voices: " + names);
+}
+
+Voice random_voice(uint64_t seed, std::string_view lang, std::optional<std::string> sex) {
+  if (!is_known_lang(lang)) throw ConfigError("random_voice: lang = '" + std::string(lang) + "'; expected en or zh");
+  if (sex && *sex != "male" && *sex != "female") {
+    throw ConfigError("random_voice: sex = '" + *sex + "'; expected male or female");
+  }
+  std::vector<const Voice*> pool;
+  for (const Voice& v : builtin_voices()) {
+    if (v.lang == lang && (!sex || v.sex == *sex)) pool.push_back(&v);
+  }
+  uint64_t state = seed;
+  Voice v = *pool[splitmix64(state) % pool.size()];
+  v.base_pitch += uniform(state, -2.0, 2.0);
+  v.base_rate_wpm *= uniform(state, 0.9, 1.1);
+  v.name += "~" + std::to_string(seed);
+  return v;
+}
+
+}  // namespace attune::tts
