@@ -18,6 +18,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # reference values for tests are generated with numpy (never a runtime dependency)
   python3-numpy python3-soundfile
+  # the PyTorch-eager baseline of bench/bench_generate_eager.py
+  python3-torch
 )
 
 sudo_cmd=()

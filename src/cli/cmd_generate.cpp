@@ -1,0 +1,213 @@
+// `attune generate`: runs a decoder language model from the command line.
+//   attune generate --model models/qwen2.5-0.5b --prompt "The capital of France is" --max-new-tokens 16
+//   attune generate --model DIR --chat --prompt "I lost my keys again..." --temperature 0.7 --top-p 0.9 --seed 1
+//   attune generate --model DIR --prompt-ids 9707,11,1879 --greedy --dump-logits logits.npy
+// The generated text streams to stdout (token ids when the directory has no tokenizer); the resolved
+// options, load time, tokens/s and timings go to stderr. --dump-logits writes float32 [rows, vocab]:
+// row i holds the logits at position i of prompt + generated (rows = prompt + generated - 1).
+//
+// Torch-free: the model is reached through model/generate.h (pimpl), so this file compiles fast.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attune/error.h"
+#include "cli/command.h"
+#include "io/npy.h"
+#include "model/generate.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace attune::cli {
+namespace {
+
+struct GenerateCliOptions {
+  std::string model;
+  std::string prompt;
+  std::string prompt_ids;
+  bool chat = false;
+  std::string system;
+  int64_t max_new_tokens = 64;
+  bool greedy = false;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  double repetition_penalty = 1.0;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;
+  std::string dump_logits;
+  std::string dtype = "auto";
+  std::string device = "auto";
+  bool no_stream = false;
+  bool sampling_requested = false;  // --temperature / --top-k / --top-p / --seed given
+  // Hook for the spoken language model: `--audio FILE` will run the whole SLM (encoder + adapter +
+  // this LM) once src/model/spoken_language_model.h lands; see docs/model.md.
+};
+
+// Ids separated by white space or commas, optionally in brackets: "1,2,3", "[1, 2, 3]", "1 2 3".
+std::vector<int32_t> parse_id_list(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::string word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    size_t used = 0;
+    long long value = -1;
+    try {
+      value = std::stoll(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != word.size() || value < 0 || value > INT32_MAX) {
+      throw ConfigError("--prompt-ids: \"" + word + "\" is not a token id (expected non-negative integers)");
+    }
+    ids.push_back(static_cast<int32_t>(value));
+    word.clear();
+  };
+  for (char c : text) {
+    if (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '[' || c == ']') {
+      flush();
+    } else {
+      word += c;
+    }
+  }
+  flush();
+  if (ids.empty()) throw ConfigError("--prompt-ids: no ids given");
+  return ids;
+}
+
+int run_generate(const GenerateCliOptions& o) {
+  model::set_num_threads(global_options().threads);
+  model::GenerateOptions gen;
+  gen.max_new_tokens = o.max_new_tokens;
+  gen.sampling.greedy = o.greedy || !o.sampling_requested;
+  gen.sampling.temperature = o.temperature;
+  gen.sampling.top_k = o.top_k;
+  gen.sampling.top_p = o.top_p;
+  gen.sampling.repetition_penalty = o.repetition_penalty;
+  gen.sampling.seed = o.seed;
+  gen.stop_strings = o.stop;
+  gen.return_logits = !o.dump_logits.empty();
+  gen.sampling.validate();  // before the (slow) load
+  if (o.max_new_tokens < 0) throw ConfigError("--max-new-tokens must be >= 0, got " + std::to_string(o.max_new_tokens));
+
+  if (o.prompt.empty() && o.prompt_ids.empty()) throw ConfigError("generate: give --prompt TEXT or --prompt-ids IDS");
+  std::vector<int32_t> prompt;
+  if (!o.prompt_ids.empty()) prompt = parse_id_list(o.prompt_ids);  // before the (slow) load
+
+  model::ModelLoadOptions load;
+  load.dtype = o.dtype;
+  load.device = o.device;
+  std::fprintf(stderr, "generate: model %s, %s, max %lld new tokens, dtype %s, device %s, %d threads\n",
+               o.model.c_str(), gen.sampling.describe().c_str(), static_cast<long long>(o.max_new_tokens),
+               o.dtype.c_str(), o.device.c_str(), global_options().threads);
+  const model::TextGenerator generator = model::TextGenerator::load(o.model, load);
+  std::fprintf(stderr, "generate: loaded %s in %.2f s\n", generator.describe().c_str(), generator.load_seconds());
+  const text::Tokenizer* tok = generator.tokenizer();
+
+  if (o.prompt_ids.empty()) {
+    if (!tok) throw InputError(o.model, "no tokenizer.json in the model directory: give --prompt-ids instead");
+    if (o.chat) {
+      const text::ChatTemplate chat(*tok, o.system);
+      text::RenderOptions render;
+      render.add_generation_prompt = true;
+      text::ChatMessage user;
+      user.role = text::Role::kUser;
+      user.text = o.prompt;
+      prompt = chat.render({user}, render).ids;
+      if (gen.stop_token_ids.empty()) gen.stop_token_ids = chat.stop_ids();
+    } else {
+      prompt = tok->encode(o.prompt);
+    }
+  }
+
+  const bool stream = !o.no_stream && tok;
+  gen.on_token = [&](int32_t id, std::string_view piece) {
+    if (stream) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    } else if (!tok) {
+      std::printf("%d ", id);
+      std::fflush(stdout);
+    }
+    return true;
+  };
+  const model::GenerateResult r = generator.generate(prompt, gen);
+  if (tok && !stream) std::fwrite(r.text.data(), 1, r.text.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+
+  if (!o.dump_logits.empty()) {
+    io::write_npy(o.dump_logits, {r.logits_rows, r.vocab_size}, r.logits.data());
+    std::fprintf(stderr, "generate: wrote logits [%lld, %lld] to %s\n", static_cast<long long>(r.logits_rows),
+                 static_cast<long long>(r.vocab_size), o.dump_logits.c_str());
+  }
+  const auto n = static_cast<double>(r.ids.size());
+  std::fprintf(stderr,
+               "generate: prompt %lld tokens in %.3f s (%.1f tokens/s, first token included); "
+               "decode %lld steps in %.3f s (%.2f tokens/s); %zu tokens generated, stop: %s\n",
+               static_cast<long long>(r.prompt_tokens), r.prompt_seconds,
+               r.prompt_seconds > 0 ? static_cast<double>(r.prompt_tokens) / r.prompt_seconds : 0.0,
+               static_cast<long long>(r.decode_steps), r.decode_seconds,
+               r.decode_seconds > 0 ? static_cast<double>(r.decode_steps) / r.decode_seconds : 0.0,
+               static_cast<size_t>(n), std::string(model::stop_reason_name(r.stop_reason)).c_str());
+  return 0;
+}
+
+const bool registered_generate = register_command(
+    {"generate", "Generate text with a decoder language model (Qwen2 / Qwen3 / Llama directory)",
+     [](CLI::App& app) -> Action {
+       auto o = std::make_shared<GenerateCliOptions>();
+       app.add_option("--model", o->model, "Model directory: config.json, model.safetensors (or index), tokenizer.json")
+           ->required();
+       auto* prompt = app.add_option("--prompt", o->prompt, "Prompt text (special tokens written in it become ids)");
+       auto* ids = app.add_option("--prompt-ids", o->prompt_ids, "Prompt as token ids: \"1,2,3\" or \"1 2 3\"");
+       prompt->excludes(ids);
+       app.add_flag("--chat", o->chat, "Wrap --prompt as a ChatML user turn and stop at <|im_end|>")->needs(prompt);
+       app.add_option("--system", o->system, "With --chat: the system message");
+       app.add_option("--max-new-tokens", o->max_new_tokens, "Tokens to generate at most (default 64)");
+       auto* greedy =
+           app.add_flag("--greedy", o->greedy, "Greedy decoding (the default unless sampling options are given)");
+       auto mark = [o](auto) { o->sampling_requested = true; };
+       auto* temp = app.add_option_function<double>(
+           "--temperature",
+           [o, mark](double v) {
+             o->temperature = v;
+             mark(v);
+           },
+           "Sampling temperature (> 0)");
+       auto* top_k = app.add_option_function<int64_t>(
+           "--top-k",
+           [o, mark](int64_t v) {
+             o->top_k = v;
+             mark(v);
+           },
+           "Keep the k most likely tokens (0 = all)");
+       auto* top_p = app.add_option_function<double>(
+           "--top-p",
+           [o, mark](double v) {
+             o->top_p = v;
+             mark(v);
+           },
+           "Nucleus sampling probability (1 = off)");
+       auto* seed = app.add_option_function<uint64_t>(
+           "--seed",
+           [o, mark](uint64_t v) {
+             o->seed = v;
+             mark(v);
+           },
+           "Random seed; the same seed gives the same tokens");
+       for (auto* opt : {temp, top_k, top_p, seed}) greedy->excludes(opt);
+       app.add_option("--repetition-penalty", o->repetition_penalty, "HF repetition penalty (1 = off)");
+       app.add_option("--stop", o->stop, "Stop when the generated text contains this string (repeatable)");
+       app.add_option("--dump-logits", o->dump_logits, "Write the logits of every position as float32 .npy");
+       app.add_option("--dtype", o->dtype, "fp32, bf16 or auto (bf16 on CUDA and on CPUs with native bf16)")
+           ->check(CLI::IsMember({"auto", "fp32", "bf16", "float32", "bfloat16"}));
+       app.add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
+       app.add_flag("--no-stream", o->no_stream, "Print the text once at the end instead of token by token");
+       return [o] { return run_generate(*o); };
+     }});
+
+}  // namespace
+}  // namespace attune::cli
