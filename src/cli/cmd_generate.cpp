@@ -2,18 +2,21 @@
 //   attune generate --model models/qwen2.5-0.5b --prompt "The capital of France is" --max-new-tokens 16
 //   attune generate --model DIR --chat --prompt "I lost my keys again..." --temperature 0.7 --top-p 0.9 --seed 1
 //   attune generate --model DIR --prompt-ids 9707,11,1879 --greedy --dump-logits logits.npy
+//   attune generate --model SLM_DIR --audio turn.flac [--prompt TEXT] [--system TEXT]   (the whole SLM)
 // The generated text streams to stdout (token ids when the directory has no tokenizer); the resolved
 // options, load time, tokens/s and timings go to stderr. --dump-logits writes float32 [rows, vocab]:
 // row i holds the logits at position i of prompt + generated (rows = prompt + generated - 1).
 //
 // Torch-free: the model is reached through model/generate.h (pimpl), so this file compiles fast.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "attune/error.h"
+#include "audio/audio_file.h"
 #include "cli/command.h"
 #include "io/npy.h"
 #include "model/generate.h"
@@ -42,8 +45,9 @@ struct GenerateCliOptions {
   std::string device = "auto";
   bool no_stream = false;
   bool sampling_requested = false;  // --temperature / --top-k / --top-p / --seed given
-  // Hook for the spoken language model: `--audio FILE` will run the whole SLM (encoder + adapter +
-  // this LM) once src/model/spoken_language_model.h lands; see docs/model.md.
+  // The spoken language model: `--audio FILE` runs the whole SLM (encoder + adapter + LM) on an
+  // attune_slm directory; --prompt then follows the audio in the same user turn.
+  std::string audio;
 };
 
 // Ids separated by white space or commas, optionally in brackets: "1,2,3", "[1, 2, 3]", "1 2 3".
@@ -77,6 +81,9 @@ std::vector<int32_t> parse_id_list(const std::string& text) {
   return ids;
 }
 
+void report(const GenerateCliOptions& o, const model::GenerateResult& r);
+int run_generate_audio(const GenerateCliOptions& o, model::GenerateOptions gen);
+
 int run_generate(const GenerateCliOptions& o) {
   model::set_num_threads(global_options().threads);
   model::GenerateOptions gen;
@@ -92,7 +99,10 @@ int run_generate(const GenerateCliOptions& o) {
   gen.sampling.validate();  // before the (slow) load
   if (o.max_new_tokens < 0) throw ConfigError("--max-new-tokens must be >= 0, got " + std::to_string(o.max_new_tokens));
 
-  if (o.prompt.empty() && o.prompt_ids.empty()) throw ConfigError("generate: give --prompt TEXT or --prompt-ids IDS");
+  if (!o.audio.empty()) return run_generate_audio(o, gen);
+  if (o.prompt.empty() && o.prompt_ids.empty()) {
+    throw ConfigError("generate: give --prompt TEXT, --prompt-ids IDS or --audio FILE");
+  }
   std::vector<int32_t> prompt;
   if (!o.prompt_ids.empty()) prompt = parse_id_list(o.prompt_ids);  // before the (slow) load
 
@@ -135,6 +145,53 @@ int run_generate(const GenerateCliOptions& o) {
   };
   const model::GenerateResult r = generator.generate(prompt, gen);
   if (tok && !stream) std::fwrite(r.text.data(), 1, r.text.size(), stdout);
+  report(o, r);
+  return 0;
+}
+
+int run_generate_audio(const GenerateCliOptions& o, model::GenerateOptions gen) {
+  if (!o.prompt_ids.empty()) throw ConfigError("--audio: give the text with --prompt, not --prompt-ids");
+  // The audio first: a bad file fails before the (slow) load.
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const AudioBuffer clip = audio::load_mono(o.audio, audio::kModelSampleRate);
+  const double read_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (clip.samples.empty()) throw InputError(o.audio, "no audio samples");
+
+  model::ModelLoadOptions load;
+  load.dtype = o.dtype;
+  load.device = o.device;
+  std::fprintf(stderr,
+               "generate: model %s, audio %s (%.2f s), %s, max %lld new tokens, dtype %s, device %s, %d threads\n",
+               o.model.c_str(), o.audio.c_str(), static_cast<double>(clip.samples.size()) / audio::kModelSampleRate,
+               gen.sampling.describe().c_str(), static_cast<long long>(o.max_new_tokens), o.dtype.c_str(),
+               o.device.c_str(), global_options().threads);
+  const model::SpeechGenerator generator = model::SpeechGenerator::load(o.model, load);
+  std::fprintf(stderr, "generate: loaded %s in %.2f s\n", generator.describe().c_str(), generator.load_seconds());
+
+  const bool stream = !o.no_stream;
+  gen.on_token = [&](int32_t, std::string_view piece) {
+    if (stream) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  };
+  const model::SpeechGenerateResult r = generator.generate(clip.samples, o.prompt, o.system, gen);
+  if (!stream) std::fwrite(r.text.data(), 1, r.text.size(), stdout);
+  const double audio_seconds = r.feature_seconds + r.audio_embed_seconds;
+  std::fprintf(stderr,
+               "generate: audio %.2f s read in %.3f s; features %lld mel frames in %.3f s; encoder+adapter %lld audio "
+               "tokens in %.3f s; RTF = %.3f s / %.2f s = %.4f\n",
+               r.audio_duration_s(), read_seconds, static_cast<long long>(r.mel_frames), r.feature_seconds,
+               static_cast<long long>(r.audio_tokens), r.audio_embed_seconds, audio_seconds, r.audio_duration_s(),
+               r.audio_rtf());
+  report(o, r);
+  return 0;
+}
+
+// The newline after the text, the logits dump and the prompt/decode timings (text and audio paths).
+void report(const GenerateCliOptions& o, const model::GenerateResult& r) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
 
@@ -152,7 +209,6 @@ int run_generate(const GenerateCliOptions& o) {
                static_cast<long long>(r.decode_steps), r.decode_seconds,
                r.decode_seconds > 0 ? static_cast<double>(r.decode_steps) / r.decode_seconds : 0.0,
                static_cast<size_t>(n), std::string(model::stop_reason_name(r.stop_reason)).c_str());
-  return 0;
 }
 
 const bool registered_generate = register_command(
@@ -165,7 +221,11 @@ const bool registered_generate = register_command(
        auto* ids = app.add_option("--prompt-ids", o->prompt_ids, "Prompt as token ids: \"1,2,3\" or \"1 2 3\"");
        prompt->excludes(ids);
        app.add_flag("--chat", o->chat, "Wrap --prompt as a ChatML user turn and stop at <|im_end|>")->needs(prompt);
-       app.add_option("--system", o->system, "With --chat: the system message");
+       auto* audio = app.add_option("--audio", o->audio,
+                                    "Run the whole spoken language model (attune_slm directory) on this audio file; "
+                                    "--prompt then follows the audio in the same ChatML user turn");
+       audio->excludes(ids);
+       app.add_option("--system", o->system, "With --chat or --audio: the system message");
        app.add_option("--max-new-tokens", o->max_new_tokens, "Tokens to generate at most (default 64)");
        auto* greedy =
            app.add_flag("--greedy", o->greedy, "Greedy decoding (the default unless sampling options are given)");

@@ -1,5 +1,5 @@
 // Generation: the torch-level loop (model::generate, declared in language_model.h) and the torch-free
-// TextGenerator around it (generate.h).
+// TextGenerator and SpeechGenerator around it (generate.h).
 #include "model/generate.h"
 
 #include <ATen/Parallel.h>
@@ -18,7 +18,12 @@
 #endif
 
 #include "attune/error.h"
+#include "audio/log_mel.h"
+#include "io/model_config.h"
 #include "model/language_model.h"
+#include "model/spoken_language_model.h"
+#include "model/torch_error.h"
+#include "text/chat_template.h"
 #include "text/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -52,17 +57,6 @@ size_t utf8_safe_prefix(const std::string& s, size_t n) {
   size_t len = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 1;
   if (len == 1) return n;
   return back + 1 >= len ? n : i - 1;
-}
-
-template <typename F>
-auto with_context(const char* what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const attune::Error&) {
-    throw;
-  } catch (const c10::Error& e) {
-    throw Error(std::string(what) + ": " + e.what_without_backtrace());
-  }
 }
 
 }  // namespace
@@ -124,7 +118,7 @@ GenerateResult generate(LanguageModelImpl& lm, const at::Tensor& prompt_embeds, 
   }
   if (!tokenizer) max_stop_len = 0;
 
-  return with_context("generate", [&] {
+  return with_torch_context("generate", [&] {
     c10::InferenceMode inference;
     Sampler sampler(options.sampling);
     const int64_t capacity = std::min(T + std::max<int64_t>(options.max_new_tokens, 1), max_positions);
@@ -264,17 +258,23 @@ TextGenerator::TextGenerator(TextGenerator&&) noexcept = default;
 TextGenerator& TextGenerator::operator=(TextGenerator&&) noexcept = default;
 TextGenerator::~TextGenerator() = default;
 
-TextGenerator TextGenerator::load(const fs::path& dir, const ModelLoadOptions& options) {
-  const auto t0 = Clock::now();
-  auto impl = std::make_unique<Impl>();
-  PretrainedOptions pretrained;
-  with_context("selecting the device", [&] {
+namespace {
+
+struct Placement {
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;
+};
+
+// ModelLoadOptions' device and dtype strings -> what the model is built with.
+Placement resolve_placement(const ModelLoadOptions& options) {
+  Placement p;
+  with_torch_context("selecting the device", [&] {
     const std::string& d = options.device;
     if (d == "auto") {
-      pretrained.device = torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+      p.device = torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
     } else if (d == "cpu" || d == "cuda" || d.rfind("cuda:", 0) == 0) {
-      pretrained.device = at::Device(d == "cuda" ? std::string("cuda:0") : d);
-      if (pretrained.device.is_cuda() && !torch::cuda::is_available()) {
+      p.device = at::Device(d == "cuda" ? std::string("cuda:0") : d);
+      if (p.device.is_cuda() && !torch::cuda::is_available()) {
         throw ConfigError("--device " + d + ": CUDA is not available (this libtorch has no CUDA or no GPU is visible)");
       }
     } else {
@@ -283,21 +283,44 @@ TextGenerator TextGenerator::load(const fs::path& dir, const ModelLoadOptions& o
   });
   const std::string& dt = options.dtype;
   if (dt == "auto") {
-    pretrained.dtype = pretrained.device.is_cuda() || cpu_has_native_bf16() ? at::kBFloat16 : at::kFloat;
+    p.dtype = p.device.is_cuda() || cpu_has_native_bf16() ? at::kBFloat16 : at::kFloat;
   } else if (dt == "fp32" || dt == "float32") {
-    pretrained.dtype = at::kFloat;
+    p.dtype = at::kFloat;
   } else if (dt == "bf16" || dt == "bfloat16") {
-    pretrained.dtype = at::kBFloat16;
-    if (pretrained.device.is_cpu() && !cpu_has_native_bf16()) {
+    p.dtype = at::kBFloat16;
+    if (p.device.is_cpu() && !cpu_has_native_bf16()) {
       spdlog::warn("bf16 on a CPU without native bf16 arithmetic: expect it to be slower than fp32");
     }
   } else {
     throw ConfigError("--dtype: \"" + dt + "\" (expected fp32, bf16 or auto)");
   }
+  return p;
+}
+
+std::string parameter_string(int64_t count) {
+  char params[48];
+  const auto n = static_cast<double>(count);
+  if (n >= 1e6) {
+    std::snprintf(params, sizeof params, "%.1fM parameters", n / 1e6);
+  } else {
+    std::snprintf(params, sizeof params, "%.0f parameters", n);
+  }
+  return params;
+}
+
+}  // namespace
+
+TextGenerator TextGenerator::load(const fs::path& dir, const ModelLoadOptions& options) {
+  const auto t0 = Clock::now();
+  auto impl = std::make_unique<Impl>();
+  const Placement placement = resolve_placement(options);
+  PretrainedOptions pretrained;
+  pretrained.device = placement.device;
+  pretrained.dtype = placement.dtype;
   impl->dtype = pretrained.dtype == at::kBFloat16 ? "bf16" : "fp32";
   impl->device = pretrained.device.str();
-  impl->lm = LanguageModel(
-      with_context("loading the language model", [&] { return LanguageModelImpl::from_pretrained(dir, pretrained); }));
+  impl->lm = LanguageModel(with_torch_context("loading the language model",
+                                              [&] { return LanguageModelImpl::from_pretrained(dir, pretrained); }));
   if (options.load_tokenizer) {
     std::error_code ec;
     if (fs::exists(dir / "tokenizer.json", ec) || fs::exists(dir / "vocab.json", ec)) {
@@ -339,14 +362,153 @@ std::string TextGenerator::device_name() const { return impl_->device; }
 double TextGenerator::load_seconds() const { return impl_->load_seconds; }
 
 std::string TextGenerator::describe() const {
-  char params[48];
-  const auto n = static_cast<double>(parameter_count());
-  if (n >= 1e6) {
-    std::snprintf(params, sizeof params, "%.1fM parameters", n / 1e6);
-  } else {
-    std::snprintf(params, sizeof params, "%.0f parameters", n);
+  return io::summary(impl_->lm->config()) + " | " + impl_->dtype + " on " + impl_->device + " | " +
+         parameter_string(parameter_count());
+}
+
+// ---- SpeechGenerator ------------------------------------------------------------------------------
+
+struct SpeechGenerator::Impl {
+  std::shared_ptr<SpokenLanguageModelImpl> slm;
+  std::optional<text::ChatTemplate> chat;
+  std::optional<audio::LogMelExtractor> mel;
+  std::string dtype;
+  std::string device;
+  double load_seconds = 0;
+
+  std::vector<text::ChatMessage> messages(int64_t audio_tokens, std::string_view text, std::string_view system) const {
+    std::vector<text::ChatMessage> m;
+    if (!system.empty()) m.push_back({text::Role::kSystem, std::string(system), 0, std::nullopt});
+    m.push_back({text::Role::kUser, std::string(text), audio_tokens, std::nullopt});
+    return m;
   }
-  return io::summary(impl_->lm->config()) + " | " + impl_->dtype + " on " + impl_->device + " | " + params;
+  text::RenderedChat render(int64_t audio_tokens, std::string_view text, std::string_view system) const {
+    text::RenderOptions options;
+    options.add_generation_prompt = true;
+    return chat->render(messages(audio_tokens, text, system), options);
+  }
+};
+
+SpeechGenerator::SpeechGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SpeechGenerator::SpeechGenerator(SpeechGenerator&&) noexcept = default;
+SpeechGenerator& SpeechGenerator::operator=(SpeechGenerator&&) noexcept = default;
+SpeechGenerator::~SpeechGenerator() = default;
+
+bool SpeechGenerator::is_spoken_model(const fs::path& dir) {
+  try {
+    return io::is_slm_config(io::read_json_file(dir / "config.json"));
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+SpeechGenerator SpeechGenerator::load(const fs::path& dir, const ModelLoadOptions& options) {
+  const auto t0 = Clock::now();
+  const fs::path config_path = dir / "config.json";
+  const nlohmann::json config = io::read_json_file(config_path);
+  if (!io::is_slm_config(config)) {
+    std::string type = "none";
+    if (config.is_object() && config.contains("model_type") && config["model_type"].is_string()) {
+      type = config["model_type"].get<std::string>();
+    }
+    throw ConfigError(config_path.string() + ": model_type \"" + type +
+                      "\" is not an attune_slm composite: the model has no speech encoder, so it cannot take audio");
+  }
+  auto impl = std::make_unique<Impl>();
+  const Placement placement = resolve_placement(options);
+  SlmLoadOptions slm_options;
+  slm_options.device = placement.device;
+  slm_options.dtype = placement.dtype;
+  impl->dtype = placement.dtype == at::kBFloat16 ? "bf16" : "fp32";
+  impl->device = placement.device.str();
+  impl->slm = with_torch_context("loading the spoken language model",
+                                 [&] { return SpokenLanguageModelImpl::from_pretrained(dir, slm_options); });
+  impl->slm->eval();
+
+  std::error_code ec;
+  if (!fs::exists(dir / "tokenizer.json", ec) && !fs::exists(dir / "vocab.json", ec)) {
+    throw InputError((dir / "tokenizer.json").string(),
+                     "missing: the spoken language model needs its tokenizer to render the prompt");
+  }
+  text::Tokenizer tokenizer = text::Tokenizer::load(dir);
+  const int64_t vocab = impl->slm->config().language_model.config.vocab_size;
+  if (tokenizer.vocab_size() > vocab) {
+    throw InputError(tokenizer.source(), "the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
+                                             " ids, more than the model's vocab_size " + std::to_string(vocab));
+  }
+  for (const char* token : {"<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"}) {
+    if (!tokenizer.find_token(token)) {
+      throw InputError(tokenizer.source(), std::string("no ") + token +
+                                               " token: the spoken language model's tokenizer needs the audio tokens");
+    }
+  }
+  impl->chat.emplace(std::move(tokenizer));
+  audio::LogMelOptions mel_options;
+  mel_options.n_mels = static_cast<int>(impl->slm->config().encoder.config.num_mel_bins);
+  mel_options.pad_to_30s = false;  // the encoder sees the real frames only (docs/model.md)
+  impl->mel.emplace(mel_options);
+  impl->load_seconds = seconds_since(t0);
+  return SpeechGenerator(std::move(impl));
+}
+
+SpeechGenerateResult SpeechGenerator::generate(std::span<const float> samples, std::string_view text,
+                                               std::string_view system, const GenerateOptions& options) const {
+  options.sampling.validate();
+  SpeechGenerateResult result;
+  result.audio_samples = static_cast<int64_t>(samples.size());
+  const auto t0 = Clock::now();
+  audio::LogMel mel = impl_->mel->compute(samples.data(), static_cast<int64_t>(samples.size()));
+  result.feature_seconds = seconds_since(t0);
+  result.mel_frames = mel.frames;
+  if (mel.frames == 0) {
+    throw InputError("generate: the audio is too short (" + std::to_string(samples.size()) +
+                     " samples give no log-mel frame; at least " + std::to_string(audio::kWhisperHop) + " are needed)");
+  }
+  SpokenLanguageModelImpl& slm = *impl_->slm;
+  return with_torch_context("generate from audio", [&] {
+    c10::InferenceMode inference;
+    const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
+    const auto t1 = Clock::now();
+    std::vector<at::Tensor> audio_embeds = slm.embed_audio({log_mel});
+    if (audio_embeds[0].is_cuda()) (void)audio_embeds[0].sum().item<float>();  // wait for the GPU
+    result.audio_embed_seconds = seconds_since(t1);
+    result.audio_tokens = audio_embeds[0].size(0);
+
+    const text::RenderedChat chat = impl_->render(result.audio_tokens, text, system);
+    const at::Tensor prompt_embeds = slm.splice(chat.ids, chat.audio_slots, audio_embeds);
+    GenerateOptions gen = options;
+    if (gen.stop_token_ids.empty()) gen.stop_token_ids = impl_->chat->stop_ids();
+    static_cast<GenerateResult&>(result) =
+        model::generate(slm.language_model(), prompt_embeds, chat.ids, gen, &impl_->chat->tokenizer());
+    return result;
+  });
+}
+
+std::vector<int32_t> SpeechGenerator::render_prompt(int64_t mel_frames, std::string_view text,
+                                                    std::string_view system) const {
+  return impl_->render(audio_tokens_for(mel_frames), text, system).ids;
+}
+
+int64_t SpeechGenerator::audio_tokens_for(int64_t mel_frames) const {
+  return impl_->slm->audio_embeddings_for(mel_frames);
+}
+int64_t SpeechGenerator::num_mel_bins() const { return impl_->slm->config().encoder.config.num_mel_bins; }
+const text::Tokenizer& SpeechGenerator::tokenizer() const { return impl_->chat->tokenizer(); }
+int64_t SpeechGenerator::vocab_size() const { return impl_->slm->config().language_model.config.vocab_size; }
+int64_t SpeechGenerator::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : impl_->slm->parameters()) n += p.numel();
+  return n;
+}
+std::string SpeechGenerator::dtype_name() const { return impl_->dtype; }
+std::string SpeechGenerator::device_name() const { return impl_->device; }
+double SpeechGenerator::load_seconds() const { return impl_->load_seconds; }
+
+std::string SpeechGenerator::describe() const {
+  const io::SlmConfig& c = impl_->slm->config();
+  return "attune_slm: " + io::summary(c.encoder.config) + " | adapter " + c.adapter.type + ", stride " +
+         std::to_string(c.adapter.stride) + " | " + io::summary(c.language_model.config) + " | " + impl_->dtype +
+         " on " + impl_->device + " | " + parameter_string(parameter_count());
 }
 
 void set_num_threads(int threads) {

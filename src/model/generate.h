@@ -1,5 +1,6 @@
-// Text generation with a decoder language model, torch-free (pimpl), for the CLI and other callers
-// that must not compile torch headers. The torch-level loop (from token ids or from input embeddings,
+// Text generation with a decoder language model (TextGenerator) or the whole spoken language model
+// (SpeechGenerator: audio in, text out), torch-free (pimpl), for the CLI and other callers that must
+// not compile torch headers. The torch-level loop (from token ids or from input embeddings,
 // e.g. with audio spliced in) is model::generate() in language_model.h; this header holds the options
 // and result types it shares, and TextGenerator, which loads a model directory and runs it.
 //
@@ -107,6 +108,74 @@ class TextGenerator {
 
  private:
   explicit TextGenerator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- the whole spoken language model (speech encoder -> adapter -> LM) ----------------------------
+
+// What SpeechGenerator::generate adds to a GenerateResult: the audio side and its timings.
+struct SpeechGenerateResult : GenerateResult {
+  int64_t audio_samples = 0;       // 16 kHz samples heard
+  int64_t mel_frames = 0;          // log-mel frames (unpadded: samples / 160)
+  int64_t audio_tokens = 0;        // <|AUDIO|> slots in the prompt (= the adapter's output length)
+  double feature_seconds = 0;      // log-mel extraction
+  double audio_embed_seconds = 0;  // speech encoder + adapter
+  double audio_duration_s() const { return static_cast<double>(audio_samples) / 16000.0; }
+  // (feature_seconds + audio_embed_seconds) / audio duration.
+  double audio_rtf() const {
+    const double d = audio_duration_s();
+    return d > 0 ? (feature_seconds + audio_embed_seconds) / d : 0.0;
+  }
+};
+
+// A composite directory (config.json with "model_type": "attune_slm", its weights, tokenizer.json)
+// loaded through SpokenLanguageModelImpl::from_pretrained, torch-free for the CLI:
+//
+//   auto slm = model::SpeechGenerator::load("models/attune-base", {.dtype = "fp32"});
+//   audio::AudioBuffer clip = audio::load_mono("turn.flac");          // 16 kHz mono
+//   model::SpeechGenerateResult r = slm.generate(clip.samples, "", "You are a kind listener.", opts);
+//
+// The prompt is ChatML (text::ChatTemplate): the optional system turn, one user turn holding the
+// clip's <|AUDIO|> slots (as many as the encoder and adapter give for its log-mel frames) followed by
+// the optional text, and the generation prompt. Without stop_token_ids in the options, generation
+// stops at the template's stop ids (<|im_end|>, <|endoftext|> when present).
+class SpeechGenerator {
+ public:
+  // Throws ConfigError when the directory's config.json is not an attune_slm composite (a plain
+  // language model has no speech encoder), InputError when it has no tokenizer.json or the tokenizer
+  // lacks the chat/audio tokens or has more ids than the model's vocabulary; load errors name the file.
+  static SpeechGenerator load(const std::filesystem::path& dir, const ModelLoadOptions& options = {});
+  // Whether `dir`'s config.json says "model_type": "attune_slm" (false when it is absent or unreadable).
+  static bool is_spoken_model(const std::filesystem::path& dir);
+
+  SpeechGenerator(SpeechGenerator&&) noexcept;
+  SpeechGenerator& operator=(SpeechGenerator&&) noexcept;
+  ~SpeechGenerator();
+
+  // `samples`: 16 kHz mono (audio::load_mono). `text` (may be empty) follows the audio in the same
+  // user turn; `system` (may be empty: no system turn) opens the dialogue.
+  SpeechGenerateResult generate(std::span<const float> samples, std::string_view text, std::string_view system,
+                                const GenerateOptions& options) const;
+
+  // The prompt generate() renders for a clip of `mel_frames` log-mel frames: ids and audio slots.
+  std::vector<int32_t> render_prompt(int64_t mel_frames, std::string_view text, std::string_view system) const;
+  // <|AUDIO|> slots for `mel_frames` log-mel frames (asks the encoder and adapter).
+  int64_t audio_tokens_for(int64_t mel_frames) const;
+  int64_t num_mel_bins() const;
+
+  const text::Tokenizer& tokenizer() const;
+  int64_t vocab_size() const;
+  int64_t parameter_count() const;
+  // "attune_slm: whisper: ... | adapter conv x4 | qwen2: ... | fp32 on cpu | 1.2M parameters".
+  std::string describe() const;
+  std::string dtype_name() const;
+  std::string device_name() const;
+  double load_seconds() const;
+
+  struct Impl;
+
+ private:
+  explicit SpeechGenerator(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

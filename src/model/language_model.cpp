@@ -13,6 +13,7 @@
 
 #include "attune/error.h"
 #include "io/safetensors.h"
+#include "model/torch_error.h"
 #include "model/weights.h"
 
 namespace fs = std::filesystem;
@@ -50,18 +51,6 @@ at::Tensor init_tensor(at::IntArrayRef shape, const InitOptions& init, double st
     flat.narrow(0, start, n).copy_(part);
   }
   return t;
-}
-
-// Wraps torch's own errors (shape mismatches deep inside an op, out-of-memory) into attune::Error.
-template <typename F>
-auto with_context(const char* what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const attune::Error&) {
-    throw;
-  } catch (const c10::Error& e) {
-    throw Error(std::string(what) + ": " + e.what_without_backtrace());
-  }
 }
 
 }  // namespace
@@ -245,7 +234,7 @@ LanguageModelImpl::LanguageModelImpl(io::LanguageModelConfig config, const InitO
   if (init.dtype != at::kFloat && init.dtype != at::kBFloat16 && init.dtype != at::kHalf) {
     throw ConfigError("language model: dtype must be float32, bfloat16 or float16");
   }
-  with_context("building the language model", [&] {
+  with_torch_context("building the language model", [&] {
     at::NoGradGuard no_grad;
     model = register_module("model", Decoder(config_, init));
     if (!config_.tie_word_embeddings) {
@@ -301,7 +290,7 @@ int64_t LanguageModelImpl::parameter_bytes() const {
 KvCache LanguageModelImpl::make_cache(int64_t batch, int64_t capacity, int64_t max_capacity) const {
   if (max_capacity <= 0) max_capacity = config_.max_position_embeddings;
   capacity = std::min(capacity, max_capacity);
-  return with_context("allocating the KV cache", [&] {
+  return with_torch_context("allocating the KV cache", [&] {
     return KvCache(config_.num_hidden_layers, batch, config_.num_key_value_heads, config_.head_dim, capacity,
                    at::TensorOptions().dtype(dtype()).device(device()), max_capacity);
   });
@@ -324,7 +313,7 @@ at::Tensor LanguageModelImpl::embed_tokens(const at::Tensor& ids) {
                        " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
     }
   }
-  return with_context("language model: embedding tokens", [&] { return model->embed_tokens->forward(idx); });
+  return with_torch_context("language model: embedding tokens", [&] { return model->embed_tokens->forward(idx); });
 }
 
 at::Tensor LanguageModelImpl::logits_from_hidden(const at::Tensor& hidden) {
@@ -394,7 +383,7 @@ ForwardOutput LanguageModelImpl::run(at::Tensor x, const ForwardOptions& options
     }
   }
 
-  return with_context("language model forward", [&] {
+  return with_torch_context("language model forward", [&] {
     // Additive mask [B or 1, 1, 1, T, S] in float32: query i (absolute position past + i) sees keys <= it.
     at::Tensor mask;
     const float lowest = std::numeric_limits<float>::lowest();

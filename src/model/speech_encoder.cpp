@@ -10,6 +10,7 @@
 #include "attune/error.h"
 #include "audio/log_mel.h"
 #include "io/safetensors.h"
+#include "model/torch_error.h"
 #include "model/weights.h"
 
 namespace attune::model {
@@ -18,17 +19,6 @@ namespace F = torch::nn::functional;
 namespace {
 
 constexpr double kMelFramesPerSecond = 100.0;  // 16 kHz, hop 160
-
-// Runs `fn`, turning torch's own errors (c10::Error) into attune::Error with `what` in front, so
-// that nothing from deep inside torch reaches a caller unexplained.
-template <typename Fn>
-auto guarded(const char* what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw Error(std::string(what) + ": " + e.what_without_backtrace());
-  }
-}
 
 std::string shape_string(const torch::Tensor& t) {
   std::ostringstream s;
@@ -240,7 +230,7 @@ torch::Tensor SpeechEncoderImpl::encode_windows(const torch::Tensor& x, const to
 }
 
 EncoderOutput SpeechEncoderImpl::forward(const torch::Tensor& mel_in, const torch::Tensor& lengths_in) {
-  return guarded("speech encoder", [&]() -> EncoderOutput {
+  return with_torch_context("speech encoder", [&]() -> EncoderOutput {
     if (!mel_in.defined() || (mel_in.dim() != 2 && mel_in.dim() != 3)) {
       throw InputError("speech encoder: expected a log-mel tensor [batch, n_mels, frames] or [n_mels, frames], got " +
                        (mel_in.defined() ? shape_string(mel_in) : std::string("an undefined tensor")));
@@ -368,8 +358,8 @@ void load_weights(SpeechEncoderImpl& encoder, const io::SafetensorsCheckpoint& c
   } else if (options.prefix == outer + "encoder.") {
     options.ignore_prefixes = {outer + "decoder.", outer + "proj_out."};
   }
-  guarded("loading speech encoder weights",
-          [&] { load_weights(static_cast<torch::nn::Module&>(encoder), checkpoint, options); });
+  with_torch_context("loading speech encoder weights",
+                     [&] { load_weights(static_cast<torch::nn::Module&>(encoder), checkpoint, options); });
 }
 
 }  // namespace attune::model

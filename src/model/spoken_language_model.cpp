@@ -5,21 +5,13 @@
 #include <algorithm>
 
 #include "attune/error.h"
+#include "model/torch_error.h"
 #include "model/weights.h"
 
 namespace attune::model {
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename Fn>
-auto guarded(const char* what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw Error(std::string(what) + ": " + e.what_without_backtrace());
-  }
-}
 
 bool has_prefix(const io::SafetensorsCheckpoint& ckpt, const std::string& prefix) {
   const auto& names = ckpt.names();  // sorted
@@ -62,7 +54,7 @@ SpokenLanguageModelImpl::SpokenLanguageModelImpl(io::SlmConfig config, const Slm
     throw ConfigError("spoken language model: dtype must be float32 or bfloat16, got " +
                       std::string(c10::toString(options.dtype)));
   }
-  guarded("building the spoken language model", [&] {
+  with_torch_context("building the spoken language model", [&] {
     encoder_ = SpeechEncoder(config_.encoder.config, options.encoder);
     adapter_ = Adapter(config_.adapter);
     encoder_->to(options.device, options.dtype);
@@ -110,7 +102,7 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
   const std::string where = dir.string();
   auto in_composite = [&](const char* prefix) { return ckpt && has_prefix(*ckpt, prefix); };
 
-  guarded("loading the spoken language model", [&] {
+  with_torch_context("loading the spoken language model", [&] {
     // Speech encoder: the composite's (fine-tuned) tensors win over the base directory's.
     if (in_composite(kEncoderPrefix)) {
       load_weights(*slm->encoder_, *ckpt, kEncoderPrefix);
@@ -151,7 +143,7 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
 }
 
 void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSaveOptions& options) const {
-  guarded("saving the spoken language model", [&] {
+  with_torch_context("saving the spoken language model", [&] {
     fs::create_directories(dir);
     std::vector<io::TensorToWrite> tensors;
     std::vector<at::Tensor> storage;
@@ -177,7 +169,7 @@ void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSave
 std::vector<torch::Tensor> SpokenLanguageModelImpl::embed_audio(const std::vector<torch::Tensor>& mels) {
   std::vector<torch::Tensor> out;
   if (mels.empty()) return out;
-  return guarded("spoken language model: embedding audio", [&] {
+  return with_torch_context("spoken language model: embedding audio", [&] {
     std::vector<torch::Tensor> encoded = encoder_->encode(mels);
     const int64_t B = static_cast<int64_t>(encoded.size());
     int64_t max_t = 0;
@@ -226,7 +218,7 @@ torch::Tensor SpokenLanguageModelImpl::splice(std::span<const int32_t> ids, std:
     }
     previous_end = s.first + s.count;
   }
-  return guarded("spoken language model: splicing audio into the prompt", [&] {
+  return with_torch_context("spoken language model: splicing audio into the prompt", [&] {
     auto id_tensor = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kInt64).unsqueeze(0);
     auto text_embeds = language_model_->embed_tokens(id_tensor);  // [1, L, C]
     if (slots.empty()) return text_embeds;
@@ -267,7 +259,7 @@ SlmInputs SpokenLanguageModelImpl::prepare(const std::vector<SlmExample>& exampl
     inputs.lengths.push_back(static_cast<int64_t>(ex.ids.size()));
   }
   const int64_t L = *std::max_element(inputs.lengths.begin(), inputs.lengths.end());
-  return guarded("spoken language model: batching", [&] {
+  return with_torch_context("spoken language model: batching", [&] {
     bool padded = false;
     for (auto& r : rows) {
       if (r.size(1) < L) {
