@@ -62,7 +62,6 @@ std::vector<float> load_speech(double seconds, std::string& source) {
   return speech;
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,8 +74,8 @@ int main(int argc, char** argv) {
   at::set_num_threads(1);
   std::string source;
   std::vector<float> speech = load_speech(seconds, source);
-  std::printf("input: %.0f s of real speech (%s), 16 kHz, single thread, median of %d runs\n", seconds,
-              source.c_str(), repeats);
+  std::printf("input: %.0f s of real speech (%s), 16 kHz, single thread, median of %d runs\n", seconds, source.c_str(),
+              repeats);
 
   // ---- log-mel ----
   audio::LogMelExtractor extractor;

@@ -53,10 +53,12 @@ void print_table(const std::vector<nlohmann::json>& rows) {
   for (const auto& name : audio::prosody_feature_names()) keys.push_back(name);
   // Columns as wide as the longest file name (without extension), within reason.
   int width = 12;
-  for (const auto& row : rows) width = std::max(width, static_cast<int>(fs::path(row["file"].get<std::string>()).stem().string().size()));
+  for (const auto& row : rows)
+    width = std::max(width, static_cast<int>(fs::path(row["file"].get<std::string>()).stem().string().size()));
   width = std::min(width, 28);
   std::printf("%-28s", "feature");
-  for (const auto& row : rows) std::printf(" %*.*s", width, width, fs::path(row["file"].get<std::string>()).stem().c_str());
+  for (const auto& row : rows)
+    std::printf(" %*.*s", width, width, fs::path(row["file"].get<std::string>()).stem().c_str());
   std::printf("\n");
   for (const auto& key : keys) {
     std::printf("%-28s", key.c_str());
@@ -86,7 +88,8 @@ int run(const FeaturesOptions& o) {
                        {"sample_rate", info.sample_rate},
                        {"channels", info.channels},
                        {"format", info.format}};
-    for (size_t k = 0; k < prosody.values.size(); ++k) row["prosody"][audio::prosody_feature_names()[k]] = prosody.values[k];
+    for (size_t k = 0; k < prosody.values.size(); ++k)
+      row["prosody"][audio::prosody_feature_names()[k]] = prosody.values[k];
     if (!o.mel_path.empty()) {
       audio::LogMel mel = mel_extractor.compute(mono.samples);
       fs::path out = mel_output(o, i);

@@ -18,6 +18,7 @@
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "cli/command.h"
+#include "cli/id_list.h"
 #include "io/npy.h"
 #include "model/generate.h"
 #include "text/chat_template.h"
@@ -50,37 +51,6 @@ struct GenerateCliOptions {
   std::string audio;
 };
 
-// Ids separated by white space or commas, optionally in brackets: "1,2,3", "[1, 2, 3]", "1 2 3".
-std::vector<int32_t> parse_id_list(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::string word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    size_t used = 0;
-    long long value = -1;
-    try {
-      value = std::stoll(word, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != word.size() || value < 0 || value > INT32_MAX) {
-      throw ConfigError("--prompt-ids: \"" + word + "\" is not a token id (expected non-negative integers)");
-    }
-    ids.push_back(static_cast<int32_t>(value));
-    word.clear();
-  };
-  for (char c : text) {
-    if (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '[' || c == ']') {
-      flush();
-    } else {
-      word += c;
-    }
-  }
-  flush();
-  if (ids.empty()) throw ConfigError("--prompt-ids: no ids given");
-  return ids;
-}
-
 void report(const GenerateCliOptions& o, const model::GenerateResult& r);
 int run_generate_audio(const GenerateCliOptions& o, model::GenerateOptions gen);
 
@@ -104,7 +74,10 @@ int run_generate(const GenerateCliOptions& o) {
     throw ConfigError("generate: give --prompt TEXT, --prompt-ids IDS or --audio FILE");
   }
   std::vector<int32_t> prompt;
-  if (!o.prompt_ids.empty()) prompt = parse_id_list(o.prompt_ids);  // before the (slow) load
+  if (!o.prompt_ids.empty()) {
+    prompt = parse_id_list(o.prompt_ids, "--prompt-ids");  // before the (slow) load
+    if (prompt.empty()) throw ConfigError("--prompt-ids: no ids given");
+  }
 
   model::ModelLoadOptions load;
   load.dtype = o.dtype;

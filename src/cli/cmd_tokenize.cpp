@@ -16,6 +16,7 @@
 
 #include "attune/error.h"
 #include "cli/command.h"
+#include "cli/id_list.h"
 #include "common/progress.h"
 #include "text/bpe_trainer.h"
 #include "text/tokenizer.h"
@@ -35,39 +36,6 @@ std::string read_stdin() {
 }
 
 void write_stdout(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
-
-// Ids separated by white space, commas or brackets (so "[1, 2, 3]" works too).
-std::vector<int32_t> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  size_t i = 0, index = 0;
-  while (i < text.size()) {
-    const char c = text[i];
-    if (std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '[' || c == ']') {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j])) && text[j] != ',' && text[j] != ']') {
-      ++j;
-    }
-    const std::string word = text.substr(i, j - i);
-    size_t used = 0;
-    long long value = -1;
-    try {
-      value = std::stoll(word, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != word.size() || value < 0 || value > INT32_MAX) {
-      throw InputError("stdin",
-                       "id " + std::to_string(index + 1) + " is \"" + word + "\", expected a non-negative integer");
-    }
-    ids.push_back(static_cast<int32_t>(value));
-    ++index;
-    i = j;
-  }
-  return ids;
-}
 
 struct TokenizeOptions {
   std::string tokenizer;
@@ -97,7 +65,7 @@ int run_tokenize(const TokenizeOptions& o) {
   const auto t1 = std::chrono::steady_clock::now();
   size_t count = 0;
   if (o.decode) {
-    const auto ids = parse_ids(input);
+    const auto ids = parse_id_list(input, "stdin");
     text::DecodeOptions options;
     options.skip_special = o.skip_special;
     write_stdout(tok.decode(ids, options));

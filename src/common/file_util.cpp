@@ -26,8 +26,8 @@ std::string read_file(const fs::path& path, size_t max_bytes) {
   in.seekg(0, std::ios::end);
   auto size = static_cast<size_t>(in.tellg());
   if (size > max_bytes) {
-    throw InputError(path.string(), "file is " + std::to_string(size) + " bytes, more than the limit of " +
-                                        std::to_string(max_bytes));
+    throw InputError(path.string(),
+                     "file is " + std::to_string(size) + " bytes, more than the limit of " + std::to_string(max_bytes));
   }
   in.seekg(0);
   std::string bytes(size, '\0');

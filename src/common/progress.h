@@ -15,8 +15,8 @@ namespace attune::common {
 
 struct ProgressOptions {
   std::FILE* out = stderr;
-  int live = -1;            // 1: live bar, 0: plain lines, -1: live when `out` is a terminal
-  double interval_s = -1;   // minimum seconds between redraws; -1: 0.1 s live, 10 s plain
+  int live = -1;           // 1: live bar, 0: plain lines, -1: live when `out` is a terminal
+  double interval_s = -1;  // minimum seconds between redraws; -1: 0.1 s live, 10 s plain
   int bar_width = 30;
 };
 

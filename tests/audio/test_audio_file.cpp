@@ -50,7 +50,8 @@ TEST(AudioFile, WavAndFlacRoundTripWithin16BitQuantisation) {
     ASSERT_EQ(back.sample_rate, 16000);
     ASSERT_EQ(back.samples.size(), audio.samples.size());
     float worst = 0;
-    for (size_t i = 0; i < back.samples.size(); ++i) worst = std::max(worst, std::abs(back.samples[i] - audio.samples[i]));
+    for (size_t i = 0; i < back.samples.size(); ++i)
+      worst = std::max(worst, std::abs(back.samples[i] - audio.samples[i]));
     EXPECT_LE(worst, 1.0f / 32768) << name;
   }
 }

@@ -52,8 +52,8 @@ CommandResult run_attune(const std::string& args, const std::optional<std::strin
     write_bytes(tmp / "stdin", *stdin_text);
     in = (tmp / "stdin").string();
   }
-  std::string cmd = std::string(bin ? bin : ATTUNE_DEFAULT_BIN) + " " + args + " <" + in + " >" + (tmp / "out").string() +
-                    " 2>" + (tmp / "err").string();
+  std::string cmd = std::string(bin ? bin : ATTUNE_DEFAULT_BIN) + " " + args + " <" + in + " >" +
+                    (tmp / "out").string() + " 2>" + (tmp / "err").string();
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -42,7 +42,7 @@ void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 }  // namespace attune::testing
 
 // Skips the current test, with a message saying why, when ../shared is absent.
-#define ATTUNE_REQUIRE_SHARED(var)                                                                   \
-  auto var##_opt = ::attune::testing::shared_dir();                                                  \
+#define ATTUNE_REQUIRE_SHARED(var)                                                                    \
+  auto var##_opt = ::attune::testing::shared_dir();                                                   \
   if (!var##_opt) GTEST_SKIP() << "../shared not found (set ATTUNE_SHARED_DIR); skipping this check"; \
   const std::filesystem::path var = *var##_opt
