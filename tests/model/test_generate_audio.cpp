@@ -15,6 +15,7 @@
 #include "io/model_config.h"
 #include "model/generate.h"
 #include "model/spoken_language_model.h"
+#include "model/tiny_models.h"
 #include "support/test_support.h"
 #include "text/bpe_trainer.h"
 #include "text/chat_template.h"
@@ -42,42 +43,13 @@ text::BpeTrainer& trained_tokenizer() {
   return *trainer;
 }
 
-io::SlmConfig tiny_config(const text::Tokenizer& tok) {
-  io::SlmConfig c;
-  auto& e = c.encoder.config;
-  e.d_model = 32;
-  e.encoder_layers = 2;
-  e.encoder_attention_heads = 4;
-  e.encoder_ffn_dim = 64;
-  e.num_mel_bins = 80;
-  e.max_source_positions = 64;
-  e.decoder_layers = 0;
-  c.adapter.type = "conv";
-  c.adapter.stride = 4;
-  c.adapter.num_layers = 1;
-  c.adapter.hidden_size = 32;
-  auto& lm = c.language_model.config;
-  lm = io::language_model_defaults(io::ModelFamily::kQwen2);
-  lm.vocab_size = tok.vocab_size();
-  lm.hidden_size = 48;
-  lm.intermediate_size = 96;
-  lm.num_hidden_layers = 2;
-  lm.num_attention_heads = 4;
-  lm.num_key_value_heads = 2;
-  lm.head_dim = 12;
-  lm.max_position_embeddings = 512;
-  lm.tie_word_embeddings = false;
-  lm.eos_token_ids = {tok.token_to_id("<|im_end|>")};
-  return c;
-}
-
 // The composite directory, written once for the whole binary.
 const fs::path& model_dir() {
   static testing::TempDir* dir = [] {
     auto* d = new testing::TempDir();
     text::Tokenizer tok = trained_tokenizer().tokenizer();
     torch::manual_seed(7);
-    SpokenLanguageModel slm(tiny_config(tok));
+    SpokenLanguageModel slm(tiny_slm_config(tok));
     slm->save_pretrained(d->path());
     trained_tokenizer().save(d->path() / "tokenizer.json");
     return d;

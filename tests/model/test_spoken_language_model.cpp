@@ -10,6 +10,7 @@
 #include "audio/log_mel.h"
 #include "io/model_config.h"
 #include "model/spoken_language_model.h"
+#include "model/tiny_models.h"
 #include "model/weights.h"
 #include "support/test_support.h"
 #include "text/bpe_trainer.h"
@@ -37,34 +38,7 @@ const text::ChatTemplate& chat_template() {
   return chat;
 }
 
-io::SlmConfig tiny_slm_config() {
-  io::SlmConfig c;
-  auto& e = c.encoder.config;
-  e.d_model = 32;
-  e.encoder_layers = 2;
-  e.encoder_attention_heads = 4;
-  e.encoder_ffn_dim = 64;
-  e.num_mel_bins = 80;
-  e.max_source_positions = 64;
-  e.decoder_layers = 0;
-  c.adapter.type = "conv";
-  c.adapter.stride = 4;
-  c.adapter.num_layers = 1;
-  c.adapter.hidden_size = 32;
-  auto& lm = c.language_model.config;
-  lm = io::language_model_defaults(io::ModelFamily::kQwen2);
-  lm.vocab_size = chat_template().tokenizer().vocab_size();
-  lm.hidden_size = 48;
-  lm.intermediate_size = 96;
-  lm.num_hidden_layers = 2;
-  lm.num_attention_heads = 4;
-  lm.num_key_value_heads = 2;
-  lm.head_dim = 12;
-  lm.max_position_embeddings = 512;
-  lm.tie_word_embeddings = false;
-  lm.eos_token_ids = {chat_template().tokenizer().token_to_id("<|im_end|>")};
-  return c;
-}
+io::SlmConfig tiny_slm_config() { return model::tiny_slm_config(chat_template().tokenizer()); }
 
 SpokenLanguageModel tiny_slm(uint64_t seed = 11) {
   torch::manual_seed(seed);
