@@ -202,36 +202,14 @@ const bool registered_generate = register_command(
        app.add_option("--max-new-tokens", o->max_new_tokens, "Tokens to generate at most (default 64)");
        auto* greedy =
            app.add_flag("--greedy", o->greedy, "Greedy decoding (the default unless sampling options are given)");
-       auto mark = [o](auto) { o->sampling_requested = true; };
-       auto* temp = app.add_option_function<double>(
-           "--temperature",
-           [o, mark](double v) {
-             o->temperature = v;
-             mark(v);
-           },
-           "Sampling temperature (> 0)");
-       auto* top_k = app.add_option_function<int64_t>(
-           "--top-k",
-           [o, mark](int64_t v) {
-             o->top_k = v;
-             mark(v);
-           },
-           "Keep the k most likely tokens (0 = all)");
-       auto* top_p = app.add_option_function<double>(
-           "--top-p",
-           [o, mark](double v) {
-             o->top_p = v;
-             mark(v);
-           },
-           "Nucleus sampling probability (1 = off)");
-       auto* seed = app.add_option_function<uint64_t>(
-           "--seed",
-           [o, mark](uint64_t v) {
-             o->seed = v;
-             mark(v);
-           },
-           "Random seed; the same seed gives the same tokens");
-       for (auto* opt : {temp, top_k, top_p, seed}) greedy->excludes(opt);
+       std::vector<CLI::Option*> sampling{
+           app.add_option("--temperature", o->temperature, "Sampling temperature (> 0)"),
+           app.add_option("--top-k", o->top_k, "Keep the k most likely tokens (0 = all)"),
+           app.add_option("--top-p", o->top_p, "Nucleus sampling probability (1 = off)"),
+           app.add_option("--seed", o->seed, "Random seed; the same seed gives the same tokens")};
+       // Any sampling option switches from greedy to sampling.
+       for (auto* opt : sampling) opt->each([o](const std::string&) { o->sampling_requested = true; });
+       for (auto* opt : sampling) greedy->excludes(opt);
        app.add_option("--repetition-penalty", o->repetition_penalty, "HF repetition penalty (1 = off)");
        app.add_option("--stop", o->stop, "Stop when the generated text contains this string (repeatable)");
        app.add_option("--dump-logits", o->dump_logits, "Write the logits of every position as float32 .npy");
