@@ -10,6 +10,7 @@
 
 #include "attune/error.h"
 #include "audio/resample.h"
+#include "common/random.h"
 
 namespace attune::audio {
 namespace {
@@ -21,7 +22,7 @@ constexpr double kActiveWindowDb = 40.0;  // frames this far below the loudest s
 class Rng {
  public:
   explicit Rng(uint64_t seed) {
-    for (auto& s : state_) s = splitmix64(seed);
+    for (auto& s : state_) s = common::splitmix64(seed);
   }
   uint64_t next() {
     const uint64_t result = rotl(state_[1] * 5, 7) * 9;
@@ -52,12 +53,6 @@ class Rng {
   }
 
  private:
-  static uint64_t splitmix64(uint64_t& x) {
-    uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   std::array<uint64_t, 4> state_{};
   double spare_ = 0;

@@ -5,19 +5,14 @@
 #include <cmath>
 
 #include "attune/error.h"
+#include "common/random.h"
 #include "tts/talker.h"
 
 namespace attune::tts {
 namespace {
 
-// SplitMix64 (Steele, Lea & Flood 2014): a fixed, portable generator, so a seed gives the same
-// speaker on every platform and standard library (std::uniform_real_distribution does not promise that).
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// SplitMix64 (common/random.h): a seed gives the same speaker on every platform and standard library.
+using common::splitmix64;
 
 // Uniform in [lo, hi).
 double uniform(uint64_t& state, double lo, double hi) {

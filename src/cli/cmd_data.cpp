@@ -1,0 +1,164 @@
+// `attune data build | stats | corpora`: IEAT training data from the corpora in ../shared/data
+// (src/data, docs/data.md).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "attune/error.h"
+#include "cli/command.h"
+#include "common/file_util.h"
+#include "data/build.h"
+#include "data/readers.h"
+#include "data/stats.h"
+
+#ifndef ATTUNE_DEFAULT_SHARED_DIR
+#define ATTUNE_DEFAULT_SHARED_DIR "../shared"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace attune::cli {
+namespace {
+
+std::string default_data_root() {
+  if (const char* env = std::getenv("ATTUNE_SHARED_DIR"); env && *env) return std::string(env) + "/data";
+  return std::string(ATTUNE_DEFAULT_SHARED_DIR) + "/data";
+}
+
+struct BuildCli {
+  std::string corpora;
+  std::string ieat = "full";
+  std::string tokenizer;
+  bool no_questions = false;
+  bool no_progress = false;
+  data::BuildOptions options;
+};
+
+std::vector<std::string> split_names(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!name.empty()) out.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+int run_build(BuildCli c) {
+  data::BuildOptions& o = c.options;
+  o.corpora = split_names(c.corpora);
+  if (o.corpora.size() == 1 && o.corpora[0] == "all") {
+    o.corpora.clear();
+    for (const auto& info : data::corpora()) {
+      if (info.name != "humdial") o.corpora.push_back(info.name);
+    }
+  }
+  for (const std::string& name : o.corpora) {
+    bool known = false;
+    for (const auto& info : data::corpora()) known = known || info.name == name;
+    if (!known) throw ConfigError("--corpus: unknown corpus '" + name + "' (see `attune data corpora`)");
+  }
+  if (std::find(o.corpora.begin(), o.corpora.end(), "humdial") != o.corpora.end() && o.humdial_path.empty()) {
+    throw ConfigError("--corpus humdial needs --humdial FILE.jsonl");
+  }
+  o.ieat.mode = data::parse_thinking_mode(c.ieat);
+  o.ieat.add_questions = !c.no_questions;
+  o.voicing.seed = o.ieat.seed;
+  if (!c.tokenizer.empty()) o.tokenizer = c.tokenizer;
+  o.threads = global_options().threads;
+  o.progress = !c.no_progress;
+  data::Diagnostics diag;
+  data::BuildResult r = data::build_dataset(o, diag);
+  std::fprintf(stderr, "built %lld dialogues, %lld turns (%lld with audio), %lld shard records in %.1f s\n",
+               static_cast<long long>(r.dialogues), static_cast<long long>(r.turns),
+               static_cast<long long>(r.voiced_turns), static_cast<long long>(r.records), r.seconds);
+  if (diag.total() > 0) {
+    std::fprintf(stderr, "%lld problems in the data (the rest was built; details in %s):\n",
+                 static_cast<long long>(diag.total()), r.report.string().c_str());
+    for (const std::string& line : diag.summary_lines()) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  if (!o.tokenizer) std::fprintf(stderr, "no --tokenizer: wrote dialogues and audio, no shards\n");
+  std::printf("%s\n", r.report.string().c_str());
+  return 0;
+}
+
+int run_stats(const std::string& dir) {
+  data::DataStats s = data::compute_stats(dir);
+  const std::string plot = "label_distribution.svg";
+  common::write_file_atomically(fs::path(dir) / plot, data::label_distribution_svg(s));
+  common::write_file_atomically(fs::path(dir) / "stats.md", data::stats_markdown(s, plot));
+  common::write_file_atomically(fs::path(dir) / "stats.json", data::stats_to_json(s).dump(1) + "\n");
+  std::printf("%s", data::stats_table(s).c_str());
+  std::fprintf(stderr, "wrote %s/stats.json, stats.md and %s\n", dir.c_str(), plot.c_str());
+  return 0;
+}
+
+int run_corpora() {
+  std::printf("%-22s %-4s %-8s %-7s %-6s %s\n", "name", "lang", "emotions", "causes", "audio", "what");
+  for (const auto& c : data::corpora()) {
+    std::printf("%-22s %-4s %-8s %-7s %-6s %s\n", c.name.c_str(), c.lang.c_str(), c.emotions ? "yes" : "-",
+                c.causes ? "yes" : "-", c.audio ? "yes" : "-", c.description.c_str());
+  }
+  return 0;
+}
+
+const bool registered = register_command(
+    {"data", "Build IEAT training data from the corpora: dialogues, voices, thinking traces, shards",
+     [](CLI::App& app) -> Action {
+       app.require_subcommand(1);
+       auto c = std::make_shared<BuildCli>();
+       c->options.data_root = default_data_root();
+       auto* build = app.add_subcommand("build", "Read corpora, voice user turns, add thinking, write shards");
+       build->add_option("--corpus", c->corpora, "Corpora, comma-separated, or 'all' (see `attune data corpora`)")
+           ->required();
+       build->add_option("--split", c->options.split, "train or valid")
+           ->check(CLI::IsMember({"train", "valid"}))
+           ->capture_default_str();
+       build->add_option("--out,-o", c->options.out, "Output directory")->required();
+       build->add_option("--data-root", c->options.data_root, "Corpus folder ($ATTUNE_SHARED_DIR/data)")
+           ->capture_default_str();
+       build->add_option("--humdial", c->options.humdial_path, "HumDial JSONL file for --corpus humdial");
+       build->add_flag("--voices", c->options.voices, "Speak the user turns that have no recording (espeak-ng)");
+       build
+           ->add_option("--mismatch-rate", c->options.voicing.mismatch_rate,
+                        "Share of neutral-worded turns spoken with an emotional voice")
+           ->check(CLI::Range(0.0, 1.0))
+           ->capture_default_str();
+       build->add_flag("--augment", c->options.voicing.augment, "Random gain, noise and speed on synthetic turns");
+       build->add_option("--ieat", c->ieat, "Thinking: full (IEAT), label (emotion word only) or none")
+           ->check(CLI::IsMember({"full", "label", "none"}))
+           ->capture_default_str();
+       build->add_flag("--no-questions", c->no_questions, "Do not append HumDial T1/T2 question turns");
+       build->add_option("--seed", c->options.ieat.seed, "Seed for voices, wording and questions")
+           ->capture_default_str();
+       build->add_option("--tokenizer", c->tokenizer, "tokenizer.json or model directory: also write shards");
+       build->add_option("--n-mels", c->options.shards.n_mels, "Log-mel bins in the shards")
+           ->check(CLI::IsMember({80, 128}))
+           ->capture_default_str();
+       build->add_option("--adapter-stride", c->options.shards.adapter_stride, "The model's adapter stride")
+           ->capture_default_str();
+       build->add_option("--max-tokens", c->options.shards.max_tokens, "Tokens per record; longer dialogues split")
+           ->capture_default_str();
+       build->add_option("--limit", c->options.limit, "At most this many dialogues per corpus (0: all)")
+           ->capture_default_str();
+       build->add_flag("--no-progress", c->no_progress, "No progress bars");
+       build->footer("Writes OUT/dialogues.jsonl, OUT/audio/, OUT/shards/ and OUT/build.json (docs/data.md).");
+
+       auto dir = std::make_shared<std::string>();
+       auto* stats = app.add_subcommand("stats", "Counts, label distribution, audio hours and tokens of a build");
+       stats->add_option("dir", *dir, "A directory written by `attune data build`")->required();
+       auto* list = app.add_subcommand("corpora", "List the corpus readers");
+       return [c, dir, build, stats, list] {
+         if (build->parsed()) return run_build(*c);
+         if (stats->parsed()) return run_stats(*dir);
+         if (list->parsed()) return run_corpora();
+         return 2;
+       };
+     }});
+
+}  // namespace
+}  // namespace attune::cli

@@ -1,0 +1,219 @@
+#include "data/build.h"
+
+#include <fmt/format.h>
+
+#include <spdlog/spdlog.h>
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "attune/error.h"
+#include "common/file_util.h"
+#include "common/parallel.h"
+#include "common/progress.h"
+#include "data/readers.h"
+#include "text/tokenizer.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace attune::data {
+namespace {
+
+// Dialogues per block of the shard stage: bounds the features held in memory at once.
+constexpr int64_t kShardBlock = 256;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// A thread-safe wrapper around Progress for parallel loops.
+class SharedProgress {
+ public:
+  SharedProgress(bool on, const std::string& label, int64_t total, const std::string& unit) {
+    if (on) bar_.emplace(label, total, unit);
+  }
+  void advance() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (bar_) bar_->advance();
+  }
+  void finish() {
+    if (bar_) bar_->finish();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::optional<common::Progress> bar_;
+};
+
+// Runs `fn` on one dialogue, turning a data error into a reported problem so the build goes on.
+template <typename Fn>
+void guarded(const Dialogue& d, Diagnostics& diag, const char* stage, Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    diag.report(d.meta.corpus, 0, d.dialogue_id + ": " + stage + ": " + e.what() + "; dialogue left out",
+                "failed dialogue");
+  }
+}
+
+}  // namespace
+
+BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
+  const auto start = std::chrono::steady_clock::now();
+  if (o.corpora.empty()) throw ConfigError("data build: no corpus given (--corpus NAME[,NAME])");
+  if (o.split != "train" && o.split != "valid") {
+    throw ConfigError("data build: split = '" + o.split + "'; expected train or valid");
+  }
+  if (o.out.empty()) throw ConfigError("data build: no output directory (--out DIR)");
+  o.voicing.validate();
+  o.shards.validate();
+  // Load the tokenizer before hours of work, so a bad path fails at once.
+  std::optional<text::ChatTemplate> chat;
+  if (o.tokenizer) chat.emplace(text::Tokenizer::load(*o.tokenizer));
+  std::error_code ec;
+  fs::create_directories(o.out / "audio", ec);
+  if (ec) throw IoError((o.out / "audio").string() + ": cannot create directory: " + ec.message());
+
+  // 1. Read.
+  std::vector<Dialogue> dialogues;
+  json per_corpus = json::object();
+  for (const std::string& name : o.corpora) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fs::path root = name == "humdial" ? o.humdial_path : o.data_root;
+    std::vector<Dialogue> part = read_corpus(name, o.split, root, diag);
+    if (o.limit > 0 && static_cast<int64_t>(part.size()) > o.limit) part.resize(static_cast<size_t>(o.limit));
+    per_corpus[name] = {{"dialogues", part.size()}, {"read_seconds", seconds_since(t0)}};
+    spdlog::info("{} {}: {} dialogues", name, o.split, part.size());
+    for (Dialogue& d : part) dialogues.push_back(std::move(d));
+  }
+  const auto n = static_cast<int64_t>(dialogues.size());
+  std::vector<char> keep(dialogues.size(), 1);
+
+  // 2. Voice and measure (every turn with audio is measured, so recorded corpora get evidence too).
+  const auto t_voice = std::chrono::steady_clock::now();
+  VoicingOptions voicing = o.voicing;
+  voicing.synthesize = o.voices;
+  std::vector<DialogueMeasures> measures(dialogues.size());
+  {
+    const int workers = common::effective_threads(o.threads, n);
+    std::vector<std::unique_ptr<Voicer>> voicers;
+    for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
+    SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", n, "dialogues");
+    common::parallel_for(n, workers, [&](int64_t i, int w) {
+      Dialogue& d = dialogues[i];
+      guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
+      bar.advance();
+    });
+    bar.finish();
+  }
+  auto baselines = speaker_baselines(dialogues, measures);
+  int64_t voiced = 0, turns = 0;
+  for (size_t i = 0; i < dialogues.size(); ++i) {
+    Dialogue& d = dialogues[i];
+    std::optional<VoiceMeasure> baseline;
+    for (const Turn& t : d.turns) {
+      if (t.voice && t.voice->source == "recorded" && baselines.count(t.voice->speaker)) {
+        baseline = baselines.at(t.voice->speaker);
+        break;
+      }
+    }
+    assign_voice_deltas(d, measures[i], baseline);
+  }
+  const double voice_seconds = seconds_since(t_voice);
+
+  // 3. IEAT thinking and T1/T2 questions; the new question turns are voiced like the rest.
+  const auto t_ieat = std::chrono::steady_clock::now();
+  {
+    const int workers = common::effective_threads(o.threads, n);
+    std::vector<std::unique_ptr<Voicer>> voicers;
+    if (o.voices) {
+      for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
+    }
+    common::parallel_for(n, workers, [&](int64_t i, int w) {
+      Dialogue& d = dialogues[i];
+      guarded(d, diag, "thinking", [&] {
+        add_thinking(d, o.ieat);
+        if (o.voices) voicers[w]->voice(d, o.out, diag, /*measure=*/false);
+      });
+    });
+  }
+  for (const Dialogue& d : dialogues) {
+    for (const Turn& t : d.turns) {
+      ++turns;
+      voiced += !t.split_audio_file.empty();
+    }
+  }
+  write_dialogues((o.out / "dialogues.jsonl").string(), dialogues);
+  const double ieat_seconds = seconds_since(t_ieat);
+
+  // 4. Shards.
+  const auto t_shards = std::chrono::steady_clock::now();
+  json shard_index;
+  int64_t records = 0;
+  if (chat) {
+    json info = {{"corpora", o.corpora},
+                 {"split", o.split},
+                 {"seed", o.ieat.seed},
+                 {"ieat", std::string(to_string(o.ieat.mode))},
+                 {"voices", o.voices},
+                 {"tokenizer", fs::absolute(*o.tokenizer).string()},
+                 {"vocab_size", chat->tokenizer().vocab_size()}};
+    ShardWriter writer(o.out / "shards", o.shards, info);
+    const int workers = common::effective_threads(o.threads, n);
+    std::vector<std::unique_ptr<RecordBuilder>> builders;
+    for (int w = 0; w < workers; ++w) builders.push_back(std::make_unique<RecordBuilder>(*chat, o.shards, o.out));
+    SharedProgress bar(o.progress, "shards", n, "dialogues");
+    for (int64_t block = 0; block < n; block += kShardBlock) {
+      const int64_t m = std::min(kShardBlock, n - block);
+      std::vector<std::vector<Record>> built(static_cast<size_t>(m));
+      common::parallel_for(m, workers, [&](int64_t j, int w) {
+        const Dialogue& d = dialogues[block + j];
+        guarded(d, diag, "shards", [&] { built[j] = builders[w]->build(d, diag); });
+        bar.advance();
+      });
+      for (auto& rs : built) {
+        for (Record& r : rs) writer.add(std::move(r));
+      }
+    }
+    bar.finish();
+    shard_index = writer.finish();
+    records = writer.totals().records;
+  }
+  const double shard_seconds = seconds_since(t_shards);
+
+  BuildResult result;
+  result.dialogues = n;
+  result.turns = turns;
+  result.voiced_turns = voiced;
+  result.records = records;
+  result.seconds = seconds_since(start);
+  result.report = o.out / "build.json";
+  json problems = json::array();
+  for (const Problem& p : diag.examples(20)) {
+    problems.push_back({{"kind", p.kind}, {"file", p.file}, {"line", p.line}, {"what", p.what}});
+  }
+  json report = {
+      {"corpora", per_corpus},
+      {"split", o.split},
+      {"seed", o.ieat.seed},
+      {"ieat", std::string(to_string(o.ieat.mode))},
+      {"questions", o.ieat.add_questions},
+      {"voices", o.voices},
+      {"mismatch_rate", o.voicing.mismatch_rate},
+      {"augment", o.voicing.augment},
+      {"threads", common::effective_threads(o.threads, std::max<int64_t>(n, 1))},
+      {"dialogues", n},
+      {"turns", turns},
+      {"voiced_turns", voiced},
+      {"records", records},
+      {"seconds",
+       {{"total", result.seconds}, {"voicing", voice_seconds}, {"thinking", ieat_seconds}, {"shards", shard_seconds}}},
+      {"problem_counts", diag.counts()},
+      {"problem_examples", problems}};
+  if (!shard_index.is_null()) report["shards"] = shard_index["totals"];
+  common::write_file_atomically(result.report, report.dump(1) + "\n");
+  return result;
+}
+
+}  // namespace attune::data

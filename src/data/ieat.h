@@ -1,0 +1,116 @@
+// IEAT (Injected Emotional-Attribution Thinking, DESIGN.md "The method in one page"): the thinking
+// block that precedes every reply target, built from a dialogue's annotations. docs/ieat.md shows
+// the trace structure, the thresholds and the mapping tables; keep both in step.
+//
+//   Dialogue d = ...;                       // from a reader, voiced or not
+//   add_thinking(d, {.seed = 7});           // fills turn.thinking / response_style, appends T1/T2
+//   parse_style_line(d.turns[0].thinking);  // -> ResponseStyle{"sad", 0.32}
+//
+// A full trace (English; Chinese for lang "zh", English for every other language):
+//
+//   They sound quite sad right now (0.6). Compared with their first turn: lower pitch and a slower
+//   pace. So far: calm -> sad; it shifted to sad at turn 2. What set it off was what they just said:
+//   "I failed the exam again". My reply should validate the sadness, then gently ask what happened.
+//   style: sad 0.32
+//
+// The last line is machine-readable: exactly "style: <label> <intensity with two decimals>", the
+// tone the reply is to be spoken in (parse_style_line reads it back at run time).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "data/dialogue.h"
+
+namespace attune::data {
+
+// The ablation switch: kNone writes no thinking (response_style is still set), kLabel writes only
+// the emotion word and the style line, kFull writes the whole trace.
+enum class ThinkingMode { kNone, kLabel, kFull };
+
+// "none", "label", "full"; anything else throws ConfigError.
+ThinkingMode parse_thinking_mode(std::string_view name);
+std::string_view to_string(ThinkingMode mode);
+
+struct IeatOptions {
+  ThinkingMode mode = ThinkingMode::kFull;
+  uint64_t seed = 0;          // picks the wording (and which questions are appended); same seed, same output
+  bool add_questions = true;  // append a HumDial T1 (trajectory) and/or T2 (cause) question turn
+};
+
+// The prosody thresholds of the vocal evidence (VoiceInfo fields; docs/ieat.md "Vocal evidence").
+struct VoiceThresholds {
+  static constexpr double kPitchSt = 1.5;                   // |pitch_delta_st| >= this: higher / lower pitch
+  static constexpr double kRateLow = 0.9, kRateHigh = 1.1;  // rate_ratio outside: slower / faster
+  static constexpr double kLoudnessDb = 3.0;                // |loudness_delta_db| >= this: louder / softer
+  static constexpr double kJitter = 1.3;                    // jitter_ratio >= this: shaky
+};
+
+// The turn's intensity: turn.intensity clamped to [0, 1] if set, else the default of its emotion
+// (neutral 0.2, every other label 0.6).
+double turn_intensity(const Turn& turn);
+
+// The tone of an empathic reply to a user who feels `emotion` at `intensity` (docs/ieat.md "Style
+// mapping"): sadness is answered softly sad, anger and disgust calmly neutral, fear soothingly
+// neutral, joy with similar joy, surprise with a little surprise. Intensity rounded to 0.01 so that
+// it survives the style line. Unknown or empty emotion: neutral 0.30.
+ResponseStyle empathic_style(std::string_view emotion, double intensity);
+
+// True when the words of a turn would read as neutral but its (synthetic) voice carries the
+// emotion: the voicing stage renders some neutral-text turns in an emotional style, sets
+// turn.emotion to that style's emotion (the voice is authoritative) and keeps the text's label in
+// source_emotion. Exactly: a synthetic voice whose style_emotion equals turn.emotion, turn.emotion
+// is not neutral, and source_emotion normalises to neutral (per meta.corpus's label table; an
+// unknown corpus accepts "neutral", "no emotion", "none", "calm").
+bool words_and_voice_disagree(const Turn& turn, std::string_view corpus = "");
+
+// The emotion word a trace uses: English adjectives ("angry", "calm" for neutral) or the Chinese
+// words (开心, 难过, 生气, 害怕, 平静, 惊讶, 厌恶) for lang "zh". Unknown labels come back as given.
+std::string emotion_word(std::string_view emotion, std::string_view lang);
+
+// A deterministic, compact text description of how a turn sounds, for stage 1's teacher input and
+// for people: "female voice, sad (0.7), lower pitch than before, slower, softer". Parts that are
+// unknown are left out; a speaker's first voiced turn says "first turn". Chinese for lang "zh".
+// `dialogue`, when given, lets it tell whether this is the speaker's first voiced turn.
+std::string describe_voice(const Turn& turn, std::string_view lang, const Dialogue* dialogue = nullptr);
+
+// A run of equal emotions over consecutive labelled user turns (unlabelled turns and question
+// turns are skipped, they do not break a run).
+struct EmotionRun {
+  std::string emotion;
+  int first_turn = 0;  // turn_id
+  int last_turn = 0;
+};
+// The runs over dialogue.turns[0, end) (end clamped to the number of turns).
+std::vector<EmotionRun> emotion_runs(const Dialogue& dialogue, size_t end);
+// "calm (turn 1) -> surprised (turns 2-3) -> sad (turn 4)"; Chinese "平静（第1轮）→ 惊讶（第2-3轮）→ ..."
+std::string trajectory_text(const std::vector<EmotionRun>& runs, std::string_view lang);
+
+// "style: sad 0.30" (the intensity clamped to [0, 1]; an unknown emotion throws ConfigError).
+std::string style_line(const ResponseStyle& style);
+// The style of a thinking block: its last non-blank line must be exactly "style: <label> <d.dd>"
+// with a label of emotion_labels() and a value in [0, 1] (trailing spaces and "\r" ignored).
+// Anything else (no such line, a line that is not last, an unknown label, another number format,
+// extra words) gives std::nullopt.
+std::optional<ResponseStyle> parse_style_line(std::string_view thinking);
+
+// The thinking for the reply to dialogue.turns[index] in `mode` (the turn must exist). Throws
+// InputError for an emotion outside emotion_labels().
+std::string build_thinking(const Dialogue& dialogue, size_t index, const IeatOptions& options);
+
+// The HumDial questions that options.add_questions appends to `dialogue` (empty when they do not
+// apply): T1 needs >= 2 labelled user turns; T2 also needs a non-neutral turn whose cause is known
+// (a cause annotation, meta.situation or meta.problem). When both apply the seed picks T1, T2 or
+// both. Each question turn: task "t1"/"t2", turn_id after the last, emotion = the last labelled
+// emotion, the answer in response_text, no voice, no audio, thinking and response_style filled.
+std::vector<Turn> question_turns(const Dialogue& dialogue, const IeatOptions& options);
+
+// Fills thinking and response_style of every turn with a reply (response_text not empty; the
+// others get "" and no style), then appends question_turns when options.add_questions and the
+// dialogue has none yet (so a second call changes nothing).
+void add_thinking(Dialogue& dialogue, const IeatOptions& options);
+
+}  // namespace attune::data

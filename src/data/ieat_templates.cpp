@@ -1,0 +1,697 @@
+// The wording banks of the IEAT builder, English and Chinese, written for attune. First person from
+// the assistant's side ("They sound ...", "对方听起来 ..."); answers to the T1/T2 questions speak to
+// the user ("you"). Keep every slot at six or more phrasings (tests count them) and keep the
+// placeholders of a slot to those listed in ieat_templates.h.
+#include "data/ieat_templates.h"
+
+#include <array>
+#include <string>
+
+namespace attune::data::ieat_text {
+namespace {
+
+using Phrases = std::vector<std::string_view>;
+
+struct Bank {
+  Slot slot;
+  Phrases en, zh;
+};
+
+// clang-format off
+const std::vector<Bank>& banks() {
+  static const std::vector<Bank> kBanks = {
+    {Slot::kEmotion,
+     {"They sound {feel} right now ({x}).",
+      "I hear someone {feel} ({x}).",
+      "Right now they come across as {feel} ({x}).",
+      "The main feeling here: {feel} ({x}).",
+      "They seem {feel} at this point ({x}).",
+      "What I pick up is that they're {feel} ({x}).",
+      "My read: {feel}, about {x}.",
+      "In this turn they feel {feel} ({x})."},
+     {"对方听起来{feel}（{x}）。",
+      "我听到的是{feel}的情绪（{x}）。",
+      "此刻对方{feel}（强度{x}）。",
+      "感觉对方现在{feel}（{x}）。",
+      "对方的情绪：{feel}，强度{x}。",
+      "从这一轮来看，对方{feel}（{x}）。",
+      "我能感觉到对方{feel}（{x}）。",
+      "这一轮对方显得{feel}（{x}）。"}},
+    {Slot::kUnclear,
+     {"I can't tell clearly how they feel in this turn.",
+      "Their feeling isn't clear from this turn.",
+      "No clear emotion comes through here.",
+      "Hard to say how they feel right now.",
+      "The emotion here is unclear to me.",
+      "I don't pick up a definite feeling this turn."},
+     {"这一轮看不太出对方的情绪。",
+      "对方现在的感受还不清楚。",
+      "这里没有明显的情绪流露。",
+      "很难说对方此刻是什么心情。",
+      "我还判断不出对方的情绪。",
+      "这一轮没有听出明确的感受。"}},
+    {Slot::kVoiceChanged,
+     {"Compared with their first turn: {parts}.",
+      "Their voice has moved from how it started: {parts}.",
+      "Against how they sounded at first, I hear {parts}.",
+      "Vocally: {parts}, relative to their first turn.",
+      "In the voice: {parts}, compared with the start.",
+      "What the voice adds: {parts} versus their first turn.",
+      "Listening closely, {parts} compared with before.",
+      "The voice has changed since the start: {parts}."},
+     {"和第一轮相比：{parts}。",
+      "声音和刚开始不一样了：{parts}。",
+      "跟对方最初的声音比，{parts}。",
+      "从声音上听，{parts}，和开头不同。",
+      "声音的变化：{parts}。",
+      "仔细听，相比之前{parts}。",
+      "对照第一轮的声音，{parts}。",
+      "语音里的线索：{parts}。"}},
+    {Slot::kVoiceSteady,
+     {"Their voice is steady, close to how they sounded before.",
+      "Vocally nothing stands out; pitch, pace and volume are about where they started.",
+      "The voice hasn't shifted much from their first turn.",
+      "Their tone sounds much the same as before.",
+      "No big change in the voice compared with the start.",
+      "Pitch, pace and loudness all stay near their earlier level."},
+     {"声音很平稳，和之前差不多。",
+      "声音上没什么特别，音调、语速和音量都和开始时相近。",
+      "和第一轮相比，声音变化不大。",
+      "语气听起来和之前差不多。",
+      "声音和开头比没有明显变化。",
+      "音调、语速、响度都保持在原来的水平。"}},
+    {Slot::kVoiceFirst,
+     {"It's their first turn, so there's no earlier voice to compare with.",
+      "With no earlier turn from them, I can't compare the voice yet.",
+      "This is the first time I hear them, so no baseline for the voice yet.",
+      "Nothing to compare the voice against yet: first turn.",
+      "First turn, so the voice has no reference point yet.",
+      "I have no earlier sample of their voice to measure against."},
+     {"这是对方的第一轮，还没有之前的声音可以对比。",
+      "对方之前没说过话，声音暂时没法比较。",
+      "第一次听到对方的声音，还没有参照。",
+      "还没有可对照的声音：这是第一轮。",
+      "第一轮，声音还没有参照点。",
+      "手头没有对方更早的声音可以比较。"}},
+    {Slot::kVoiceAbsolute,
+     {"On its own, the voice sounds {v}.",
+      "Taken by itself, it sounds {v}.",
+      "Still, the voice itself comes across as {v}.",
+      "Even without a baseline, I hear a voice that is {v}.",
+      "By itself the tone is {v}.",
+      "The voice alone sounds {v}."},
+     {"单听声音，显得{v}。",
+      "光听声音本身，是{v}的。",
+      "不过声音本身听起来{v}。",
+      "即使没有参照，也能听出声音{v}。",
+      "单看语气，是{v}的。",
+      "只听声音，就能感到{v}。"}},
+    {Slot::kWordsOnly,
+     {"I only have their words to go on here.",
+      "There's no voice to hear, so this comes from the words alone.",
+      "Reading this from the text only.",
+      "Without audio, I'm judging from what they wrote.",
+      "No voice here; the words are all I have.",
+      "This is based on the wording alone."},
+     {"这里只有文字可以参考。",
+      "没有声音，只能从字面判断。",
+      "这一判断只来自文字。",
+      "没有音频，我是根据对方写的内容来判断的。",
+      "听不到声音，只能看文字。",
+      "这是仅凭措辞得出的。"}},
+    {Slot::kDisagree,
+     {"The words are calm, but the voice is not: it sounds {v}.",
+      "On paper this reads neutral, yet the voice sounds {v}.",
+      "Their words say little, but their voice is {v}.",
+      "The text alone seems calm; the tone tells me otherwise, {v}.",
+      "I shouldn't trust the words here: they sound flat, while the voice is {v}.",
+      "What they say sounds neutral, but how they say it is {v}.",
+      "The wording is even, the voice isn't: {v}.",
+      "If I only read the words I'd miss it; the voice is {v}."},
+     {"话说得很平静，但声音不是：听起来{v}。",
+      "字面上很平淡，可声音显得{v}。",
+      "嘴上没说什么，声音却{v}。",
+      "光看文字像是没事，语气却说明不是这样，{v}。",
+      "这里不能只看字面：话很平淡，声音却{v}。",
+      "说的内容很平常，说话的方式却{v}。",
+      "措辞很平稳，声音却不平稳：{v}。",
+      "如果只读文字就会错过，声音是{v}的。"}},
+    {Slot::kTrajFirst,
+     {"It's the start of the conversation, so there's no trajectory yet.",
+      "No earlier turns to compare with; this is where it begins.",
+      "This is the first feeling I've noted in our talk.",
+      "The conversation has only just begun emotionally.",
+      "Nothing before this to track; it's the first turn.",
+      "As the opening turn, it sets the baseline."},
+     {"对话刚开始，还谈不上变化。",
+      "之前没有可比较的轮次，情绪从这里开始。",
+      "这是我在这次对话里注意到的第一种情绪。",
+      "情绪上，对话才刚刚开始。",
+      "之前没有可追踪的内容，这是第一轮。",
+      "作为开头，这一轮就是基线。"}},
+    {Slot::kTrajSteady,
+     {"They've stayed {e} since turn {n}.",
+      "The feeling hasn't changed: {e} since turn {n}.",
+      "It's been {e} all along, from turn {n}.",
+      "Same as before: {e} since turn {n}.",
+      "Steady so far, {e} ever since turn {n}.",
+      "No shift yet; {e} from turn {n} on."},
+     {"从第{n}轮起，对方一直感到{e}。",
+      "情绪没有变化：从第{n}轮开始就是{e}。",
+      "一路都是{e}，从第{n}轮开始。",
+      "和之前一样：从第{n}轮起一直{e}。",
+      "目前很稳定，自第{n}轮以来一直{e}。",
+      "还没有转变，从第{n}轮起都是{e}。"}},
+    {Slot::kTrajChanged,
+     {"So far: {path}; it shifted to {e} at turn {n}.",
+      "The path so far is {path}, with the change to {e} at turn {n}.",
+      "Across the talk: {path}. It turned {e} at turn {n}.",
+      "Their feelings went {path}; {e} since turn {n}.",
+      "Trajectory: {path}, changing to {e} at turn {n}.",
+      "It has moved {path}, and became {e} at turn {n}."},
+     {"到目前为止：{path}；在第{n}轮变成了{e}。",
+      "情绪的走向是{path}，第{n}轮转为{e}。",
+      "整个对话里：{path}。第{n}轮开始{e}。",
+      "对方的情绪经历了{path}；从第{n}轮起是{e}。",
+      "情绪轨迹：{path}，在第{n}轮变为{e}。",
+      "情绪一路变化：{path}，第{n}轮起变得{e}。"}},
+    {Slot::kWhereNow,
+     {"what they just said", "their own words just now"},
+     {"对方刚才说的话", "对方这一轮的话"}},
+    {Slot::kWhereOwn,
+     {"what they said at turn {n}", "their words at turn {n}"},
+     {"对方在第{n}轮说的话", "对方第{n}轮的话"}},
+    {Slot::kWhereReply,
+     {"my reply at turn {n}", "what I said at turn {n}"},
+     {"我在第{n}轮的回复", "我第{n}轮说的话"}},
+    {Slot::kWhereOpening,
+     {"what I said at the very start", "my opening words"},
+     {"我一开始说的话", "我开头说的话"}},
+    {Slot::kCauseQuote,
+     {"What set it off was {where}: \"{quote}\".",
+      "The cause seems to be {where}: \"{quote}\".",
+      "It traces back to {where}, \"{quote}\".",
+      "This comes from {where}: \"{quote}\".",
+      "The trigger: {where}, \"{quote}\".",
+      "I think it's about {where}: \"{quote}\".",
+      "It started with {where}: \"{quote}\".",
+      "Behind it is {where}: \"{quote}\"."},
+     {"引发这种情绪的是{where}：“{quote}”。",
+      "原因似乎是{where}：“{quote}”。",
+      "这要追溯到{where}，“{quote}”。",
+      "它来自{where}：“{quote}”。",
+      "触发点：{where}，“{quote}”。",
+      "我觉得是因为{where}：“{quote}”。",
+      "起因是{where}：“{quote}”。",
+      "背后是{where}：“{quote}”。"}},
+    {Slot::kCauseSituation,
+     {"They told me earlier: \"{quote}\".",
+      "The background they shared explains it: \"{quote}\".",
+      "It fits what they described at the start: \"{quote}\".",
+      "Behind it is their situation: \"{quote}\".",
+      "It goes back to what they told me before: \"{quote}\".",
+      "Their story so far explains it: \"{quote}\"."},
+     {"对方之前告诉过我：“{quote}”。",
+      "对方讲的背景可以解释：“{quote}”。",
+      "这和对方一开始描述的情况有关：“{quote}”。",
+      "背后是对方的处境：“{quote}”。",
+      "这要追溯到对方之前说的：“{quote}”。",
+      "对方的经历说明了原因：“{quote}”。"}},
+    {Slot::kCauseProblem,
+     {"It seems tied to what they came to talk about: {problem}.",
+      "The background is the problem they named: {problem}.",
+      "Behind it is the issue they're facing ({problem}).",
+      "It likely comes from what they're going through ({problem}).",
+      "The root seems to be their problem, {problem}.",
+      "It connects to the issue they brought up: {problem}."},
+     {"这和对方正在面对的{problem}有关。",
+      "原因应该是{problem}。",
+      "背后是{problem}这件事。",
+      "对方正被{problem}困扰。",
+      "看起来和{problem}有关。",
+      "问题出在{problem}上。"}},
+    {Slot::kCauseProblemSituation,
+     {"It ties to the issue they're facing ({problem}); they told me: \"{quote}\".",
+      "Behind it is their problem, {problem}, as they put it: \"{quote}\".",
+      "The background ({problem}) explains it: \"{quote}\".",
+      "It comes from what they're going through ({problem}): \"{quote}\".",
+      "Their issue is {problem}; in their words: \"{quote}\".",
+      "It goes back to the problem they named ({problem}): \"{quote}\"."},
+     {"对方正面对{problem}，他说过：“{quote}”。",
+      "这和{problem}有关，对方描述过：“{quote}”。",
+      "背后是{problem}：“{quote}”。",
+      "原因在于{problem}，正如对方所说：“{quote}”。",
+      "对方被{problem}困扰，原话是：“{quote}”。",
+      "这要追溯到{problem}：“{quote}”。"}},
+    {Slot::kCauseUnknown,
+     {"I don't know yet what caused it; I should ask.",
+      "The cause isn't clear yet, so it's worth asking about.",
+      "Nothing so far tells me why; I'll gently find out.",
+      "Why they feel this way is still open; better to ask.",
+      "I can't see the cause yet and shouldn't guess.",
+      "No clear trigger yet; asking is better than assuming."},
+     {"我还不知道是什么引起的，应该问一问。",
+      "原因还不清楚，值得问一下。",
+      "目前看不出原因，我会温和地了解一下。",
+      "为什么会这样还不确定，最好问问。",
+      "我看不出原因，不该乱猜。",
+      "还没有明确的诱因，问清楚比自己假设好。"}},
+    {Slot::kCauseNone,
+     {"Nothing in particular seems to be weighing on them.",
+      "There's no special cause to look for here.",
+      "No trigger to explain; it's an ordinary moment.",
+      "Nothing stands out as a cause.",
+      "It's an everyday turn with nothing pressing behind it.",
+      "I don't see anything stirring them up."},
+     {"似乎没有什么特别的事压在对方心上。",
+      "这里没有需要找的特别原因。",
+      "没有什么诱因，只是平常的时刻。",
+      "没有什么突出的原因。",
+      "这是日常的一轮，背后没什么要紧的事。",
+      "我没看到有什么让对方情绪起伏的事。"}},
+    {Slot::kPlan,
+     {"Plan: {core}.",
+      "So I'll {core}.",
+      "My reply should {core}.",
+      "Best to {core}.",
+      "I want to {core}.",
+      "Next: {core}.",
+      "I'll {core}.",
+      "The right move is to {core}."},
+     {"打算：{core}。",
+      "所以我要{core}。",
+      "我的回复应该{core}。",
+      "最好{core}。",
+      "我想{core}。",
+      "接下来：{core}。",
+      "我会{core}。",
+      "合适的做法是{core}。"}},
+    {Slot::kQuestionT1,
+     {"How have my feelings changed over our conversation?",
+      "Can you describe how my mood shifted while we talked?",
+      "Looking back, how did my emotions change from start to finish?",
+      "How would you say I was feeling through this conversation?",
+      "Did my mood change at all while we were talking? How?",
+      "Walk me through how I felt across our chat.",
+      "What was my emotional journey in this conversation?",
+      "How did my feelings develop from the beginning until now?"},
+     {"在我们聊天的过程中，我的情绪有什么变化？",
+      "你能说说我的心情是怎么变化的吗？",
+      "回头看，我从开始到现在情绪是怎样变化的？",
+      "你觉得这次聊天里我的感受是怎么走过来的？",
+      "我们聊的时候，我的情绪有变化吗？怎么变的？",
+      "帮我回顾一下我这一路的情绪吧。",
+      "整段对话里我的心情经历了什么变化？",
+      "从一开始到现在，我的感受有什么不同？"}},
+    {Slot::kQuestionT2,
+     {"Why do you think I felt that way?",
+      "What do you think made me feel like that?",
+      "Can you tell what caused my feelings earlier?",
+      "What was behind the way I was feeling?",
+      "Why do you think I was so {e}?",
+      "What do you think triggered my mood?",
+      "Where do you think that feeling came from?",
+      "What made me {e} back there, do you think?"},
+     {"你觉得我为什么会有那样的感受？",
+      "你觉得是什么让我有那种情绪？",
+      "你能看出我刚才的情绪是什么引起的吗？",
+      "我那时候的心情背后是什么原因？",
+      "你觉得我为什么会那么{e}？",
+      "你认为是什么触发了我的情绪？",
+      "你觉得那种感觉是从哪里来的？",
+      "你觉得是什么让我{e}的？"}},
+    {Slot::kThinkT1,
+     {"They're asking how their feelings changed; I'll retrace it turn by turn: {path}.",
+      "A question about their emotional path, {path}; I'll walk through it with turn numbers.",
+      "They want the trajectory, {path}; I'll recount it in order.",
+      "I need to summarise how they felt across our talk: {path}.",
+      "A recap of how their mood moved: {path}.",
+      "They want to hear how their feelings shifted ({path}); I'll go through it in order."},
+     {"对方在问自己的情绪怎么变化，我按轮次回顾：{path}。",
+      "这是关于情绪轨迹的问题，{path}，我会带上轮次讲清楚。",
+      "对方想知道情绪走向：{path}，我按顺序说。",
+      "我需要总结对方这一路的感受：{path}。",
+      "回顾一下对方的心情变化：{path}。",
+      "对方想听听自己的情绪怎么转变的（{path}），我按顺序讲。"}},
+    {Slot::kThinkT2,
+     {"They're asking why they felt that way; I'll point to what caused the {noun} at turn {n}.",
+      "A question about the cause of the {noun} at turn {n}; I'll name what set it off.",
+      "They want the reason behind the {noun} (turn {n}); I'll ground it in what was said.",
+      "I need to explain where the {noun} at turn {n} came from.",
+      "Why the {noun} at turn {n}? I'll answer from what we talked about.",
+      "They ask what was behind feeling {e}; the key moment is turn {n}."},
+     {"对方在问为什么会有那种感受，我来说明第{n}轮{e}的原因。",
+      "这是关于原因的问题：第{n}轮的{noun}是什么引起的。",
+      "对方想知道第{n}轮{e}背后的原因，我根据聊过的内容回答。",
+      "我需要解释第{n}轮的{noun}从何而来。",
+      "为什么第{n}轮会{e}？我从对话内容里找答案。",
+      "对方问情绪背后的原因，关键在第{n}轮的{noun}。"}},
+    {Slot::kAnswerSteady,
+     {"You stayed {e} the whole way, from turn {a} to turn {b}.",
+      "Your mood was steady: {e} throughout, turns {a} to {b}.",
+      "I'd say you were {e} from start to finish, turn {a} through turn {b}.",
+      "It didn't really change; you sounded {e} from turn {a} all the way to turn {b}.",
+      "You were consistently {e}, from turn {a} until turn {b}.",
+      "From turn {a} to turn {b}, you remained {e}."},
+     {"你从第{a}轮到第{b}轮一直感到{e}。",
+      "你的情绪很稳定：从第{a}轮到第{b}轮都是{e}。",
+      "我觉得你从头到尾都很{e}，第{a}轮到第{b}轮都是这样。",
+      "没什么变化，从第{a}轮一直到第{b}轮，你听起来都{e}。",
+      "你始终感到{e}，从第{a}轮到第{b}轮。",
+      "从第{a}轮到第{b}轮，你一直处在{e}的状态。"}},
+    {Slot::kAnswerFirst,
+     {"At first you were {e}",
+      "You started out {e}",
+      "In the beginning you sounded {e}",
+      "At the start, in turn {n}, you were {e}",
+      "When we began you felt {e}",
+      "Early on you came across as {e}"},
+     {"一开始你感到{e}",
+      "刚开始你是{e}的",
+      "最初你听起来{e}",
+      "开头第{n}轮的时候你感到{e}",
+      "我们刚聊的时候你挺{e}的",
+      "起初你显得{e}"}},
+    {Slot::kAnswerMiddle,
+     {", then at turn {n} you became {e}",
+      ", then at turn {n} you turned {e}",
+      ", at turn {n} it shifted to {e}",
+      ", then around turn {n} you grew {e}",
+      ", by turn {n} you sounded {e}",
+      ", after that, at turn {n}, you were {e}"},
+     {"，接着在第{n}轮变得{e}",
+      "，然后第{n}轮转为{e}",
+      "，到第{n}轮情绪变成了{e}",
+      "，大约在第{n}轮你开始{e}",
+      "，第{n}轮时听起来{e}",
+      "，之后在第{n}轮感到{e}"}},
+    {Slot::kAnswerLast,
+     {", and by the end, from turn {n}, you sounded {e}.",
+      ", and since turn {n} you've been {e}.",
+      ", and at turn {n} you became {e}, which is where you are now.",
+      ", and from turn {n} on you were {e}.",
+      ", and finally at turn {n} you turned {e}.",
+      ", and in the end, from turn {n}, you felt {e}."},
+     {"，最后从第{n}轮起你听起来{e}。",
+      "，从第{n}轮开始一直是{e}。",
+      "，到第{n}轮变得{e}，现在也是这样。",
+      "，从第{n}轮往后都感到{e}。",
+      "，最终在第{n}轮转为{e}。",
+      "，到最后，从第{n}轮起你感到{e}。"}},
+    {Slot::kAnswerWhereOwn,
+     {"what you said at turn {n}", "your words at turn {n}"},
+     {"你在第{n}轮说的话", "你第{n}轮的话"}},
+    {Slot::kAnswerWhereReply,
+     {"what I said at turn {n}", "my reply at turn {n}"},
+     {"我在第{n}轮说的话", "我第{n}轮的回复"}},
+    {Slot::kAnswerWhereOpening,
+     {"what I said at the very start", "my opening words"},
+     {"我一开始说的话", "我开头说的话"}},
+    {Slot::kAnswerCauseQuote,
+     {"You felt {e} at turn {n} mainly because of {where}: \"{quote}\".",
+      "I think what made you {e} at turn {n} was {where}: \"{quote}\".",
+      "At turn {n} you sounded {e}, and I believe it came from {where}: \"{quote}\".",
+      "The {noun} at turn {n} seems to come from {where}: \"{quote}\".",
+      "It looks like {where} made you {e} at turn {n}: \"{quote}\".",
+      "Your {noun} around turn {n} traces back to {where}: \"{quote}\"."},
+     {"你在第{n}轮感到{e}，主要是因为{where}：“{quote}”。",
+      "我觉得让你在第{n}轮{e}的，是{where}：“{quote}”。",
+      "第{n}轮你听起来{e}，我认为来自{where}：“{quote}”。",
+      "第{n}轮的{noun}似乎源于{where}：“{quote}”。",
+      "看起来是{where}让你在第{n}轮感到{e}：“{quote}”。",
+      "你在第{n}轮前后的{noun}，可以追溯到{where}：“{quote}”。"}},
+    {Slot::kAnswerCauseSituation,
+     {"You felt {e} because of what you told me: \"{quote}\".",
+      "I think the {noun} comes from your situation: \"{quote}\".",
+      "It seems your {noun} was about what you described: \"{quote}\".",
+      "What you shared explains it: \"{quote}\". That left you {e}.",
+      "The reason is the background you gave me: \"{quote}\".",
+      "I believe you were {e} around turn {n} because of this: \"{quote}\"."},
+     {"你感到{e}，是因为你告诉我的事：“{quote}”。",
+      "我觉得这份{noun}来自你的处境：“{quote}”。",
+      "你的{noun}似乎和你描述的情况有关：“{quote}”。",
+      "你说过的事可以解释：“{quote}”，这让你感到{e}。",
+      "原因在于你告诉我的背景：“{quote}”。",
+      "我认为你在第{n}轮前后{e}，是因为：“{quote}”。"}},
+    {Slot::kAnswerCauseProblem,
+     {"I think you felt {e} because of what you're going through ({problem}).",
+      "The {noun} seems tied to the problem you came with: {problem}.",
+      "Your {noun} at turn {n} comes from the issue you're facing, {problem}, I believe.",
+      "It looks like your problem ({problem}) is what made you {e}.",
+      "I'd say the issue you named, {problem}, is behind the {noun}.",
+      "You sounded {e} at turn {n}, and I think the reason is {problem}."},
+     {"我觉得你感到{e}，是因为你正面对{problem}。",
+      "这份{noun}似乎和{problem}有关。",
+      "你在第{n}轮的{noun}，我认为来自{problem}。",
+      "看起来是{problem}让你感到{e}。",
+      "我想{problem}是这份{noun}背后的原因。",
+      "你在第{n}轮听起来{e}，我觉得原因是{problem}。"}},
+    {Slot::kAnswerCauseProblemSituation,
+     {"I think you felt {e} because of what you're going through ({problem}); you told me: \"{quote}\".",
+      "The {noun} seems tied to {problem}, as you described: \"{quote}\".",
+      "Your {noun} at turn {n} comes from the issue you're facing ({problem}): \"{quote}\".",
+      "It looks like your problem ({problem}) made you {e}; in your words: \"{quote}\".",
+      "I'd say the background is {problem}: \"{quote}\". That is what left you {e}.",
+      "You sounded {e} at turn {n}, and I think the reason is {problem}: \"{quote}\"."},
+     {"我觉得你感到{e}，是因为你正面对{problem}，你说过：“{quote}”。",
+      "这份{noun}似乎和{problem}有关，正如你描述的：“{quote}”。",
+      "你在第{n}轮的{noun}，我认为来自{problem}：“{quote}”。",
+      "看起来是{problem}让你感到{e}，你的原话是：“{quote}”。",
+      "背后是{problem}：“{quote}”，这让你感到{e}。",
+      "你在第{n}轮听起来{e}，我觉得原因是{problem}：“{quote}”。"}},
+  };
+  return kBanks;
+}
+
+struct WordsEntry {
+  std::string_view label;
+  EmotionWords en, zh;
+};
+
+constexpr std::array<WordsEntry, 7> kWords = {{
+    {"happy", {"happy", "joy", "bright and lively"}, {"开心", "快乐", "明亮、轻快"}},
+    {"sad", {"sad", "sadness", "heavy and quiet"}, {"难过", "难过", "低沉、无力"}},
+    {"anger", {"angry", "anger", "tense and sharp"}, {"生气", "怒气", "紧绷、尖锐"}},
+    {"fear", {"afraid", "fear", "tight and shaky"}, {"害怕", "恐惧", "发紧、发颤"}},
+    {"neutral", {"calm", "calm", "even"}, {"平静", "平静", "平稳"}},
+    {"surprise", {"surprised", "surprise", "lifted and animated"}, {"惊讶", "惊讶", "上扬、激动"}},
+    {"disgust", {"disgusted", "disgust", "flat and clipped"}, {"厌恶", "反感", "冷淡、生硬"}},
+}};
+
+struct PlanEntry {
+  std::string_view emotion;  // "" = unclear
+  Phrases en_unknown, en_known, zh_unknown, zh_known;
+  std::string_view en_short, zh_short;
+};
+
+const std::vector<PlanEntry>& plans() {
+  static const std::vector<PlanEntry> kPlans = {
+    {"sad",
+     {"validate the sadness, then gently ask what happened",
+      "acknowledge how heavy this feels and softly ask what's behind it",
+      "stay with the sadness first, then invite them to say more"},
+     {"acknowledge what happened and comfort them gently",
+      "name the hurt, show I see why, and keep it soft",
+      "comfort them about it without rushing to fix anything"},
+     {"先接住对方的难过，再温和地问问发生了什么",
+      "体谅这份沉重，轻轻地问问背后的原因",
+      "先陪着对方难过，再请对方多说一点"},
+     {"回应发生的事，温柔地安慰对方",
+      "说出对方的委屈，表示理解，语气放软",
+      "好好安慰，不急着给解决办法"},
+     "stay gentle", "保持温柔"},
+    {"anger",
+     {"stay calm, acknowledge the frustration, don't argue, and ask what went wrong",
+      "keep my tone level, take the anger seriously, and find out what happened",
+      "let them vent without pushing back, then ask what set it off"},
+     {"stay calm, acknowledge the frustration, don't argue",
+      "agree the anger makes sense, keep my tone level, no lecturing",
+      "let them vent, validate it, and only then think about next steps"},
+     {"保持冷静，承认对方的不满，不争辩，再问问出了什么事",
+      "语气平稳，认真对待这份火气，弄清楚发生了什么",
+      "先让对方发泄，不反驳，再问是什么惹到了他"},
+     {"保持冷静，承认对方的不满，不争辩",
+      "认同生气是有道理的，语气平和，不说教",
+      "让对方先发泄，表示理解，之后再谈怎么办"},
+     "stay calm", "保持冷静"},
+    {"fear",
+     {"steady them and gently ask what's worrying them",
+      "reassure first, then ask what they're afraid of",
+      "keep things calm and find out what the worry is"},
+     {"reassure them and make the worry feel manageable",
+      "acknowledge the fear, then offer something steadying",
+      "take the worry seriously and help them feel safer"},
+     {"先稳住对方，再轻声问问在担心什么",
+      "先安抚，再问问对方害怕的是什么",
+      "让气氛平静下来，弄清楚担心的事"},
+     {"安抚对方，让这份担心显得可以应对",
+      "承认这份害怕，再给一些让人安心的话",
+      "认真对待对方的担心，帮他找回安全感"},
+     "be steadying", "稳住对方"},
+    {"happy",
+     {"share the joy and ask what the good news is",
+      "match their good mood and ask what made their day",
+      "be glad with them and invite them to tell me more"},
+     {"share the joy and celebrate it with them",
+      "be glad with them and ask a bit more about it",
+      "match their good mood and celebrate"},
+     {"分享这份快乐，问问有什么好消息",
+      "跟上对方的好心情，问问是什么让他这么开心",
+      "为对方高兴，请他多讲讲"},
+     {"分享这份快乐，和对方一起庆祝",
+      "为对方高兴，再多问一点细节",
+      "跟上对方的好心情，一起开心"},
+     "share the joy", "分享快乐"},
+    {"surprise",
+     {"react with them and ask what happened",
+      "share the surprise and ask what caught them off guard",
+      "respond with interest and find out what's going on"},
+     {"react with them, then ask how they feel about it",
+      "share the surprise and help them make sense of it",
+      "acknowledge the unexpected turn and ask what they make of it"},
+     {"跟着对方一起惊讶，问问发生了什么",
+      "回应这份意外，问问是什么让他没想到",
+      "带着兴趣回应，弄清楚怎么回事"},
+     {"和对方一起惊讶，再问问他怎么看",
+      "分享这份意外，帮对方理一理",
+      "回应这个意外的转折，问问他的想法"},
+     "react with them", "一起惊讶"},
+    {"disgust",
+     {"acknowledge the distaste without judging and ask what bothered them",
+      "take their reaction seriously and ask what put them off",
+      "stay neutral and let them say what disgusted them"},
+     {"acknowledge why that put them off, without judging",
+      "agree it sounds unpleasant and let them vent",
+      "validate the reaction and keep my tone even"},
+     {"不评判地回应对方的反感，问问是什么让他不舒服",
+      "认真对待他的反应，问问是什么让他反感",
+      "保持中立，让对方说说讨厌的是什么"},
+     {"理解那件事为什么让人反感，不加评判",
+      "认同那确实让人不舒服，让对方说出来",
+      "肯定对方的感受，语气保持平稳"},
+     "acknowledge the distaste", "理解对方的反感"},
+    {"neutral",
+     {"answer naturally", "reply naturally and keep the conversation going", "just respond in a friendly, natural way"},
+     {"answer naturally", "reply naturally and keep the conversation going", "just respond in a friendly, natural way"},
+     {"自然地回答", "自然回应，让对话继续下去", "用友好、自然的方式回复"},
+     {"自然地回答", "自然回应，让对话继续下去", "用友好、自然的方式回复"},
+     "keep it natural", "自然一些"},
+    {"",
+     {"answer naturally and check in on how they feel",
+      "keep it warm and gently ask how they are doing",
+      "respond naturally, leaving room for them to share more"},
+     {"answer naturally and check in on how they feel",
+      "keep it warm and gently ask how they are doing",
+      "respond naturally, leaving room for them to share more"},
+     {"自然地回答，顺便关心一下对方的感受",
+      "语气温和，轻轻问问对方现在怎么样",
+      "自然回应，给对方留出多说的空间"},
+     {"自然地回答，顺便关心一下对方的感受",
+      "语气温和，轻轻问问对方现在怎么样",
+      "自然回应，给对方留出多说的空间"},
+     "keep it warm", "语气温和"},
+  };
+  return kPlans;
+}
+
+// ESConv's strategies, matched by a key word of their name (case-insensitive).
+struct StrategyEntry {
+  std::string_view key, en, zh;
+};
+constexpr StrategyEntry kStrategies[] = {
+    {"question", "ask an open question", "问一个开放式的问题"},
+    {"restatement", "restate what they said in my own words", "用自己的话复述对方的意思"},
+    {"paraphras", "restate what they said in my own words", "用自己的话复述对方的意思"},
+    {"reflection", "reflect their feelings back to them", "把对方的感受说出来"},
+    {"self-disclosure", "share a bit of my own experience", "分享一点自己的经历"},
+    {"affirmation", "affirm and reassure them", "肯定并安慰对方"},
+    {"reassurance", "affirm and reassure them", "肯定并安慰对方"},
+    {"suggestion", "offer a concrete suggestion", "给一个具体的建议"},
+    {"information", "give them useful information", "提供有用的信息"},
+};
+// clang-format on
+
+}  // namespace
+
+const std::vector<std::string_view>& phrasings(Slot slot, bool zh) {
+  // Indexed once: the table above lists each slot exactly once, in any order.
+  static const std::array<const Bank*, static_cast<size_t>(Slot::kCount)> kIndex = [] {
+    std::array<const Bank*, static_cast<size_t>(Slot::kCount)> index{};
+    for (const auto& bank : banks()) index[static_cast<size_t>(bank.slot)] = &bank;
+    return index;
+  }();
+  const Bank* bank = kIndex[static_cast<size_t>(slot)];
+  return zh ? bank->zh : bank->en;
+}
+
+const EmotionWords& emotion_words(std::string_view emotion, bool zh) {
+  for (const auto& entry : kWords) {
+    if (entry.label == emotion) return zh ? entry.zh : entry.en;
+  }
+  return zh ? kWords[4].zh : kWords[4].en;  // neutral
+}
+
+const std::vector<std::string_view>& intensity_adverbs(int level, bool zh) {
+  static const std::vector<std::string_view> kEn[3] = {
+      {"a little", "slightly"}, {"fairly", "quite"}, {"very", "really"}};
+  static const std::vector<std::string_view> kZh[3] = {{"有点", "有些"}, {"比较", "挺"}, {"非常", "很"}};
+  level = level < 0 ? 0 : (level > 2 ? 2 : level);
+  return zh ? kZh[level] : kEn[level];
+}
+
+namespace {
+const PlanEntry& plan_entry(std::string_view emotion) {
+  for (const auto& entry : plans()) {
+    if (entry.emotion == emotion) return entry;
+  }
+  return plans().back();  // unclear
+}
+}  // namespace
+
+const std::vector<std::string_view>& plan_cores(std::string_view emotion, bool cause_known, bool zh) {
+  const PlanEntry& entry = plan_entry(emotion);
+  if (zh) return cause_known ? entry.zh_known : entry.zh_unknown;
+  return cause_known ? entry.en_known : entry.en_unknown;
+}
+
+std::string_view plan_short(std::string_view emotion, bool zh) {
+  const PlanEntry& entry = plan_entry(emotion);
+  return zh ? entry.zh_short : entry.en_short;
+}
+
+std::string_view strategy_clause(std::string_view strategy, bool zh) {
+  std::string lower;
+  for (char c : strategy) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (const auto& s : kStrategies) {
+    if (lower.find(s.key) != std::string::npos) return zh ? s.zh : s.en;
+  }
+  return {};
+}
+
+std::string_view plan_join(bool zh) { return zh ? "，并" : " and "; }
+
+std::string_view voice_part(VoicePart part, bool zh) {
+  switch (part) {
+    case VoicePart::kPitchUp:
+      return zh ? "音调更高" : "higher pitch";
+    case VoicePart::kPitchUpMuch:
+      return zh ? "音调高了很多" : "much higher pitch";
+    case VoicePart::kPitchDown:
+      return zh ? "音调更低" : "lower pitch";
+    case VoicePart::kPitchDownMuch:
+      return zh ? "音调低了很多" : "much lower pitch";
+    case VoicePart::kFaster:
+      return zh ? "语速更快" : "a faster pace";
+    case VoicePart::kSlower:
+      return zh ? "语速更慢" : "a slower pace";
+    case VoicePart::kLouder:
+      return zh ? "声音更响" : "a louder voice";
+    case VoicePart::kSofter:
+      return zh ? "声音更轻" : "a softer voice";
+    case VoicePart::kShaky:
+      return zh ? "声音发颤" : "a shaky edge";
+  }
+  return {};
+}
+
+}  // namespace attune::data::ieat_text

@@ -1,0 +1,238 @@
+#include "data/stats.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "attune/error.h"
+#include "audio/audio_file.h"
+#include "common/file_util.h"
+#include "data/dialogue.h"
+#include "data/ieat.h"
+#include "data/labels.h"
+#include "data/shards.h"
+#include "data/voicing.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace attune::data {
+namespace {
+
+// One colour per label (happy, sad, anger, fear, neutral, surprise, disgust, unlabelled).
+const std::vector<std::string> kColours = {"#f2c14e", "#4a78b5", "#d1495b", "#7b5ea7",
+                                           "#b8b8b8", "#66a182", "#8d6e4a", "#eeeeee"};
+
+void add(CorpusStats& into, const CorpusStats& s) {
+  into.dialogues += s.dialogues;
+  into.user_turns += s.user_turns;
+  into.reply_turns += s.reply_turns;
+  into.t1_questions += s.t1_questions;
+  into.t2_questions += s.t2_questions;
+  into.recorded_turns += s.recorded_turns;
+  into.synthetic_turns += s.synthetic_turns;
+  into.mismatched_turns += s.mismatched_turns;
+  into.with_cause += s.with_cause;
+  into.with_thinking += s.with_thinking;
+  into.audio_seconds += s.audio_seconds;
+  if (into.emotion_counts.empty()) into.emotion_counts.assign(s.emotion_counts.size(), 0);
+  for (size_t i = 0; i < s.emotion_counts.size(); ++i) into.emotion_counts[i] += s.emotion_counts[i];
+  into.turns_per_dialogue.insert(into.turns_per_dialogue.end(), s.turns_per_dialogue.begin(),
+                                 s.turns_per_dialogue.end());
+}
+
+struct Spread {
+  int64_t min = 0, median = 0, max = 0;
+  double mean = 0;
+};
+
+Spread spread(std::vector<int64_t> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (int64_t x : v) sum += static_cast<double>(x);
+  return {v.front(), v[v.size() / 2], v.back(), sum / static_cast<double>(v.size())};
+}
+
+json corpus_json(const CorpusStats& s) {
+  json labels = json::object();
+  const auto& names = emotion_labels();
+  for (size_t i = 0; i < s.emotion_counts.size(); ++i) {
+    labels[i < names.size() ? names[i] : "unlabelled"] = s.emotion_counts[i];
+  }
+  Spread sp = spread(s.turns_per_dialogue);
+  return {{"dialogues", s.dialogues},
+          {"user_turns", s.user_turns},
+          {"reply_turns", s.reply_turns},
+          {"t1_questions", s.t1_questions},
+          {"t2_questions", s.t2_questions},
+          {"recorded_turns", s.recorded_turns},
+          {"synthetic_turns", s.synthetic_turns},
+          {"voice_differs_from_words", s.mismatched_turns},
+          {"turns_with_cause", s.with_cause},
+          {"replies_with_thinking", s.with_thinking},
+          {"audio_hours", s.audio_seconds / 3600},
+          {"labels", labels},
+          {"turns_per_dialogue", {{"min", sp.min}, {"median", sp.median}, {"mean", sp.mean}, {"max", sp.max}}}};
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+DataStats compute_stats(const fs::path& dir) {
+  const fs::path jsonl = dir / "dialogues.jsonl";
+  if (!fs::exists(jsonl))
+    throw InputError(jsonl.string(), "no such file (is this a directory `attune data build` wrote?)");
+  DataStats out;
+  const size_t n_labels = emotion_labels().size();
+  for (const Dialogue& d : read_dialogues(jsonl.string())) {
+    CorpusStats& s = out.corpora[d.meta.corpus.empty() ? "unknown" : d.meta.corpus];
+    if (s.emotion_counts.empty()) s.emotion_counts.assign(n_labels + 1, 0);
+    ++s.dialogues;
+    int64_t user_turns = 0;
+    for (const Turn& t : d.turns) {
+      if (t.task == "t1") ++s.t1_questions;
+      if (t.task == "t2") ++s.t2_questions;
+      if (!t.task.empty()) continue;
+      ++user_turns;
+      int e = emotion_index(t.emotion);
+      ++s.emotion_counts[e >= 0 ? static_cast<size_t>(e) : n_labels];
+      if (!t.response_text.empty()) ++s.reply_turns;
+      if (!t.thinking.empty()) ++s.with_thinking;
+      if (!t.cause_turns.empty() || !t.cause_response_turns.empty() || !t.cause_span.empty()) ++s.with_cause;
+      if (!t.split_audio_file.empty()) {
+        const bool synthetic = t.voice && t.voice->source == "synthetic";
+        ++(synthetic ? s.synthetic_turns : s.recorded_turns);
+        if (synthetic && words_and_voice_disagree(t, d.meta.corpus)) ++s.mismatched_turns;
+        try {
+          s.audio_seconds += audio::probe_audio(resolve_audio(dir, t.split_audio_file)).duration_s();
+        } catch (const Error&) {
+          // A missing file shows as less audio; `data build` already reported it.
+        }
+      }
+    }
+    s.user_turns += user_turns;
+    s.turns_per_dialogue.push_back(user_turns);
+  }
+  for (const auto& [name, s] : out.corpora) add(out.total, s);
+  if (fs::exists(dir / "shards" / kShardIndexName)) {
+    ShardSet set = ShardSet::open(dir / "shards");
+    const json& t = set.index().at("totals");
+    out.has_shards = true;
+    out.records = t.value("records", int64_t{0});
+    out.text_tokens = t.value("text_tokens", int64_t{0});
+    out.audio_tokens = t.value("audio_tokens", int64_t{0});
+    out.target_tokens = t.value("target_tokens", int64_t{0});
+  }
+  return out;
+}
+
+json stats_to_json(const DataStats& s) {
+  json corpora = json::object();
+  for (const auto& [name, c] : s.corpora) corpora[name] = corpus_json(c);
+  json j = {{"corpora", corpora}, {"total", corpus_json(s.total)}};
+  if (s.has_shards) {
+    j["shards"] = {{"records", s.records},
+                   {"text_tokens", s.text_tokens},
+                   {"audio_tokens", s.audio_tokens},
+                   {"target_tokens", s.target_tokens}};
+  }
+  return j;
+}
+
+std::string stats_table(const DataStats& s) {
+  std::string out = fmt::format("{:<22}{:>9}{:>9}{:>9}{:>7}{:>9}{:>9}{:>8}{:>8}\n", "corpus", "dialogs", "turns",
+                                "replies", "T1/T2", "recorded", "synth", "causes", "hours");
+  auto row = [&](const std::string& name, const CorpusStats& c) {
+    out += fmt::format("{:<22}{:>9}{:>9}{:>9}{:>7}{:>9}{:>9}{:>8}{:>8.2f}\n", name, c.dialogues, c.user_turns,
+                       c.reply_turns, c.t1_questions + c.t2_questions, c.recorded_turns, c.synthetic_turns,
+                       c.with_cause, c.audio_seconds / 3600);
+  };
+  for (const auto& [name, c] : s.corpora) row(name, c);
+  row("total", s.total);
+  out += "\nlabels (user turns):";
+  const auto& names = emotion_labels();
+  for (size_t i = 0; i < s.total.emotion_counts.size(); ++i) {
+    out += fmt::format(" {} {}", i < names.size() ? names[i] : "unlabelled", s.total.emotion_counts[i]);
+  }
+  Spread sp = spread(s.total.turns_per_dialogue);
+  out += fmt::format("\nturns per dialogue: min {} median {} mean {:.1f} max {}\n", sp.min, sp.median, sp.mean, sp.max);
+  out += fmt::format("voice differs from words: {} turns\n", s.total.mismatched_turns);
+  if (s.has_shards) {
+    out += fmt::format("shards: {} records, {} text-view tokens, {} audio-view tokens, {} target tokens\n", s.records,
+                       s.text_tokens, s.audio_tokens, s.target_tokens);
+  }
+  return out;
+}
+
+std::string stats_markdown(const DataStats& s, const std::string& plot_file) {
+  std::string md = "# Data statistics\n\n```\n" + stats_table(s) + "```\n\n";
+  md += "## Emotion labels per corpus\n\n![label distribution](" + plot_file + ")\n\n| corpus |";
+  const auto& names = emotion_labels();
+  for (const auto& n : names) md += " " + n + " |";
+  md += " unlabelled |\n|---|";
+  for (size_t i = 0; i <= names.size(); ++i) md += "---:|";
+  md += "\n";
+  for (const auto& [name, c] : s.corpora) {
+    md += "| " + name + " |";
+    for (int64_t v : c.emotion_counts) md += " " + std::to_string(v) + " |";
+    md += "\n";
+  }
+  return md;
+}
+
+std::string label_distribution_svg(const DataStats& s) {
+  const auto& names = emotion_labels();
+  const int left = 170, bar_w = 560, bar_h = 22, gap = 8, top = 40;
+  const int rows = static_cast<int>(s.corpora.size()) + 1;
+  const int height = top + rows * (bar_h + gap) + 50;
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
+      "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      "<text x=\"{}\" y=\"22\" font-size=\"15\">Emotion labels of user turns (share per corpus)</text>\n",
+      left + bar_w + 30, height, left);
+  int y = top;
+  auto bar = [&](const std::string& name, const CorpusStats& c) {
+    int64_t total = 0;
+    for (int64_t v : c.emotion_counts) total += v;
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} ({})</text>\n", left - 6, y + 15,
+                       xml_escape(name), total);
+    double x = left;
+    for (size_t i = 0; i < c.emotion_counts.size() && total > 0; ++i) {
+      double w = bar_w * static_cast<double>(c.emotion_counts[i]) / static_cast<double>(total);
+      if (w <= 0) continue;
+      svg += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"><title>{}: {}</title></rect>\n", x, y,
+          w, bar_h, kColours[i % kColours.size()], i < names.size() ? names[i] : "unlabelled", c.emotion_counts[i]);
+      x += w;
+    }
+    y += bar_h + gap;
+  };
+  for (const auto& [name, c] : s.corpora) bar(name, c);
+  bar("total", s.total);
+  int x = left;
+  for (size_t i = 0; i <= names.size(); ++i) {
+    svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/>", x, y + 10, kColours[i]);
+    const std::string label = i < names.size() ? names[i] : "unlabelled";
+    svg += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", x + 16, y + 21, label);
+    x += 24 + 7 * static_cast<int>(label.size());
+  }
+  return svg + "</svg>\n";
+}
+
+}  // namespace attune::data

@@ -1,0 +1,42 @@
+// `attune data stats DIR`: what a built data directory holds, for people and for machines.
+// Prints a table and writes DIR/stats.json, DIR/stats.md and DIR/label_distribution.svg.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace attune::data {
+
+struct CorpusStats {
+  int64_t dialogues = 0, user_turns = 0, reply_turns = 0, t1_questions = 0, t2_questions = 0;
+  int64_t recorded_turns = 0, synthetic_turns = 0, mismatched_turns = 0, with_cause = 0, with_thinking = 0;
+  double audio_seconds = 0;
+  std::vector<int64_t> emotion_counts;  // per emotion_labels(), then one for unlabelled turns
+  std::vector<int64_t> turns_per_dialogue;
+};
+
+struct DataStats {
+  std::map<std::string, CorpusStats> corpora;
+  CorpusStats total;
+  int64_t records = 0, text_tokens = 0, audio_tokens = 0, target_tokens = 0;
+  bool has_shards = false;
+};
+
+// Reads DIR/dialogues.jsonl (and DIR/shards/index.json when present). Audio durations come from the
+// files' headers. Throws InputError naming the file that is missing or malformed.
+DataStats compute_stats(const std::filesystem::path& dir);
+
+nlohmann::json stats_to_json(const DataStats& stats);
+// A plain-text table for the terminal.
+std::string stats_table(const DataStats& stats);
+// Markdown report that embeds the plot.
+std::string stats_markdown(const DataStats& stats, const std::string& plot_file);
+// A stacked horizontal bar per corpus: the share of each emotion label (SVG text).
+std::string label_distribution_svg(const DataStats& stats);
+
+}  // namespace attune::data

@@ -1,0 +1,131 @@
+// `attune data build | stats | corpora` as a user runs them: a small HumDial file (always), and a
+// slice of a real corpus from ../shared/data (skipped without it).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "support/test_support.h"
+
+namespace attune::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string fixture() { return (fixtures_dir() / "data" / "humdial_cli.jsonl").string(); }
+
+// A tokenizer with attune's special tokens, trained on docs that hold English and Chinese traces.
+std::string train_tokenizer(const TempDir& dir) {
+  CommandResult r =
+      run_attune("tokenizer-train --vocab-size 600 --out " + (dir / "tokenizer.json").string() + " " +
+                 (source_dir() / "docs" / "ieat.md").string() + " " + (source_dir() / "docs" / "talker.md").string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return (dir / "tokenizer.json").string();
+}
+
+TEST(DataCli, BuildsVoicedDialoguesWithThinkingAndShards) {
+  TempDir dir;
+  std::string tok = train_tokenizer(dir);
+  const std::string out = (dir / "built").string();
+  CommandResult r = run_attune("data build --corpus humdial --humdial " + fixture() +
+                               " --voices --seed 4 --no-progress --tokenizer " + tok + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The malformed third line is reported with its line number, the rest is built.
+  EXPECT_NE(r.err.find("humdial_cli.jsonl:3"), std::string::npos) << r.err;
+  json report = json::parse(common::read_file(out + "/build.json"));
+  EXPECT_EQ(report["dialogues"], 2);
+  EXPECT_GE(report["problem_counts"]["malformed line"], 1);
+
+  std::string jsonl = common::read_file(out + "/dialogues.jsonl");
+  std::vector<json> dialogues;
+  for (size_t a = 0, b; (b = jsonl.find('\n', a)) != std::string::npos; a = b + 1) {
+    dialogues.push_back(json::parse(jsonl.substr(a, b - a)));
+  }
+  ASSERT_EQ(dialogues.size(), 2u);
+  const json& first = dialogues[0]["turns"];
+  ASSERT_GE(first.size(), 3u);
+  // Every user turn is voiced, every reply has thinking ending in the style line.
+  for (const json& t : first) {
+    ASSERT_FALSE(t["split_audio_file"].get<std::string>().empty());
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + t["split_audio_file"].get<std::string>()));
+    const std::string thinking = t["thinking"];
+    EXPECT_NE(thinking.find("\nstyle: "), std::string::npos) << thinking;
+  }
+  EXPECT_NE(first[1]["thinking"].get<std::string>().find("found something on the scan"), std::string::npos);
+
+  json index = json::parse(common::read_file(out + "/shards/index.json"));
+  EXPECT_EQ(index["format"], "attune-shards");
+  EXPECT_GE(index["totals"]["records"], 2);
+  EXPECT_GT(index["totals"]["audio_tokens"], 0);
+  EXPECT_GT(index["totals"]["frames"], 100);
+
+  CommandResult s = run_attune("data stats " + out);
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("humdial"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("labels (user turns):"), std::string::npos);
+  std::string svg = common::read_file(out + "/label_distribution.svg");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("<rect"), std::string::npos);
+  json stats = json::parse(common::read_file(out + "/stats.json"));
+  EXPECT_GT(stats["total"]["audio_hours"].get<double>(), 0.0);
+}
+
+TEST(DataCli, AblationModes) {
+  TempDir dir;
+  for (const std::string mode : {"none", "label"}) {
+    const std::string out = (dir / mode).string();
+    CommandResult r = run_attune("data build --corpus humdial --humdial " + fixture() + " --no-questions --ieat " +
+                                 mode + " --no-progress --out " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::string jsonl = common::read_file(out + "/dialogues.jsonl");
+    json d = json::parse(jsonl.substr(0, jsonl.find('\n')));
+    ASSERT_EQ(d["turns"].size(), 3u);  // no question turns
+    const std::string thinking = d["turns"][1].value("thinking", "");
+    if (mode == "none") {
+      EXPECT_EQ(thinking, "");
+    } else {
+      // Only the emotion word and the style line.
+      EXPECT_LE(std::count(thinking.begin(), thinking.end(), '\n'), 1) << thinking;
+      EXPECT_NE(thinking.find("style: "), std::string::npos);
+    }
+  }
+}
+
+TEST(DataCli, BadOptionsGiveOneLineErrors) {
+  TempDir dir;
+  CommandResult r = run_attune("data build --corpus nosuch --out " + (dir / "x").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown corpus 'nosuch'"), std::string::npos) << r.err;
+  r = run_attune("data build --corpus humdial --humdial " + fixture() + " --tokenizer /nonexistent/tok.json --out " +
+                 (dir / "y").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/tok.json"), std::string::npos) << r.err;
+  r = run_attune("data stats " + (dir / "empty").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dialogues.jsonl"), std::string::npos) << r.err;
+  r = run_attune("data corpora");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("reccon"), std::string::npos);
+}
+
+TEST(DataCli, RealCorpusSliceWithRecordedSpeech) {
+  ATTUNE_REQUIRE_SHARED(shared);
+  TempDir dir;
+  std::string tok = train_tokenizer(dir);
+  const std::string out = (dir / "real").string();
+  CommandResult r = run_attune(
+      "data build --corpus reccon,ravdess --split valid --limit 6 --voices --no-progress "
+      "--data-root " +
+      (shared / "data").string() + " --tokenizer " + tok + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json report = json::parse(common::read_file(out + "/build.json"));
+  EXPECT_EQ(report["dialogues"], 12);
+  std::string jsonl = common::read_file(out + "/dialogues.jsonl");
+  // RAVDESS clips are referenced in place and measured against their actor's neutral clips.
+  EXPECT_NE(jsonl.find("\"source\":\"recorded\""), std::string::npos);
+  EXPECT_NE(jsonl.find("ravdess"), std::string::npos);
+  EXPECT_NE(jsonl.find("pitch_delta_st"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace attune::testing
