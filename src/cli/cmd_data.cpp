@@ -11,6 +11,8 @@
 #include "data/build.h"
 #include "data/readers.h"
 #include "data/stats.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 
 #ifndef ATTUNE_DEFAULT_SHARED_DIR
 #define ATTUNE_DEFAULT_SHARED_DIR "../shared"
@@ -97,6 +99,17 @@ int run_stats(const std::string& dir) {
   return 0;
 }
 
+int run_shards(const std::string& dir, const std::string& tokenizer, data::ShardOptions options, bool progress) {
+  auto dialogues = data::read_dialogues((fs::path(dir) / "dialogues.jsonl").string());
+  text::ChatTemplate chat(text::Tokenizer::load(tokenizer));
+  data::Diagnostics diag;
+  nlohmann::json index = data::write_shards(dialogues, dir, tokenizer, chat, options, {{"rebuilt_from", dir}},
+                                            global_options().threads, progress, diag);
+  for (const std::string& line : diag.summary_lines()) std::fprintf(stderr, "%s\n", line.c_str());
+  std::printf("%s\n", index["totals"].dump().c_str());
+  return 0;
+}
+
 int run_corpora() {
   std::printf("%-22s %-4s %-8s %-7s %-6s %s\n", "name", "lang", "emotions", "causes", "audio", "what");
   for (const auto& c : data::corpora()) {
@@ -122,7 +135,9 @@ const bool registered = register_command(
        build->add_option("--data-root", c->options.data_root, "Corpus folder ($ATTUNE_SHARED_DIR/data)")
            ->capture_default_str();
        build->add_option("--humdial", c->options.humdial_path, "HumDial JSONL file for --corpus humdial");
-       build->add_flag("--voices", c->options.voices, "Speak the user turns that have no recording (espeak-ng)");
+       build->add_flag("--voices", c->options.voices,
+                       "Speak the user turns that have no recording (espeak-ng), in corpora with emotion labels");
+       build->add_flag("--voice-all", c->options.voice_all, "With --voices: also the text-teacher corpora");
        build
            ->add_option("--mismatch-rate", c->options.voicing.mismatch_rate,
                         "Share of neutral-worded turns spoken with an emotional voice")
@@ -152,9 +167,22 @@ const bool registered = register_command(
        auto* stats = app.add_subcommand("stats", "Counts, label distribution, audio hours and tokens of a build");
        stats->add_option("dir", *dir, "A directory written by `attune data build`")->required();
        auto* list = app.add_subcommand("corpora", "List the corpus readers");
-       return [c, dir, build, stats, list] {
+       auto* shards = app.add_subcommand("shards", "(Re)write DIR/shards from DIR/dialogues.jsonl for a tokenizer");
+       auto shard_dir = std::make_shared<std::string>();
+       auto shard_tok = std::make_shared<std::string>();
+       auto shard_opts = std::make_shared<data::ShardOptions>();
+       shards->add_option("dir", *shard_dir, "A directory written by `attune data build`")->required();
+       shards->add_option("--tokenizer", *shard_tok, "tokenizer.json or model directory")->required();
+       shards->add_option("--n-mels", shard_opts->n_mels, "Log-mel bins")
+           ->check(CLI::IsMember({80, 128}))
+           ->capture_default_str();
+       shards->add_option("--adapter-stride", shard_opts->adapter_stride, "The model's adapter stride")
+           ->capture_default_str();
+       shards->add_option("--max-tokens", shard_opts->max_tokens, "Tokens per record")->capture_default_str();
+       return [c, dir, build, stats, list, shards, shard_dir, shard_tok, shard_opts] {
          if (build->parsed()) return run_build(*c);
          if (stats->parsed()) return run_stats(*dir);
+         if (shards->parsed()) return run_shards(*shard_dir, *shard_tok, *shard_opts, !c->no_progress);
          if (list->parsed()) return run_corpora();
          return 2;
        };

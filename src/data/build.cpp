@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -59,6 +60,33 @@ void guarded(const Dialogue& d, Diagnostics& diag, const char* stage, Fn&& fn) {
 
 }  // namespace
 
+json write_shards(const std::vector<Dialogue>& dialogues, const fs::path& out, const fs::path& tokenizer_path,
+                  const text::ChatTemplate& chat, const ShardOptions& options, json info, int threads, bool progress,
+                  Diagnostics& diag) {
+  info["tokenizer"] = fs::absolute(tokenizer_path).string();
+  info["vocab_size"] = chat.tokenizer().vocab_size();
+  ShardWriter writer(out / "shards", options, info);
+  const auto n = static_cast<int64_t>(dialogues.size());
+  const int workers = common::effective_threads(threads, n);
+  std::vector<std::unique_ptr<RecordBuilder>> builders;
+  for (int w = 0; w < workers; ++w) builders.push_back(std::make_unique<RecordBuilder>(chat, options, out));
+  SharedProgress bar(progress, "shards", n, "dialogues");
+  for (int64_t block = 0; block < n; block += kShardBlock) {
+    const int64_t m = std::min(kShardBlock, n - block);
+    std::vector<std::vector<Record>> built(static_cast<size_t>(m));
+    common::parallel_for(m, workers, [&](int64_t j, int w) {
+      const Dialogue& d = dialogues[static_cast<size_t>(block + j)];
+      guarded(d, diag, "shards", [&] { built[static_cast<size_t>(j)] = builders[w]->build(d, diag); });
+      bar.advance();
+    });
+    for (auto& rs : built) {
+      for (Record& r : rs) writer.add(std::move(r));
+    }
+  }
+  bar.finish();
+  return writer.finish();
+}
+
 BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   const auto start = std::chrono::steady_clock::now();
   if (o.corpora.empty()) throw ConfigError("data build: no corpus given (--corpus NAME[,NAME])");
@@ -88,7 +116,14 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     for (Dialogue& d : part) dialogues.push_back(std::move(d));
   }
   const auto n = static_cast<int64_t>(dialogues.size());
-  std::vector<char> keep(dialogues.size(), 1);
+  // Text-teacher corpora (no emotion labels, no recordings) stay text unless asked: they serve
+  // stage 0, and voicing their 120k long turns would triple the build time.
+  std::vector<char> speak(dialogues.size(), 1);
+  if (!o.voice_all) {
+    std::map<std::string, bool> emotional;
+    for (const auto& info : corpora()) emotional[info.name] = info.emotions || info.audio;
+    for (size_t i = 0; i < dialogues.size(); ++i) speak[i] = emotional[dialogues[i].meta.corpus];
+  }
 
   // 2. Voice and measure (every turn with audio is measured, so recorded corpora get evidence too).
   const auto t_voice = std::chrono::steady_clock::now();
@@ -102,7 +137,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", n, "dialogues");
     common::parallel_for(n, workers, [&](int64_t i, int w) {
       Dialogue& d = dialogues[i];
-      guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
+      if (speak[i]) guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
       bar.advance();
     });
     bar.finish();
@@ -134,7 +169,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
       Dialogue& d = dialogues[i];
       guarded(d, diag, "thinking", [&] {
         add_thinking(d, o.ieat);
-        if (o.voices) voicers[w]->voice(d, o.out, diag, /*measure=*/false);
+        if (o.voices && speak[i]) voicers[w]->voice(d, o.out, diag, /*measure=*/false);
       });
     });
   }
@@ -150,36 +185,15 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   // 4. Shards.
   const auto t_shards = std::chrono::steady_clock::now();
   json shard_index;
-  int64_t records = 0;
   if (chat) {
     json info = {{"corpora", o.corpora},
                  {"split", o.split},
                  {"seed", o.ieat.seed},
                  {"ieat", std::string(to_string(o.ieat.mode))},
-                 {"voices", o.voices},
-                 {"tokenizer", fs::absolute(*o.tokenizer).string()},
-                 {"vocab_size", chat->tokenizer().vocab_size()}};
-    ShardWriter writer(o.out / "shards", o.shards, info);
-    const int workers = common::effective_threads(o.threads, n);
-    std::vector<std::unique_ptr<RecordBuilder>> builders;
-    for (int w = 0; w < workers; ++w) builders.push_back(std::make_unique<RecordBuilder>(*chat, o.shards, o.out));
-    SharedProgress bar(o.progress, "shards", n, "dialogues");
-    for (int64_t block = 0; block < n; block += kShardBlock) {
-      const int64_t m = std::min(kShardBlock, n - block);
-      std::vector<std::vector<Record>> built(static_cast<size_t>(m));
-      common::parallel_for(m, workers, [&](int64_t j, int w) {
-        const Dialogue& d = dialogues[block + j];
-        guarded(d, diag, "shards", [&] { built[j] = builders[w]->build(d, diag); });
-        bar.advance();
-      });
-      for (auto& rs : built) {
-        for (Record& r : rs) writer.add(std::move(r));
-      }
-    }
-    bar.finish();
-    shard_index = writer.finish();
-    records = writer.totals().records;
+                 {"voices", o.voices}};
+    shard_index = write_shards(dialogues, o.out, *o.tokenizer, *chat, o.shards, info, o.threads, o.progress, diag);
   }
+  const int64_t records = shard_index.is_null() ? 0 : shard_index["totals"]["records"].get<int64_t>();
   const double shard_seconds = seconds_since(t_shards);
 
   BuildResult result;

@@ -28,7 +28,8 @@ struct BuildOptions {
   std::filesystem::path data_root;     // ../shared/data
   std::filesystem::path humdial_path;  // a HumDial JSONL file for corpus "humdial"
   std::filesystem::path out;
-  bool voices = false;  // synthesise the user turns that have no recording
+  bool voices = false;     // synthesise the user turns that have no recording (corpora with emotions)
+  bool voice_all = false;  // with voices: also the text-teacher corpora (no emotion labels)
   VoicingOptions voicing;
   IeatOptions ieat;
   std::optional<std::filesystem::path> tokenizer;  // tokenizer.json or a model directory; none: no shards
@@ -47,5 +48,12 @@ struct BuildResult {
 // Runs the whole build. Problems in the data are reported to `diag` and in build.json, and the
 // build goes on; bad options and unusable inputs (a missing corpus file, a bad tokenizer) throw.
 BuildResult build_dataset(const BuildOptions& options, Diagnostics& diag);
+
+// Step 4 alone: renders `dialogues` (audio resolved against `out`) into out/shards with `chat`, and
+// returns the index. `info` goes into the index. Used by build_dataset and `attune data shards`.
+nlohmann::json write_shards(const std::vector<Dialogue>& dialogues, const std::filesystem::path& out,
+                            const std::filesystem::path& tokenizer_path, const text::ChatTemplate& chat,
+                            const ShardOptions& options, nlohmann::json info, int threads, bool progress,
+                            Diagnostics& diag);
 
 }  // namespace attune::data

@@ -158,8 +158,11 @@ DialogueMeasures Voicer::voice(Dialogue& d, const fs::path& audio_base, Diagnost
     if (!measure_turns) continue;
     out.turns[i] = measure(audio);
     if (!out.first_reference) {
-      out.first_reference = measure(
-          talker_->synthesize(d.lang == "zh" ? kReferenceZh : kReferenceEn, tts::emotion_style("neutral", 0), v));
+      // A first turn spoken neutrally is its own reference; otherwise say the reference sentence.
+      out.first_reference = emotion == "neutral"
+                                ? out.turns[i]
+                                : measure(talker_->synthesize(d.lang == "zh" ? kReferenceZh : kReferenceEn,
+                                                              tts::emotion_style("neutral", 0), v));
     }
   }
   return out;
