@@ -224,6 +224,14 @@ AudioFormat format_for_path(const fs::path& path) {
                     "' (expected .wav or .flac)");
 }
 
+// FLAC's fastest level: speech files come out ~5% larger and encode several times faster, which is
+// what data pipelines writing hundreds of thousands of turns need. Lossless either way.
+static void set_fast_compression(SNDFILE* sf, AudioFormat format) {
+  if (format != AudioFormat::kFlac16) return;
+  double level = 0.0;
+  sf_command(sf, SFC_SET_COMPRESSION_LEVEL, &level, sizeof(level));
+}
+
 void write_audio(const fs::path& path, const AudioBuffer& audio, AudioFormat format) {
   check_writable(audio, path.string());
   common::write_atomically(path, [&](const fs::path& tmp) {
@@ -234,6 +242,7 @@ void write_audio(const fs::path& path, const AudioBuffer& audio, AudioFormat for
     SNDFILE* sf = sf_open(tmp.c_str(), SFM_WRITE, &sf_info);
     if (!sf) throw IoError(path.string() + ": cannot open for writing: " + sf_strerror(nullptr));
     std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> guard(sf, sf_close);
+    set_fast_compression(sf, format);
     write_frames(sf, audio, path.string());
   });
 }
@@ -251,6 +260,7 @@ std::string encode_audio(const AudioBuffer& audio, AudioFormat format) {
   if (!sf) throw IoError(std::string("encoding audio failed: ") + sf_strerror(nullptr));
   {
     std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> guard(sf, sf_close);
+    set_fast_compression(sf, format);
     write_frames(sf, audio, "<memory>");
   }
   return std::move(file.bytes);

@@ -340,6 +340,9 @@ Prosody analyse_prosody(const float* samples, int64_t n, int sample_rate, const 
   out.hop_s = static_cast<double>(hop) / sr;
   out.values.assign(kFeatureCount, 0.0);
   out.values[kDuration] = static_cast<double>(n) / sr;
+  const double skipped = std::numeric_limits<double>::quiet_NaN();
+  if (!options.spectral) out.values[kCentroid] = out.values[kSpectralSlope] = skipped;
+  if (!options.hnr) out.values[kHnr] = skipped;
 
   // The pitch track shares our hop so the contours line up frame for frame.
   PitchOptions pitch_options = options.pitch;
@@ -413,7 +416,7 @@ Prosody analyse_prosody(const float* samples, int64_t n, int sample_rate, const 
   }
 
   // ---- spectral centroid and slope: Hann window of frame_s, mean over active frames
-  {
+  if (options.spectral) {
     SpectrumAnalyser spectrum(static_cast<int>(frame_len), sample_rate);
     std::vector<double> centroids, slopes;
     for (int64_t f = 0; f < n_frames; ++f) {
@@ -455,7 +458,7 @@ Prosody analyse_prosody(const float* samples, int64_t n, int sample_rate, const 
 
   // ---- HNR (Boersma 1993): r = normalised cross-correlation at the pitch period, parabolic peak;
   // HNR = 10 log10(r / (1 - r)), averaged in dB over voiced active frames.
-  {
+  if (options.hnr) {
     const int64_t window = std::max<int64_t>(max_period, frame_len);
     std::vector<double> hnr;
     for (int64_t f = 0; f < n_frames; ++f) {

@@ -18,6 +18,10 @@ struct ProsodyOptions {
   PitchOptions pitch;
   double frame_s = 0.025;  // analysis window for loudness and spectral features
   double hop_s = 0.010;
+  // The costlier groups can be skipped when only pitch, loudness, rate and jitter are wanted (the
+  // data builder's voice measures); skipped features read NaN.
+  bool spectral = true;  // spectral_centroid_hz, spectral_slope_db_per_khz
+  bool hnr = true;       // hnr_db
 };
 
 struct Prosody {

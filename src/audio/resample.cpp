@@ -17,7 +17,7 @@ struct Resampler::Impl {
   }
 };
 
-Resampler::Resampler(int in_rate, int out_rate) : impl_(std::make_unique<Impl>()) {
+Resampler::Resampler(int in_rate, int out_rate, ResampleQuality q) : impl_(std::make_unique<Impl>()) {
   if (in_rate <= 0 || out_rate <= 0) {
     throw ConfigError("resampler: sample rates must be positive (got " + std::to_string(in_rate) + " -> " +
                       std::to_string(out_rate) + ")");
@@ -25,7 +25,7 @@ Resampler::Resampler(int in_rate, int out_rate) : impl_(std::make_unique<Impl>()
   impl_->ratio = static_cast<double>(out_rate) / in_rate;
   soxr_error_t error = nullptr;
   soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-  soxr_quality_spec_t quality = soxr_quality_spec(SOXR_VHQ, 0);
+  soxr_quality_spec_t quality = soxr_quality_spec(q == ResampleQuality::kHigh ? SOXR_HQ : SOXR_VHQ, 0);
   impl_->soxr = soxr_create(in_rate, out_rate, 1, &error, &io, &quality, nullptr);
   if (error) throw Error(std::string("resampler: soxr_create failed: ") + error);
 }
@@ -60,9 +60,9 @@ void Resampler::flush(std::vector<float>& out) {
   }
 }
 
-std::vector<float> resample(const std::vector<float>& mono, int in_rate, int out_rate) {
+std::vector<float> resample(const std::vector<float>& mono, int in_rate, int out_rate, ResampleQuality quality) {
   if (in_rate == out_rate) return mono;
-  Resampler resampler(in_rate, out_rate);
+  Resampler resampler(in_rate, out_rate, quality);
   std::vector<float> out;
   out.reserve(static_cast<size_t>(std::ceil(mono.size() * static_cast<double>(out_rate) / in_rate)) + 64);
   resampler.process(mono.data(), mono.size(), out);

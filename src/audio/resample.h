@@ -1,4 +1,4 @@
-// Sample-rate conversion with libsoxr (VHQ quality), whole-buffer or streaming.
+// Sample-rate conversion with libsoxr, whole-buffer or streaming.
 #pragma once
 
 #include <memory>
@@ -6,13 +6,18 @@
 
 namespace attune::audio {
 
+// soxr's recipes: very high (VHQ, 28-bit, the default: measurement-grade) and high (HQ, 20-bit, about
+// twice as fast; ample for synthetic speech that is only listened to or fed to a model).
+enum class ResampleQuality { kHigh, kVeryHigh };
+
 // Resamples a mono signal; returns a copy when the rates are equal.
-std::vector<float> resample(const std::vector<float>& mono, int in_rate, int out_rate);
+std::vector<float> resample(const std::vector<float>& mono, int in_rate, int out_rate,
+                            ResampleQuality quality = ResampleQuality::kVeryHigh);
 
 // Streaming resampler for mono blocks: push input as it arrives, then flush() at the end.
 class Resampler {
  public:
-  Resampler(int in_rate, int out_rate);
+  Resampler(int in_rate, int out_rate, ResampleQuality quality = ResampleQuality::kVeryHigh);
   ~Resampler();
   Resampler(Resampler&&) noexcept;
   Resampler& operator=(Resampler&&) noexcept;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -134,10 +135,13 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     const int workers = common::effective_threads(o.threads, n);
     std::vector<std::unique_ptr<Voicer>> voicers;
     for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
-    SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", n, "dialogues");
+    // Only the dialogues that are voiced or measured count, so the ETA is not fooled by the rest.
+    const auto spoken = static_cast<int64_t>(std::count(speak.begin(), speak.end(), 1));
+    SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", spoken, "dialogues");
     common::parallel_for(n, workers, [&](int64_t i, int w) {
+      if (!speak[i]) return;
       Dialogue& d = dialogues[i];
-      if (speak[i]) guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
+      guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
       bar.advance();
     });
     bar.finish();

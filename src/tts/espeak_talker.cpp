@@ -151,7 +151,8 @@ AudioBuffer EspeakTalker::synthesize(std::string_view text, const SpeechStyle& s
   AudioBuffer wav = audio::decode_audio(run.out, "espeak-ng output");
   if (wav.frames() == 0) return out;
   if (wav.channels != 1) wav = audio::mix_to_mono(wav);
-  out.samples = audio::resample(wav.samples, wav.sample_rate, options_.sample_rate);
+  // espeak-ng's output is band-limited synthetic speech: soxr's HQ recipe is transparent for it.
+  out.samples = audio::resample(wav.samples, wav.sample_rate, options_.sample_rate, audio::ResampleQuality::kHigh);
   return out;
 }
 

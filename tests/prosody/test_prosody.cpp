@@ -47,6 +47,22 @@ void expect_f0_features_zero(const Prosody& p, const std::string& label) {
     EXPECT_EQ(p.get(name), 0.0) << label << ": " << name;
 }
 
+TEST(Prosody, SkippedGroupsReadNaNAndTheRestIsUnchanged) {
+  std::vector<float> x = harmonic_tone(160, 1.5, 16000);
+  Prosody full = analyse(x);
+  ProsodyOptions options;
+  options.spectral = options.hnr = false;
+  Prosody part = analyse_prosody(x, 16000, options);
+  const auto& names = prosody_feature_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "spectral_centroid_hz" || names[i] == "spectral_slope_db_per_khz" || names[i] == "hnr_db") {
+      EXPECT_TRUE(std::isnan(part.values[i])) << names[i];
+    } else {
+      EXPECT_EQ(part.values[i], full.values[i]) << names[i];
+    }
+  }
+}
+
 TEST(Prosody, FeatureNamesAreFixedAndGetFindsThem) {
   const std::vector<std::string> expected = {"duration_s",
                                              "f0_mean_hz",
