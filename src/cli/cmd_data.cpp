@@ -53,6 +53,9 @@ std::vector<std::string> split_names(const std::string& list) {
 int run_build(BuildCli c) {
   data::BuildOptions& o = c.options;
   o.corpora = split_names(c.corpora);
+  if (o.corpora.empty() == o.reuse_voices.empty()) {
+    throw ConfigError("data build: give either --corpus NAME[,NAME] or --reuse-voices DIR");
+  }
   if (o.corpora.size() == 1 && o.corpora[0] == "all") {
     o.corpora.clear();
     for (const auto& info : data::corpora()) {
@@ -94,8 +97,10 @@ int run_stats(const std::string& dir) {
   common::write_file_atomically(fs::path(dir) / plot, data::label_distribution_svg(s));
   common::write_file_atomically(fs::path(dir) / "stats.md", data::stats_markdown(s, plot));
   common::write_file_atomically(fs::path(dir) / "stats.json", data::stats_to_json(s).dump(1) + "\n");
+  common::write_file_atomically(fs::path(dir) / "samples.html", data::samples_html(s, dir));
   std::printf("%s", data::stats_table(s).c_str());
-  std::fprintf(stderr, "wrote %s/stats.json, stats.md and %s\n", dir.c_str(), plot.c_str());
+  std::fprintf(stderr, "wrote %s/stats.json, stats.md, %s and samples.html (open it in a browser)\n", dir.c_str(),
+               plot.c_str());
   return 0;
 }
 
@@ -126,8 +131,7 @@ const bool registered = register_command(
        auto c = std::make_shared<BuildCli>();
        c->options.data_root = default_data_root();
        auto* build = app.add_subcommand("build", "Read corpora, voice user turns, add thinking, write shards");
-       build->add_option("--corpus", c->corpora, "Corpora, comma-separated, or 'all' (see `attune data corpora`)")
-           ->required();
+       build->add_option("--corpus", c->corpora, "Corpora, comma-separated, or 'all' (see `attune data corpora`)");
        build->add_option("--split", c->options.split, "train or valid")
            ->check(CLI::IsMember({"train", "valid"}))
            ->capture_default_str();
@@ -148,6 +152,8 @@ const bool registered = register_command(
            ->check(CLI::IsMember({"full", "label", "none"}))
            ->capture_default_str();
        build->add_flag("--no-questions", c->no_questions, "Do not append HumDial T1/T2 question turns");
+       build->add_option("--reuse-voices", c->options.reuse_voices,
+                         "Instead of --corpus: the dialogues and voices of an earlier build (rebuilds the thinking)");
        build->add_option("--seed", c->options.ieat.seed, "Seed for voices, wording and questions")
            ->capture_default_str();
        build->add_option("--tokenizer", c->tokenizer, "tokenizer.json or model directory: also write shards");

@@ -90,7 +90,9 @@ json write_shards(const std::vector<Dialogue>& dialogues, const fs::path& out, c
 
 BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   const auto start = std::chrono::steady_clock::now();
-  if (o.corpora.empty()) throw ConfigError("data build: no corpus given (--corpus NAME[,NAME])");
+  if (o.corpora.empty() && o.reuse_voices.empty()) {
+    throw ConfigError("data build: no corpus given (--corpus NAME[,NAME] or --reuse-voices DIR)");
+  }
   if (o.split != "train" && o.split != "valid") {
     throw ConfigError("data build: split = '" + o.split + "'; expected train or valid");
   }
@@ -104,17 +106,35 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   fs::create_directories(o.out / "audio", ec);
   if (ec) throw IoError((o.out / "audio").string() + ": cannot create directory: " + ec.message());
 
-  // 1. Read.
+  // 1. Read: the corpora, or the dialogues of an earlier build whose voices are reused.
   std::vector<Dialogue> dialogues;
   json per_corpus = json::object();
-  for (const std::string& name : o.corpora) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fs::path root = name == "humdial" ? o.humdial_path : o.data_root;
-    std::vector<Dialogue> part = read_corpus(name, o.split, root, diag);
-    if (o.limit > 0 && static_cast<int64_t>(part.size()) > o.limit) part.resize(static_cast<size_t>(o.limit));
-    per_corpus[name] = {{"dialogues", part.size()}, {"read_seconds", seconds_since(t0)}};
-    spdlog::info("{} {}: {} dialogues", name, o.split, part.size());
-    for (Dialogue& d : part) dialogues.push_back(std::move(d));
+  // Question turns of the reused build, by dialogue, to keep their audio when the text comes back.
+  std::map<std::string, std::vector<Turn>> old_questions;
+  if (!o.reuse_voices.empty()) {
+    dialogues = read_dialogues((o.reuse_voices / "dialogues.jsonl").string());
+    for (Dialogue& d : dialogues) {
+      std::vector<Turn> kept;
+      for (Turn& t : d.turns) {
+        if (!t.split_audio_file.empty())
+          t.split_audio_file = resolve_audio(o.reuse_voices, t.split_audio_file).string();
+        (t.task.empty() ? kept : old_questions[d.dialogue_id]).push_back(std::move(t));
+      }
+      d.turns = std::move(kept);
+      json& c = per_corpus[d.meta.corpus.empty() ? "unknown" : d.meta.corpus];
+      c["dialogues"] = (c.is_object() ? c.value("dialogues", 0) : 0) + 1;
+    }
+    spdlog::info("{}: {} dialogues with their voices", o.reuse_voices.string(), dialogues.size());
+  } else {
+    for (const std::string& name : o.corpora) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fs::path root = name == "humdial" ? o.humdial_path : o.data_root;
+      std::vector<Dialogue> part = read_corpus(name, o.split, root, diag);
+      if (o.limit > 0 && static_cast<int64_t>(part.size()) > o.limit) part.resize(static_cast<size_t>(o.limit));
+      per_corpus[name] = {{"dialogues", part.size()}, {"read_seconds", seconds_since(t0)}};
+      spdlog::info("{} {}: {} dialogues", name, o.split, part.size());
+      for (Dialogue& d : part) dialogues.push_back(std::move(d));
+    }
   }
   const auto n = static_cast<int64_t>(dialogues.size());
   // Text-teacher corpora (no emotion labels, no recordings) stay text unless asked: they serve
@@ -126,40 +146,42 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     for (size_t i = 0; i < dialogues.size(); ++i) speak[i] = emotional[dialogues[i].meta.corpus];
   }
 
-  // 2. Voice and measure (every turn with audio is measured, so recorded corpora get evidence too).
   const auto t_voice = std::chrono::steady_clock::now();
   VoicingOptions voicing = o.voicing;
   voicing.synthesize = o.voices;
-  std::vector<DialogueMeasures> measures(dialogues.size());
-  {
-    const int workers = common::effective_threads(o.threads, n);
-    std::vector<std::unique_ptr<Voicer>> voicers;
-    for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
-    // Only the dialogues that are voiced or measured count, so the ETA is not fooled by the rest.
-    const auto spoken = static_cast<int64_t>(std::count(speak.begin(), speak.end(), 1));
-    SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", spoken, "dialogues");
-    common::parallel_for(n, workers, [&](int64_t i, int w) {
-      if (!speak[i]) return;
-      Dialogue& d = dialogues[i];
-      guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
-      bar.advance();
-    });
-    bar.finish();
-  }
-  auto baselines = speaker_baselines(dialogues, measures);
-  int64_t voiced = 0, turns = 0;
-  for (size_t i = 0; i < dialogues.size(); ++i) {
-    Dialogue& d = dialogues[i];
-    std::optional<VoiceMeasure> baseline;
-    for (const Turn& t : d.turns) {
-      if (t.voice && t.voice->source == "recorded" && baselines.count(t.voice->speaker)) {
-        baseline = baselines.at(t.voice->speaker);
-        break;
-      }
+  if (o.reuse_voices.empty()) {
+    // 2. Voice and measure (every turn with audio is measured, so recorded corpora get evidence too).
+    std::vector<DialogueMeasures> measures(dialogues.size());
+    {
+      const int workers = common::effective_threads(o.threads, n);
+      std::vector<std::unique_ptr<Voicer>> voicers;
+      for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
+      // Only the dialogues that are voiced or measured count, so the ETA is not fooled by the rest.
+      const auto spoken = static_cast<int64_t>(std::count(speak.begin(), speak.end(), 1));
+      SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", spoken, "dialogues");
+      common::parallel_for(n, workers, [&](int64_t i, int w) {
+        if (!speak[i]) return;
+        Dialogue& d = dialogues[i];
+        guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
+        bar.advance();
+      });
+      bar.finish();
     }
-    assign_voice_deltas(d, measures[i], baseline);
+    auto baselines = speaker_baselines(dialogues, measures);
+    for (size_t i = 0; i < dialogues.size(); ++i) {
+      Dialogue& d = dialogues[i];
+      std::optional<VoiceMeasure> baseline;
+      for (const Turn& t : d.turns) {
+        if (t.voice && t.voice->source == "recorded" && baselines.count(t.voice->speaker)) {
+          baseline = baselines.at(t.voice->speaker);
+          break;
+        }
+      }
+      assign_voice_deltas(d, measures[i], baseline);
+    }
   }
   const double voice_seconds = seconds_since(t_voice);
+  int64_t voiced = 0, turns = 0;
 
   // 3. IEAT thinking and T1/T2 questions; the new question turns are voiced like the rest.
   const auto t_ieat = std::chrono::steady_clock::now();
@@ -173,6 +195,17 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
       Dialogue& d = dialogues[i];
       guarded(d, diag, "thinking", [&] {
         add_thinking(d, o.ieat);
+        // Reused builds: a question that comes back with the same words keeps its audio.
+        if (auto it = old_questions.find(d.dialogue_id); it != old_questions.end()) {
+          for (Turn& t : d.turns) {
+            for (const Turn& old : it->second) {
+              if (!t.task.empty() && t.split_audio_file.empty() && old.text == t.text) {
+                t.split_audio_file = old.split_audio_file;
+                t.voice = old.voice;
+              }
+            }
+          }
+        }
         if (o.voices && speak[i]) voicers[w]->voice(d, o.out, diag, /*measure=*/false);
       });
     });
@@ -190,7 +223,9 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   const auto t_shards = std::chrono::steady_clock::now();
   json shard_index;
   if (chat) {
-    json info = {{"corpora", o.corpora},
+    json corpus_names = json::array();
+    for (const auto& [name, _] : per_corpus.items()) corpus_names.push_back(name);
+    json info = {{"corpora", corpus_names},
                  {"split", o.split},
                  {"seed", o.ieat.seed},
                  {"ieat", std::string(to_string(o.ieat.mode))},

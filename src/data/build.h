@@ -28,6 +28,9 @@ struct BuildOptions {
   std::filesystem::path data_root;     // ../shared/data
   std::filesystem::path humdial_path;  // a HumDial JSONL file for corpus "humdial"
   std::filesystem::path out;
+  // Instead of reading corpora: the dialogues.jsonl of an earlier build, whose voices (audio and
+  // measures) are kept and whose thinking is rebuilt, e.g. for the ablation variants.
+  std::filesystem::path reuse_voices;
   bool voices = false;     // synthesise the user turns that have no recording (corpora with emotions)
   bool voice_all = false;  // with voices: also the text-teacher corpora (no emotion labels)
   VoicingOptions voicing;

@@ -20,6 +20,8 @@ using nlohmann::json;
 namespace attune::data {
 namespace {
 
+constexpr int kSamplesPerCorpus = 3;
+
 // One colour per label (happy, sad, anger, fear, neutral, surprise, disgust, unlabelled).
 const std::vector<std::string> kColours = {"#f2c14e", "#4a78b5", "#d1495b", "#7b5ea7",
                                            "#b8b8b8", "#66a182", "#8d6e4a", "#eeeeee"};
@@ -99,6 +101,7 @@ DataStats compute_stats(const fs::path& dir) {
   if (!fs::exists(jsonl))
     throw InputError(jsonl.string(), "no such file (is this a directory `attune data build` wrote?)");
   DataStats out;
+  std::map<std::string, int> sampled;
   const size_t n_labels = emotion_labels().size();
   for (const Dialogue& d : read_dialogues(jsonl.string())) {
     CorpusStats& s = out.corpora[d.meta.corpus.empty() ? "unknown" : d.meta.corpus];
@@ -128,6 +131,16 @@ DataStats compute_stats(const fs::path& dir) {
     }
     s.user_turns += user_turns;
     s.turns_per_dialogue.push_back(user_turns);
+    // Samples: the first dialogues of each corpus with thinking (and audio when any was built).
+    auto& picked = sampled[d.meta.corpus];
+    const bool has_thinking =
+        std::any_of(d.turns.begin(), d.turns.end(), [](const Turn& t) { return !t.thinking.empty(); });
+    const bool has_audio =
+        std::any_of(d.turns.begin(), d.turns.end(), [](const Turn& t) { return !t.split_audio_file.empty(); });
+    if (picked < kSamplesPerCorpus && has_thinking && (has_audio || s.synthetic_turns + s.recorded_turns == 0)) {
+      ++picked;
+      out.samples.push_back({d.meta.corpus, to_json(d).dump()});
+    }
   }
   for (const auto& [name, s] : out.corpora) add(out.total, s);
   if (fs::exists(dir / "shards" / kShardIndexName)) {
@@ -194,6 +207,42 @@ std::string stats_markdown(const DataStats& s, const std::string& plot_file) {
     md += "\n";
   }
   return md;
+}
+
+std::string samples_html(const DataStats& s, const fs::path& dir) {
+  std::string html =
+      "<!doctype html><meta charset=\"utf-8\"><title>attune data samples</title>\n"
+      "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}td{vertical-align:top;padding:4px}"
+      "pre{white-space:pre-wrap;background:#f4f4f8;margin:0;padding:4px}.emo{color:#a33}</style>\n"
+      "<h1>Sample dialogues</h1><p>The first voiced dialogues of each corpus: what the user said and how it "
+      "sounds, the IEAT thinking the model learns to write, and the reply.</p>\n";
+  for (const SampleDialogue& sample : s.samples) {
+    Dialogue d = dialogue_from_json(json::parse(sample.json));
+    html += "<h2>" + xml_escape(d.dialogue_id) + "</h2>";
+    if (!d.meta.situation.empty()) html += "<p><i>situation:</i> " + xml_escape(d.meta.situation) + "</p>";
+    html += "<table>";
+    for (const Turn& t : d.turns) {
+      std::string emotion = t.emotion.empty() ? "unlabelled" : t.emotion;
+      if (t.voice && !t.voice->style_emotion.empty() && words_and_voice_disagree(t, d.meta.corpus)) {
+        emotion += " (voice; the words read " + t.source_emotion + ")";
+      }
+      html += "<tr><td><b>user " + std::to_string(t.turn_id) + (t.task.empty() ? "" : " [" + t.task + "]") +
+              "</b><br><span class=\"emo\">" + xml_escape(emotion) + "</span></td><td>" + xml_escape(t.text);
+      if (!t.split_audio_file.empty()) {
+        fs::path audio = resolve_audio(dir, t.split_audio_file);
+        std::string src = fs::path(t.split_audio_file).is_absolute() ? "file://" + audio.string() : t.split_audio_file;
+        html += "<br><audio controls preload=\"none\" src=\"" + xml_escape(src) + "\"></audio>";
+      }
+      html += "</td></tr>";
+      if (!t.response_text.empty()) {
+        html += "<tr><td><b>assistant</b></td><td>";
+        if (!t.thinking.empty()) html += "<pre>&lt;think&gt;\n" + xml_escape(t.thinking) + "\n&lt;/think&gt;</pre>";
+        html += xml_escape(t.response_text) + "</td></tr>";
+      }
+    }
+    html += "</table>\n";
+  }
+  return html;
 }
 
 std::string label_distribution_svg(const DataStats& s) {

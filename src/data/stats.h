@@ -20,11 +20,17 @@ struct CorpusStats {
   std::vector<int64_t> turns_per_dialogue;
 };
 
+// One dialogue picked for people to read and listen to (samples.html).
+struct SampleDialogue {
+  std::string corpus, json;  // the dialogue as one JSONL line
+};
+
 struct DataStats {
   std::map<std::string, CorpusStats> corpora;
   CorpusStats total;
   int64_t records = 0, text_tokens = 0, audio_tokens = 0, target_tokens = 0;
   bool has_shards = false;
+  std::vector<SampleDialogue> samples;  // the first few voiced dialogues with thinking of each corpus
 };
 
 // Reads DIR/dialogues.jsonl (and DIR/shards/index.json when present). Audio durations come from the
@@ -36,6 +42,9 @@ nlohmann::json stats_to_json(const DataStats& stats);
 std::string stats_table(const DataStats& stats);
 // Markdown report that embeds the plot.
 std::string stats_markdown(const DataStats& stats, const std::string& plot_file);
+// A page with the sample dialogues: per turn the user's words, emotion and audio (an <audio> player;
+// `dir` resolves relative paths), the thinking and the reply. Open it in a browser.
+std::string samples_html(const DataStats& stats, const std::filesystem::path& dir);
 // A stacked horizontal bar per corpus: the share of each emotion label (SVG text).
 std::string label_distribution_svg(const DataStats& stats);
 

@@ -66,29 +66,44 @@ TEST(DataCli, BuildsVoicedDialoguesWithThinkingAndShards) {
   std::string svg = common::read_file(out + "/label_distribution.svg");
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("<rect"), std::string::npos);
+  std::string samples = common::read_file(out + "/samples.html");
+  EXPECT_NE(samples.find("<audio controls"), std::string::npos);
+  EXPECT_NE(samples.find("&lt;think&gt;"), std::string::npos);
   json stats = json::parse(common::read_file(out + "/stats.json"));
   EXPECT_GT(stats["total"]["audio_hours"].get<double>(), 0.0);
 }
 
-TEST(DataCli, AblationModes) {
+TEST(DataCli, AblationModesReuseTheVoicesOfAFullBuild) {
   TempDir dir;
+  const std::string full = (dir / "full").string();
+  CommandResult r =
+      run_attune("data build --corpus humdial --humdial " + fixture() + " --voices --no-progress --out " + full);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const std::string mode : {"none", "label"}) {
     const std::string out = (dir / mode).string();
-    CommandResult r = run_attune("data build --corpus humdial --humdial " + fixture() + " --no-questions --ieat " +
-                                 mode + " --no-progress --out " + out);
+    r = run_attune("data build --reuse-voices " + full + " --voices --ieat " + mode + " --no-progress --out " + out);
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Nothing was spoken again: every turn points at the full build's audio.
+    EXPECT_TRUE(std::filesystem::is_empty(out + "/audio"));
     std::string jsonl = common::read_file(out + "/dialogues.jsonl");
     json d = json::parse(jsonl.substr(0, jsonl.find('\n')));
-    ASSERT_EQ(d["turns"].size(), 3u);  // no question turns
+    for (const json& t : d["turns"]) {
+      EXPECT_EQ(t["split_audio_file"].get<std::string>().rfind(full, 0), 0u) << t.dump();
+    }
     const std::string thinking = d["turns"][1].value("thinking", "");
     if (mode == "none") {
       EXPECT_EQ(thinking, "");
     } else {
       // Only the emotion word and the style line.
-      EXPECT_LE(std::count(thinking.begin(), thinking.end(), '\n'), 1) << thinking;
-      EXPECT_NE(thinking.find("style: "), std::string::npos);
+      EXPECT_EQ(std::count(thinking.begin(), thinking.end(), '\n'), 1) << thinking;
+      EXPECT_NE(thinking.find("\nstyle: "), std::string::npos);
     }
   }
+  r = run_attune("data build --corpus humdial --humdial " + fixture() + " --no-questions --ieat label --no-progress " +
+                 "--out " + (dir / "text").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string jsonl = common::read_file((dir / "text" / "dialogues.jsonl").string());
+  EXPECT_EQ(json::parse(jsonl.substr(0, jsonl.find('\n')))["turns"].size(), 3u);  // no question turns
 }
 
 TEST(DataCli, BadOptionsGiveOneLineErrors) {
@@ -103,6 +118,9 @@ TEST(DataCli, BadOptionsGiveOneLineErrors) {
   r = run_attune("data stats " + (dir / "empty").string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("dialogues.jsonl"), std::string::npos) << r.err;
+  r = run_attune("data build --out " + (dir / "z").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--corpus NAME[,NAME] or --reuse-voices DIR"), std::string::npos) << r.err;
   r = run_attune("data corpora");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("reccon"), std::string::npos);
