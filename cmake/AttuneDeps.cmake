@@ -5,6 +5,8 @@ pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
 pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+# Optional: builds the attune-espeak synthesis server (a GPL-3.0 program of its own, src/tts/espeak_server).
+pkg_check_modules(ESPEAK_NG IMPORTED_TARGET espeak-ng)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(CLI11 CONFIG QUIET)
 if(NOT CLI11_FOUND)

@@ -98,6 +98,9 @@ DialogueMeasures Voicer::voice(Dialogue& d, const fs::path& audio_base, Diagnost
   DialogueMeasures out;
   out.turns.resize(d.turns.size());
   const bool can_speak = d.lang == "en" || d.lang == "zh";
+  // Each dialogue starts from a fresh synthesiser, so its audio never depends on which dialogues
+  // this worker happened to voice before (builds stay byte-identical for a seed).
+  if (talker_) talker_->reset();
   common::SeededRng rng(options_.seed, d.dialogue_id);
   std::optional<tts::Voice> voice;
   auto speaker = [&]() -> const tts::Voice& {
@@ -181,7 +184,10 @@ void assign_voice_deltas(Dialogue& d, const DialogueMeasures& measures,
     earlier.push_back(m);
     if (!ref) continue;
     Turn& t = d.turns[i];
-    if (!t.voice) t.voice = VoiceInfo{.source = "recorded"};
+    if (!t.voice) {
+      t.voice.emplace();
+      t.voice->source = "recorded";
+    }
     VoiceInfo& v = *t.voice;
     if (m.f0_hz > 0 && ref->f0_hz > 0) {
       v.pitch_delta_st = 12 * std::log2(m.f0_hz / ref->f0_hz);

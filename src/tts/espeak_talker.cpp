@@ -5,7 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <future>
+
+#include <spdlog/spdlog.h>
 
 #include "attune/error.h"
 #include "audio/resample.h"
@@ -125,7 +130,60 @@ std::string espeak_ssml(std::string_view text, const EspeakControls& c) {
 
 bool espeak_available(const std::string& program) { return program_exists(program); }
 
+std::string EspeakOptions::default_espeak_server() {
+  if (const char* env = std::getenv("ATTUNE_ESPEAK_SERVER")) return env;  // "" switches the server off
+#ifdef ATTUNE_ESPEAK_SERVER_PATH
+  if (program_exists(ATTUNE_ESPEAK_SERVER_PATH)) return ATTUNE_ESPEAK_SERVER_PATH;
+#endif
+  return program_exists("attune-espeak") ? "attune-espeak" : "";
+}
+
 EspeakTalker::EspeakTalker(EspeakOptions options) : options_(std::move(options)) { options_.validate(); }
+
+EspeakTalker::~EspeakTalker() = default;
+
+void EspeakTalker::reset() {
+  std::lock_guard<std::mutex> lock(server_mutex_);
+  server_.reset();
+}
+
+std::optional<AudioBuffer> EspeakTalker::server_synthesize(const EspeakControls& c, const std::string& ssml) {
+  std::lock_guard<std::mutex> lock(server_mutex_);
+  if (server_failed_ || options_.server.empty()) return std::nullopt;
+  const std::string request =
+      fmt::format("SYNTH {} {} {} {} {}\n", c.voice, c.pitch, c.words_per_minute, c.amplitude, ssml.size()) + ssml;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      if (!server_) server_ = std::make_unique<Coprocess>(std::vector<std::string>{options_.server});
+      server_->write_all(request, options_.timeout_s);
+      const std::string line = server_->read_line(options_.timeout_s);
+      if (line.rfind("ERR ", 0) == 0) return std::nullopt;  // e.g. an unknown voice: espeak-ng says it better
+      size_t n = 0;
+      int rate = 0;
+      if (std::sscanf(line.c_str(), "OK %zu %d", &n, &rate) != 2 || rate <= 0) {
+        throw Error(options_.server + ": unexpected answer '" + line.substr(0, 80) + "'");
+      }
+      const std::string pcm = server_->read_exact(n * 2, options_.timeout_s);
+      AudioBuffer wav{std::vector<float>(n), rate, 1};
+      for (size_t i = 0; i < n; ++i) {
+        int16_t v;
+        std::memcpy(&v, pcm.data() + 2 * i, 2);
+        wav.samples[i] = static_cast<float>(v) / 32768.0f;  // as libsndfile decodes 16-bit PCM
+      }
+      return wav;
+    } catch (const ProgramNotFoundError&) {
+      server_failed_ = true;
+      return std::nullopt;
+    } catch (const Error& e) {
+      server_.reset();  // a fresh server for the second attempt
+      if (attempt == 1) {
+        spdlog::warn("{} failed ({}); running espeak-ng for every utterance instead", options_.server, e.what());
+        server_failed_ = true;
+      }
+    }
+  }
+  return std::nullopt;
+}
 
 AudioBuffer EspeakTalker::synthesize(std::string_view text, const SpeechStyle& style, const Voice& voice) {
   style.validate();
@@ -135,10 +193,17 @@ AudioBuffer EspeakTalker::synthesize(std::string_view text, const SpeechStyle& s
   if (!has_speakable_text(cleaned)) return out;
 
   EspeakControls controls = espeak_controls(style, voice);
+  const std::string ssml = espeak_ssml(cleaned, controls);
+  if (std::optional<AudioBuffer> served = server_synthesize(controls, ssml)) {
+    if (served->frames() > 0) {
+      out.samples =
+          audio::resample(served->samples, served->sample_rate, options_.sample_rate, audio::ResampleQuality::kHigh);
+    }
+    return out;
+  }
   ProcessResult run;
   try {
-    run = run_process(espeak_argv(options_.program, controls), espeak_ssml(cleaned, controls),
-                      {.timeout_s = options_.timeout_s});
+    run = run_process(espeak_argv(options_.program, controls), ssml, {.timeout_s = options_.timeout_s});
   } catch (const ProgramNotFoundError&) {
     std::string tried = options_.program == "espeak-ng" ? "" : " (looked for '" + options_.program + "')";
     throw Error("espeak-ng not found: install it with scripts/install-deps.sh" + tried);

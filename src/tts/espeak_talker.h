@@ -1,6 +1,10 @@
-// The espeak-ng back end. espeak-ng is GPL-3.0, so attune never links libespeak-ng: every synthesis
-// runs the `espeak-ng` program as a separate process (no shell; the text goes in on stdin as SSML
-// with every markup character escaped) and decodes the WAV it writes to stdout.
+// The espeak-ng back end. espeak-ng is GPL-3.0, so attune never links libespeak-ng: synthesis runs
+// in a separate process. Preferably that is attune-espeak (src/tts/espeak_server, a GPL-3.0 program
+// of its own), a server kept running between utterances, which saves most of the cost of starting
+// espeak-ng for each one; without it (or when it fails), each synthesis runs the `espeak-ng`
+// program (no shell; the text goes in on stdin as SSML with every markup character escaped) and
+// decodes the WAV it writes to stdout. A fresh server's first utterance equals the program's output
+// sample for sample; reset() starts a fresh server.
 //
 // Style and voice map onto espeak-ng's controls (docs/talker.md has the measurements behind them):
 //   pitch level  -> -p 0..99, through a measured curve from semitones (-7 .. +9 st around p = 50)
@@ -11,6 +15,9 @@
 // Values beyond espeak-ng's limits are clamped. The emotion label itself is not used.
 #pragma once
 
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +31,11 @@ struct EspeakOptions {
   std::string program = "espeak-ng";          // searched in PATH unless it contains '/'
   int sample_rate = audio::kModelSampleRate;  // output rate; espeak-ng's 22050 Hz is resampled to it
   double timeout_s = 60;                      // per espeak-ng run; a hung child is killed past it
+  // The attune-espeak server: $ATTUNE_ESPEAK_SERVER, else the one built with attune, else
+  // "attune-espeak" in PATH, else "" (run the espeak-ng program for every synthesis).
+  std::string server = default_espeak_server();
+
+  static std::string default_espeak_server();
 
   // Throws ConfigError naming the bad option.
   void validate() const;
@@ -54,14 +66,17 @@ std::string espeak_ssml(std::string_view text, const EspeakControls& controls);
 // True when the espeak-ng program can be run (tests skip without it).
 bool espeak_available(const std::string& program = "espeak-ng");
 
+class Coprocess;
+
 class EspeakTalker final : public Talker {
  public:
   explicit EspeakTalker(EspeakOptions options = {});
+  ~EspeakTalker() override;
 
   std::string name() const override { return "espeak"; }
   int sample_rate() const override { return options_.sample_rate; }
 
-  // Thread-safe: each call runs its own espeak-ng process. Throws attune::Error
+  // Thread-safe (calls take turns on the server). Throws attune::Error
   // "espeak-ng not found: install it with scripts/install-deps.sh" when the program is missing.
   AudioBuffer synthesize(std::string_view text, const SpeechStyle& style, const Voice& voice) override;
 
@@ -70,8 +85,18 @@ class EspeakTalker final : public Talker {
   void synthesize_stream(std::string_view text, const SpeechStyle& style, const Voice& voice,
                          const ChunkCallback& on_chunk) override;
 
+  // Stops the server; the next synthesis starts a fresh one.
+  void reset() override;
+
  private:
+  // The utterance at espeak-ng's own rate from the server; nullopt when there is none or it failed
+  // (then the espeak-ng program takes over and reports errors in its own words).
+  std::optional<AudioBuffer> server_synthesize(const EspeakControls& controls, const std::string& ssml);
+
   EspeakOptions options_;
+  std::mutex server_mutex_;
+  std::unique_ptr<Coprocess> server_;
+  bool server_failed_ = false;
 };
 
 }  // namespace attune::tts

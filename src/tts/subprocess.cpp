@@ -78,6 +78,56 @@ void kill_and_reap(pid_t pid) {
   }
 }
 
+// Starts argv with the given descriptors as its stdin, stdout and stderr (-1: /dev/null), default
+// signal handling and nothing blocked, whatever this process does.
+pid_t spawn_child(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
+  const std::string& program = argv[0];
+  SpawnSetup setup;
+  for (auto [fd, target] : {std::pair{in_fd, STDIN_FILENO}, {out_fd, STDOUT_FILENO}, {err_fd, STDERR_FILENO}}) {
+    if (fd >= 0) {
+      posix_spawn_file_actions_adddup2(&setup.actions, fd, target);
+    } else {
+      posix_spawn_file_actions_addopen(&setup.actions, target, "/dev/null", O_RDWR, 0);
+    }
+  }
+  sigset_t empty, defaults;
+  sigemptyset(&empty);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigmask(&setup.attr, &empty);
+  posix_spawnattr_setsigdefault(&setup.attr, &defaults);
+  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, args.data(), environ);
+  if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR) {
+    throw ProgramNotFoundError(program + " not found or not executable: " + errno_text(rc));
+  }
+  if (rc != 0) throw IoError("cannot start " + program + ": " + errno_text(rc));
+  return pid;
+}
+
+Clock::time_point deadline_after(double seconds) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+// Waits until `fd` is ready for `events`; false when the deadline passes first.
+bool wait_ready(int fd, short events, Clock::time_point deadline) {
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left + 1, 1000)));
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) throw IoError(std::string("poll failed: ") + errno_text(errno));
+  }
+}
+
 }  // namespace
 
 bool program_exists(const std::string& program) {
@@ -115,30 +165,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::string_view
     throw IoError("cannot create pipes for " + program + ": " + errno_text(errno));
   }
 
-  SpawnSetup setup;
-  posix_spawn_file_actions_adddup2(&setup.actions, fds.in[1], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, fds.out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, fds.err[1], STDERR_FILENO);
-  // The child starts with default signal handling and nothing blocked, whatever this process does.
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&setup.attr, &empty);
-  posix_spawnattr_setsigdefault(&setup.attr, &defaults);
-  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, args.data(), environ);
-  if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR) {
-    throw ProgramNotFoundError(program + " not found or not executable: " + errno_text(rc));
-  }
-  if (rc != 0) throw IoError("cannot start " + program + ": " + errno_text(rc));
+  pid_t pid = spawn_child(argv, fds.in[1], fds.out[1], fds.err[1]);
 
   close_fd(fds.in[1]);
   close_fd(fds.out[1]);
@@ -230,6 +257,75 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::string_view
     }
     ::usleep(1000);
   }
+}
+
+// ---- Coprocess ----------------------------------------------------------------------------------
+
+Coprocess::Coprocess(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0].empty()) throw ConfigError("Coprocess: empty program name");
+  program_ = argv[0];
+  Fds fds;
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.in) != 0 || ::pipe2(fds.out, O_CLOEXEC) != 0) {
+    throw IoError("cannot create pipes for " + program_ + ": " + errno_text(errno));
+  }
+  pid_ = spawn_child(argv, fds.in[1], fds.out[1], -1);
+  std::swap(in_, fds.in[0]);  // owned here from now on
+  std::swap(out_, fds.out[0]);
+  set_nonblocking(in_);
+  set_nonblocking(out_);
+}
+
+Coprocess::~Coprocess() {
+  close_fd(in_);
+  close_fd(out_);
+  if (pid_ > 0) kill_and_reap(pid_);
+}
+
+void Coprocess::write_all(std::string_view bytes, double timeout_s) {
+  const auto deadline = deadline_after(timeout_s);
+  size_t written = 0;
+  while (written < bytes.size()) {
+    if (!wait_ready(in_, POLLOUT, deadline)) throw Error(program_ + " did not read its input in time");
+    ssize_t w = ::send(in_, bytes.data() + written, bytes.size() - written, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      written += static_cast<size_t>(w);
+    } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      throw Error(program_ + " stopped reading its input: " + errno_text(errno));
+    }
+  }
+}
+
+bool Coprocess::fill(Clock::time_point deadline) {
+  if (!wait_ready(out_, POLLIN, deadline)) throw Error(program_ + " did not answer in time");
+  char chunk[65536];
+  ssize_t r = ::read(out_, chunk, sizeof chunk);
+  if (r > 0) {
+    buffer_.append(chunk, static_cast<size_t>(r));
+    return true;
+  }
+  return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);  // false: it exited
+}
+
+std::string Coprocess::read_line(double timeout_s) {
+  const auto deadline = deadline_after(timeout_s);
+  size_t newline;
+  while ((newline = buffer_.find('\n')) == std::string::npos) {
+    if (buffer_.size() > 4096) throw Error(program_ + " sent a line longer than 4096 bytes");
+    if (!fill(deadline)) throw Error(program_ + " exited");
+  }
+  std::string line = buffer_.substr(0, newline);
+  buffer_.erase(0, newline + 1);
+  return line;
+}
+
+std::string Coprocess::read_exact(size_t n, double timeout_s) {
+  const auto deadline = deadline_after(timeout_s);
+  while (buffer_.size() < n) {
+    if (!fill(deadline)) throw Error(program_ + " exited in the middle of an answer");
+  }
+  std::string out = buffer_.substr(0, n);
+  buffer_.erase(0, n);
+  return out;
 }
 
 }  // namespace attune::tts

@@ -3,6 +3,7 @@
 // that outlives its deadline is killed. This is how attune uses espeak-ng (GPL-3.0) without linking it.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,5 +40,31 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::string_view
 
 // True when `program` names an executable file, directly (with a '/') or through PATH.
 bool program_exists(const std::string& program);
+
+// A long-running child that answers requests on its stdin and stdout (stderr goes to /dev/null),
+// such as the attune-espeak synthesis server. One request at a time (not thread-safe). A child that
+// does not answer in time, or exits, makes the call throw attune::Error; the destructor kills it.
+class Coprocess {
+ public:
+  // Throws ProgramNotFoundError when argv[0] cannot be executed, IoError when the OS refuses.
+  explicit Coprocess(const std::vector<std::string>& argv);
+  ~Coprocess();
+  Coprocess(const Coprocess&) = delete;
+  Coprocess& operator=(const Coprocess&) = delete;
+
+  void write_all(std::string_view bytes, double timeout_s);
+  // The next line, without its '\n'.
+  std::string read_line(double timeout_s);
+  std::string read_exact(size_t n, double timeout_s);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  // Appends what the child has written to buffer_; false at the end of its output.
+  bool fill(Clock::time_point deadline);
+
+  std::string program_;
+  int pid_ = -1, in_ = -1, out_ = -1;
+  std::string buffer_;
+};
 
 }  // namespace attune::tts

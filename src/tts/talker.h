@@ -98,6 +98,11 @@ class Talker {
   // `on_chunk` stops the stream and propagates.
   virtual void synthesize_stream(std::string_view text, const SpeechStyle& style, const Voice& voice,
                                  const ChunkCallback& on_chunk);
+
+  // Forgets whatever a back end carries from one utterance to the next, so the next one sounds
+  // exactly as it would from a fresh talker. Callers that need reproducible audio for a group of
+  // utterances (a dialogue in the data builder) call it before each group. Default: nothing.
+  virtual void reset() {}
 };
 
 // The back ends make_talker() knows: {"espeak"}.

@@ -122,6 +122,7 @@ TEST(EspeakTalker, RandomSpeakersDifferAndRepeat) {
   EspeakTalker talker;
   Voice a = random_voice(3, "en", "female"), b = random_voice(3, "en", "female");
   AudioBuffer x = talker.synthesize("Hello there.", SpeechStyle{}, a);
+  talker.reset();
   AudioBuffer y = talker.synthesize("Hello there.", SpeechStyle{}, b);
   EXPECT_EQ(x.samples, y.samples) << "same seed, same speaker, same audio";
   Voice c = random_voice(4, "en", "female");
@@ -174,7 +175,7 @@ TEST(Streaming, OneChunkPerSentenceDeliveredBeforeTheLastIsSynthesised) {
 
 TEST(Streaming, EspeakChunksAreTheSentencesAndAddUpToTheWhole) {
   REQUIRE_ESPEAK();
-  EspeakTalker talker;
+  EspeakTalker talker({.server = ""});  // one process per sentence: chunks comparable sample for sample
   Voice voice = find_voice("en-female-1");
   SpeechStyle style = emotion_style("happy", 0.6);
   std::vector<AudioBuffer> chunks;
@@ -252,7 +253,7 @@ TEST(HostileText, EmptyTextGivesEmptyAudio) {
 }
 
 TEST(EspeakTalker, MissingProgramSaysHowToInstallIt) {
-  EspeakTalker talker({.program = "/nonexistent/espeak-ng"});
+  EspeakTalker talker({.program = "/nonexistent/espeak-ng", .server = ""});
   try {
     talker.synthesize("Hello.", SpeechStyle{}, find_voice("en-male-1"));
     FAIL() << "expected an error";
@@ -285,6 +286,58 @@ TEST(EspeakTalker, UnknownEspeakVoiceIsAClearError) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("xx-nonexistent"), std::string::npos) << e.what();
+  }
+}
+
+// The attune-espeak server runs the same engine in a process that stays up: a fresh server's first
+// utterance must be exactly the espeak-ng program's.
+TEST(EspeakServer, FreshServerGivesTheEspeakNgProgramsSamples) {
+  REQUIRE_ESPEAK();
+  const std::string server = EspeakOptions::default_espeak_server();
+  if (server.empty()) GTEST_SKIP() << "attune-espeak not built (needs libespeak-ng-dev); skipping";
+  EspeakTalker served({.server = server});
+  EspeakTalker program({.server = ""});
+  struct Case {
+    const char* voice;
+    const char* emotion;
+    double intensity;
+    const char* text;
+  };
+  for (const Case& c : {Case{"en-male-1", "neutral", 0.0, kText}, Case{"en-female-2", "sad", 0.8, kText},
+                        Case{"en-male-3", "anger", 0.6, "Why would you <do> that & not \"tell\" me?"},
+                        Case{"zh-female-1", "happy", 0.7, "今天我终于拿到驾照了！"}}) {
+    served.reset();
+    AudioBuffer a = served.synthesize(c.text, emotion_style(c.emotion, c.intensity), find_voice(c.voice));
+    AudioBuffer b = program.synthesize(c.text, emotion_style(c.emotion, c.intensity), find_voice(c.voice));
+    ASSERT_GT(a.samples.size(), 8000u) << c.voice;
+    EXPECT_EQ(a.samples, b.samples) << c.voice << " " << c.emotion;
+  }
+}
+
+TEST(EspeakServer, ResetMakesASequenceRepeatable) {
+  REQUIRE_ESPEAK();
+  if (EspeakOptions::default_espeak_server().empty()) GTEST_SKIP() << "attune-espeak not built; skipping";
+  EspeakTalker talker;
+  auto sequence = [&] {
+    talker.reset();
+    std::vector<AudioBuffer> out;
+    for (const char* text : {"First, this.", "Then that, a little longer.", "First, this."}) {
+      out.push_back(talker.synthesize(text, emotion_style("fear", 0.5), find_voice("en-female-1")));
+    }
+    return out;
+  };
+  auto a = sequence(), b = sequence();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].samples, b[i].samples) << i;
+}
+
+TEST(EspeakServer, ABrokenServerFallsBackToTheProgram) {
+  REQUIRE_ESPEAK();
+  EspeakTalker broken({.server = "/bin/true"});  // exits at once: every request fails
+  EspeakTalker program({.server = ""});
+  for (int i = 0; i < 2; ++i) {
+    AudioBuffer a = broken.synthesize("Hello there.", SpeechStyle{}, find_voice("en-female-1"));
+    AudioBuffer b = program.synthesize("Hello there.", SpeechStyle{}, find_voice("en-female-1"));
+    EXPECT_EQ(a.samples, b.samples);
   }
 }
 
