@@ -33,6 +33,7 @@ struct BuildCli {
   std::string ieat = "full";
   std::string tokenizer;
   bool no_questions = false;
+  bool keep_held_out = false;
   bool no_progress = false;
   data::BuildOptions options;
 };
@@ -72,6 +73,7 @@ int run_build(BuildCli c) {
   }
   o.ieat.mode = data::parse_thinking_mode(c.ieat);
   o.ieat.add_questions = !c.no_questions;
+  o.exclude_held_out = !c.keep_held_out;
   o.voicing.seed = o.ieat.seed;
   if (!c.tokenizer.empty()) o.tokenizer = c.tokenizer;
   o.threads = global_options().threads;
@@ -152,6 +154,8 @@ const bool registered = register_command(
            ->check(CLI::IsMember({"full", "label", "none"}))
            ->capture_default_str();
        build->add_flag("--no-questions", c->no_questions, "Do not append HumDial T1/T2 question turns");
+       build->add_flag("--keep-held-out", c->keep_held_out,
+                       "Train split: keep dialogues whose lines also appear in a validation split");
        build->add_option("--reuse-voices", c->options.reuse_voices,
                          "Instead of --corpus: the dialogues and voices of an earlier build (rebuilds the thinking)");
        build->add_option("--seed", c->options.ieat.seed, "Seed for voices, wording and questions")

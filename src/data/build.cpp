@@ -8,11 +8,13 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "attune/error.h"
 #include "common/file_util.h"
 #include "common/parallel.h"
 #include "common/progress.h"
+#include "data/held_out.h"
 #include "data/readers.h"
 #include "text/tokenizer.h"
 
@@ -57,6 +59,33 @@ void guarded(const Dialogue& d, Diagnostics& diag, const char* stage, Fn&& fn) {
     diag.report(d.meta.corpus, 0, d.dialogue_id + ": " + stage + ": " + e.what() + "; dialogue left out",
                 "failed dialogue");
   }
+}
+
+// Drops training dialogues whose lines appear in a validation split of any corpus (held_out.h).
+void drop_held_out(std::vector<Dialogue>& dialogues, const fs::path& data_root, json& per_corpus, Diagnostics& diag) {
+  HeldOutLines held_out;
+  for (const auto& info : corpora()) {
+    if (info.name == "humdial") continue;
+    Diagnostics ignored;  // the validation splits' own problems belong to their build
+    try {
+      for (const Dialogue& d : read_corpus(info.name, "valid", data_root, ignored)) held_out.add(d);
+    } catch (const Error&) {
+      // A corpus missing from this data root holds nothing back.
+    }
+  }
+  std::vector<Dialogue> kept;
+  kept.reserve(dialogues.size());
+  for (Dialogue& d : dialogues) {
+    if (!held_out.overlaps(d)) {
+      kept.push_back(std::move(d));
+      continue;
+    }
+    diag.report(d.meta.corpus, 0, d.dialogue_id + ": its lines are in a validation split; left out of training",
+                "held-out overlap");
+    json& c = per_corpus[d.meta.corpus];
+    c["held_out_overlap"] = c.value("held_out_overlap", 0) + 1;
+  }
+  dialogues = std::move(kept);
 }
 
 }  // namespace
@@ -135,6 +164,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
       spdlog::info("{} {}: {} dialogues", name, o.split, part.size());
       for (Dialogue& d : part) dialogues.push_back(std::move(d));
     }
+    if (o.split == "train" && o.exclude_held_out) drop_held_out(dialogues, o.data_root, per_corpus, diag);
   }
   const auto n = static_cast<int64_t>(dialogues.size());
   // Text-teacher corpora (no emotion labels, no recordings) stay text unless asked: they serve
@@ -183,8 +213,13 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   const double voice_seconds = seconds_since(t_voice);
   int64_t voiced = 0, turns = 0;
 
-  // 3. IEAT thinking and T1/T2 questions; the new question turns are voiced like the rest.
+  // 3. IEAT thinking and T1/T2 questions; the new question turns are voiced like the rest. Clips of
+  // the recorded speech corpora have no reply: they get a describe-the-voice target instead.
   const auto t_ieat = std::chrono::steady_clock::now();
+  std::set<std::string> recorded_corpus;
+  for (const auto& info : corpora()) {
+    if (info.audio && info.name != "humdial") recorded_corpus.insert(info.name);
+  }
   {
     const int workers = common::effective_threads(o.threads, n);
     std::vector<std::unique_ptr<Voicer>> voicers;
@@ -194,6 +229,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     common::parallel_for(n, workers, [&](int64_t i, int w) {
       Dialogue& d = dialogues[i];
       guarded(d, diag, "thinking", [&] {
+        if (recorded_corpus.count(d.meta.corpus)) add_describe_targets(d);
         add_thinking(d, o.ieat);
         // Reused builds: a question that comes back with the same words keeps its audio.
         if (auto it = old_questions.find(d.dialogue_id); it != old_questions.end()) {

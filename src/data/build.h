@@ -37,6 +37,8 @@ struct BuildOptions {
   IeatOptions ieat;
   std::optional<std::filesystem::path> tokenizer;  // tokenizer.json or a model directory; none: no shards
   ShardOptions shards;
+  // Train builds leave out dialogues whose lines are in any corpus's validation split (held_out.h).
+  bool exclude_held_out = true;
   int64_t limit = 0;  // at most this many dialogues per corpus (0: all), for quick builds
   int threads = 0;    // 0: all cores
   bool progress = true;

@@ -62,7 +62,9 @@ struct Turn {
   // Written by the IEAT builder (src/data/ieat.h) for turns that get a reply:
   std::string thinking;  // the content of <think>...</think> for the reply ("" = none)
   std::optional<ResponseStyle> response_style;
-  std::string task;  // "" (an ordinary turn: T3), "t1" (trajectory question), "t2" (cause question)
+  // "" (an ordinary turn: T3), "t1" (trajectory question), "t2" (cause question), "describe" (a
+  // recorded clip whose target is its transcript and how the voice sounds)
+  std::string task;
 };
 
 struct DialogueMeta {

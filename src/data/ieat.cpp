@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <tuple>
 
 #include "attune/error.h"
@@ -233,7 +234,10 @@ std::string voice_sentences(const Dialogue& d, size_t index, bool zh, const Pick
   // A synthetic voice's own style is what it sounds like when there is nothing to compare with.
   const bool absolute = v.source == "synthetic" && known_label(v.style_emotion) && v.style_emotion != "neutral";
   args.v = std::string(ieat_text::emotion_words(v.style_emotion, zh).voice);
-  if (first) {
+  if (first && has_measurements(v) && !parts.empty()) {
+    // The voicing stage measures a first turn against the speaker's calm voice (docs/data.md).
+    add(Slot::kVoiceVsCalm);
+  } else if (first) {
     add(Slot::kVoiceFirst);
     if (absolute) add(Slot::kVoiceAbsolute);
   } else if (!has_measurements(v)) {
@@ -613,7 +617,7 @@ std::string describe_voice(const Turn& turn, std::string_view lang, const Dialog
         if (&dialogue->turns[i] == &turn) first = first_voiced_turn(*dialogue, i);
       }
     }
-    if (first) {
+    if (first && !(has_measurements(*v) && !voice_parts(*v).empty())) {
       parts.emplace_back(zh ? "第一轮" : "first turn");
     } else if (has_measurements(*v)) {
       const auto changes = voice_parts(*v);
@@ -645,6 +649,15 @@ std::string describe_voice(const Turn& turn, std::string_view lang, const Dialog
         }
       }
       if (changes.empty()) parts.emplace_back(zh ? "平稳" : "steady");
+      if (first) {
+        // Measured against the speaker's calm voice, not an earlier turn.
+        for (std::string& p : parts) {
+          if (auto at = p.find(zh ? "比之前" : " than before"); at != std::string::npos) {
+            p.replace(at, zh ? std::strlen("比之前") : std::strlen(" than before"),
+                      zh ? "比平静时" : " than when calm");
+          }
+        }
+      }
     }
     if (words_and_voice_disagree(turn, dialogue ? std::string_view(dialogue->meta.corpus) : std::string_view())) {
       parts.emplace_back(zh ? "字面平静" : "the words alone sound calm");
@@ -653,6 +666,17 @@ std::string describe_voice(const Turn& turn, std::string_view lang, const Dialog
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : (zh ? "，" : ", ")) + p;
   return out;
+}
+
+void add_describe_targets(Dialogue& dialogue) {
+  const bool zh = is_zh(dialogue.lang);
+  for (Turn& t : dialogue.turns) {
+    if (t.split_audio_file.empty() || !t.response_text.empty() || !t.task.empty()) continue;
+    t.task = "describe";
+    const std::string voice = describe_voice(t, dialogue.lang, &dialogue);
+    t.response_text = zh ? fmt::format("你说的是：“{}”。我听到的是{}。", t.text, voice)
+                         : fmt::format("You said: \"{}\" I hear {}.", t.text, voice.empty() ? "a voice" : voice);
+  }
 }
 
 std::vector<EmotionRun> emotion_runs(const Dialogue& dialogue, size_t end) {

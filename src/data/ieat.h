@@ -108,6 +108,12 @@ std::string build_thinking(const Dialogue& dialogue, size_t index, const IeatOpt
 // emotion, the answer in response_text, no voice, no audio, thinking and response_style filled.
 std::vector<Turn> question_turns(const Dialogue& dialogue, const IeatOptions& options);
 
+// For recorded single-utterance corpora (RAVDESS, EmoDB), which have no reply: turns task
+// "describe" whose target is the transcript and how the voice sounds ("You said: \"...\" I hear a
+// female voice, angry (0.9), higher pitch than when calm, louder."), stage 1's auxiliary tasks of
+// transcribing and describing the voice. Only turns with audio and no reply are changed.
+void add_describe_targets(Dialogue& dialogue);
+
 // Fills thinking and response_style of every turn with a reply (response_text not empty; the
 // others get "" and no style), then appends question_turns when options.add_questions and the
 // dialogue has none yet (so a second call changes nothing).

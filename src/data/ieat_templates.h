@@ -18,7 +18,8 @@ enum class Slot {
   kUnclear,                      // no label on this turn
   kVoiceChanged,                 // {parts}
   kVoiceSteady,                  // nothing notable
-  kVoiceFirst,                   // the speaker's first voiced turn
+  kVoiceFirst,                   // the speaker's first voiced turn, nothing measured
+  kVoiceVsCalm,                  // {parts}: a first turn measured against the speaker's calm voice
   kVoiceAbsolute,                // {v}: how a synthetic voice sounds on its own
   kWordsOnly,                    // no voice (text corpus)
   kDisagree,                     // {v}: neutral words, emotional voice

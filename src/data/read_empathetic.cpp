@@ -26,18 +26,9 @@ std::vector<Dialogue> read_empathetic(ReadContext& ctx) {
     std::vector<Utterance> utts;
     for (size_t i = 0; i < j["turns"].size(); ++i) {
       const auto& t = j["turns"][i];
-      const Where tat{file, line, *id + " utterance " + std::to_string(i + 1)};
-      auto speaker = str_field(t, "speaker");
-      auto text = str_field(t, "text");
-      if (!speaker || !text) {
-        ctx.report(tat, "expected {speaker, text} (skipped)", "malformed utterance");
-        continue;
-      }
-      Utterance u;
-      u.speaker = *speaker;
-      u.text = *text;
-      u.source_index = static_cast<int>(i) + 1;
-      if (!ctx.check_text(u.text, tat, "utterance")) continue;
+      std::optional<Utterance> parsed = utterance_from_json(ctx, t, i, at);
+      if (!parsed) continue;
+      Utterance& u = *parsed;
       if (u.speaker == "speaker") {
         u.emotion = label.emotion;
         u.source_emotion = label.source_emotion;

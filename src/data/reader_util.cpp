@@ -304,4 +304,21 @@ std::optional<Dialogue> assemble(ReadContext& ctx, const Where& at, const std::s
   return d;
 }
 
+std::optional<Utterance> utterance_from_json(const ReadContext& ctx, const nlohmann::json& t, size_t index,
+                                             const Where& dialogue) {
+  const Where at{dialogue.file, dialogue.line, dialogue.id + " utterance " + std::to_string(index + 1)};
+  auto speaker = str_field(t, "speaker");
+  auto text = str_field(t, "text");
+  if (!speaker || !text) {
+    ctx.report(at, "expected {speaker, text} (skipped)", "malformed utterance");
+    return std::nullopt;
+  }
+  Utterance u;
+  u.speaker = *speaker;
+  u.text = *text;
+  u.source_index = static_cast<int>(index) + 1;
+  if (!ctx.check_text(u.text, at, "utterance")) return std::nullopt;
+  return u;
+}
+
 }  // namespace attune::data::detail

@@ -84,6 +84,11 @@ nlohmann::json read_json_file(const fs::path& path);
 // A string field, or nullopt when missing or not a string.
 std::optional<std::string> str_field(const nlohmann::json& j, const char* key);
 
+// The `index`-th (0-based) {speaker, text} object of a conversation as an Utterance (source_index
+// index + 1); reports "malformed utterance" or bad text at `dialogue` and returns nullopt.
+std::optional<Utterance> utterance_from_json(const ReadContext& ctx, const nlohmann::json& t, size_t index,
+                                             const Where& dialogue);
+
 // The speaker with the most non-neutral (labelled, not "neutral") utterances; ties go to the
 // speaker who spoke first.
 std::string pick_user(const std::vector<Utterance>& utts);

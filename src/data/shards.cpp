@@ -23,7 +23,11 @@ namespace {
 
 constexpr float kUnknown = std::numeric_limits<float>::quiet_NaN();
 
-int task_code(const std::string& task) { return task == "t1" ? 1 : task == "t2" ? 2 : 0; }
+int task_code(const std::string& task) {
+  if (task == "t1") return 1;
+  if (task == "t2") return 2;
+  return task == "describe" ? 3 : 0;
+}
 
 std::string shard_name(size_t i) { return fmt::format("shard-{:05d}.safetensors", i); }
 

@@ -111,7 +111,7 @@ DataStats compute_stats(const fs::path& dir) {
     for (const Turn& t : d.turns) {
       if (t.task == "t1") ++s.t1_questions;
       if (t.task == "t2") ++s.t2_questions;
-      if (!t.task.empty()) continue;
+      if (t.task == "t1" || t.task == "t2") continue;
       ++user_turns;
       int e = emotion_index(t.emotion);
       ++s.emotion_counts[e >= 0 ? static_cast<size_t>(e) : n_labels];

@@ -143,6 +143,11 @@ TEST(DataCli, RealCorpusSliceWithRecordedSpeech) {
   EXPECT_NE(jsonl.find("\"source\":\"recorded\""), std::string::npos);
   EXPECT_NE(jsonl.find("ravdess"), std::string::npos);
   EXPECT_NE(jsonl.find("pitch_delta_st"), std::string::npos);
+  // The clips have no reply: their target is the transcript and the voice, after the thinking.
+  EXPECT_NE(jsonl.find("\"task\":\"describe\""), std::string::npos);
+  EXPECT_NE(jsonl.find("You said: \\\""), std::string::npos);
+  json index = json::parse(common::read_file(out + "/shards/index.json"));
+  EXPECT_GE(index["totals"]["records"].get<int>(), 12);  // every RECCON dialogue and every clip
 }
 
 }  // namespace

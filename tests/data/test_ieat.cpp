@@ -622,5 +622,43 @@ TEST(IeatExamples, Print) {
   }
 }
 
+TEST(IeatDescribe, RecordedClipsGetTranscriptAndVoiceTargets) {
+  Dialogue d;
+  d.dialogue_id = "ravdess_1";
+  d.meta.corpus = "ravdess";
+  Turn t;
+  t.turn_id = 1;
+  t.text = "Kids are talking by the door.";
+  t.emotion = "anger";
+  t.intensity = 0.9;
+  t.split_audio_file = "/data/clip.flac";
+  VoiceInfo v;
+  v.source = "recorded";
+  v.speaker = "ravdess_actor_01";
+  v.gender = "male";
+  v.pitch_delta_st = 4.0;  // against the actor's calm clips
+  v.rate_ratio = 1.0;
+  v.loudness_delta_db = 8.0;
+  v.jitter_ratio = 1.0;
+  t.voice = v;
+  d.turns.push_back(t);
+  add_describe_targets(d);
+  add_thinking(d, {.seed = 1});
+  const Turn& out = d.turns[0];
+  EXPECT_EQ(out.task, "describe");
+  EXPECT_EQ(out.response_text,
+            "You said: \"Kids are talking by the door.\" I hear male voice, angry (0.9), higher pitch than when calm, "
+            "louder.");
+  // The thinking hears the voice against a calm one (a first turn with measurements).
+  EXPECT_NE(out.thinking.find("calm"), std::string::npos) << out.thinking;
+  EXPECT_NE(out.thinking.find("higher pitch"), std::string::npos) << out.thinking;
+  // A turn that already has a reply is left alone.
+  Dialogue e = d;
+  e.turns[0].task.clear();
+  e.turns[0].response_text = "Oh no.";
+  add_describe_targets(e);
+  EXPECT_EQ(e.turns[0].task, "");
+}
+
 }  // namespace
 }  // namespace attune::data

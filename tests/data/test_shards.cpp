@@ -11,23 +11,13 @@
 #include "data/labels.h"
 #include "data/shards.h"
 #include "io/safetensors.h"
+#include "support/small_tokenizer.h"
 #include "support/test_support.h"
-#include "text/bpe_trainer.h"
 
 namespace attune::data {
 namespace {
 
-text::ChatTemplate small_chat() {
-  text::BpeTrainerOptions options;
-  options.vocab_size = 500;
-  text::BpeTrainer trainer(options);
-  for (int i = 0; i < 20; ++i) {
-    trainer.add_text("I failed my exam today and I feel terrible. That sounds really hard; what happened?");
-    trainer.add_text("They sound sad: lower pitch, slower. Validate first, then ask. style: sad 0.30 voice");
-  }
-  trainer.train();
-  return text::ChatTemplate(trainer.tokenizer());
-}
+text::ChatTemplate small_chat() { return text::ChatTemplate(testing::small_tokenizer(500)); }
 
 // A 16 kHz tone of `seconds` as FLAC under `dir`.
 std::string write_tone(const std::filesystem::path& dir, const std::string& name, double seconds, double hz) {

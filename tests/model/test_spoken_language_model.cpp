@@ -12,6 +12,7 @@
 #include "model/spoken_language_model.h"
 #include "model/tiny_models.h"
 #include "model/weights.h"
+#include "support/small_tokenizer.h"
 #include "support/test_support.h"
 #include "text/bpe_trainer.h"
 #include "text/chat_template.h"
@@ -21,20 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-text::Tokenizer small_tokenizer() {
-  text::BpeTrainerOptions options;
-  options.vocab_size = 300;
-  text::BpeTrainer trainer(options);
-  for (int i = 0; i < 10; ++i) {
-    trainer.add_text("I failed my exam today and I feel terrible. That sounds really hard; what happened?");
-    trainer.add_text("The user sounds sad: low pitch, slow pace. Validate first, then ask about the exam.");
-  }
-  trainer.train();
-  return trainer.tokenizer();
-}
-
 const text::ChatTemplate& chat_template() {
-  static const text::ChatTemplate chat(small_tokenizer());
+  static const text::ChatTemplate chat(testing::small_tokenizer(300, 10));
   return chat;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "attune/error.h"
+#include "support/small_tokenizer.h"
 #include "support/test_support.h"
 #include "text/bpe_trainer.h"
 #include "text/chat_template.h"
@@ -10,18 +11,7 @@
 namespace attune::text {
 namespace {
 
-// A small tokenizer with attune's special tokens (audio slots, <think>), trained here.
-Tokenizer small_tokenizer() {
-  BpeTrainerOptions options;
-  options.vocab_size = 400;
-  BpeTrainer trainer(options);
-  for (int i = 0; i < 20; ++i) {
-    trainer.add_text("I failed my exam today and I feel terrible. That sounds really hard; what happened?");
-    trainer.add_text("The user sounds sad: low pitch, slow pace. Validate first, then ask about the exam.");
-  }
-  trainer.train();
-  return trainer.tokenizer();
-}
+using testing::small_tokenizer;
 
 std::vector<ChatMessage> dialogue() {
   return {{Role::kSystem, "You are a caring listener.", 0, std::nullopt},
