@@ -147,7 +147,8 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
       for (Turn& t : d.turns) {
         if (!t.split_audio_file.empty())
           t.split_audio_file = resolve_audio(o.reuse_voices, t.split_audio_file).string();
-        (t.task.empty() ? kept : old_questions[d.dialogue_id]).push_back(std::move(t));
+        const bool question = t.task == "t1" || t.task == "t2";  // rebuilt with the thinking
+        (question ? old_questions[d.dialogue_id] : kept).push_back(std::move(t));
       }
       d.turns = std::move(kept);
       json& c = per_corpus[d.meta.corpus.empty() ? "unknown" : d.meta.corpus];
@@ -226,6 +227,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     if (o.voices) {
       for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
     }
+    SharedProgress bar(o.progress, o.voices ? "thinking + questions" : "thinking", n, "dialogues");
     common::parallel_for(n, workers, [&](int64_t i, int w) {
       Dialogue& d = dialogues[i];
       guarded(d, diag, "thinking", [&] {
@@ -244,7 +246,9 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
         }
         if (o.voices && speak[i]) voicers[w]->voice(d, o.out, diag, /*measure=*/false);
       });
+      bar.advance();
     });
+    bar.finish();
   }
   for (const Dialogue& d : dialogues) {
     for (const Turn& t : d.turns) {

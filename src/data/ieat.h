@@ -10,7 +10,7 @@
 //
 //   They sound quite sad right now (0.6). Compared with their first turn: lower pitch and a slower
 //   pace. So far: calm -> sad; it shifted to sad at turn 2. What set it off was what they just said:
-//   "I failed the exam again". My reply should validate the sadness, then gently ask what happened.
+//   "I failed the exam again". In my reply I should validate the sadness, then gently ask what happened.
 //   style: sad 0.32
 //
 // The last line is machine-readable: exactly "style: <label> <intensity with two decimals>", the

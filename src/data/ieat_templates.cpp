@@ -285,7 +285,7 @@ const std::vector<Bank>& banks() {
     {Slot::kPlan,
      {"Plan: {core}.",
       "So I'll {core}.",
-      "My reply should {core}.",
+      "In my reply I should {core}.",
       "Best to {core}.",
       "I want to {core}.",
       "Next: {core}.",

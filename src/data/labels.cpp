@@ -24,6 +24,9 @@ using Table = std::vector<LabelMapping>;
 // variant spellings not in this copy, so a fuller copy reads cleanly. Keep docs/data.md in step: a
 // test compares the two.
 const std::map<std::string, Table, std::less<>>& tables() {
+  static const Table kFriends = {{"neutral", "neutral", ""}, {"joy", "happy", ""},   {"surprise", "surprise", ""},
+                                 {"anger", "anger", ""},     {"sadness", "sad", ""}, {"disgust", "disgust", ""},
+                                 {"fear", "fear", ""}};
   static const std::map<std::string, Table, std::less<>> kTables = {
       {"humdial",
        {{"happy", "happy", ""},
@@ -50,22 +53,8 @@ const std::map<std::string, Table, std::less<>>& tables() {
         {"disgusted", "disgust", "variant spelling (not in this copy)"},
         {"fearful", "fear", "variant spelling (not in this copy)"}}},
       // ECF and MELD share the Friends label set.
-      {"ecf",
-       {{"neutral", "neutral", ""},
-        {"joy", "happy", ""},
-        {"surprise", "surprise", ""},
-        {"anger", "anger", ""},
-        {"sadness", "sad", ""},
-        {"disgust", "disgust", ""},
-        {"fear", "fear", ""}}},
-      {"meld",
-       {{"neutral", "neutral", ""},
-        {"joy", "happy", ""},
-        {"surprise", "surprise", ""},
-        {"anger", "anger", ""},
-        {"sadness", "sad", ""},
-        {"disgust", "disgust", ""},
-        {"fear", "fear", ""}}},
+      {"ecf", kFriends},
+      {"meld", kFriends},
       // The seeker's emotion for the whole conversation.
       {"esconv",
        {{"anxiety", "fear", "anxious worry about what may happen"},

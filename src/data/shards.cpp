@@ -387,6 +387,20 @@ ShardSet ShardSet::open(const fs::path& dir) {
 const json& ShardSet::index() const { return impl_->index; }
 int64_t ShardSet::size() const { return impl_->first_record.back(); }
 
+std::vector<int64_t> ShardSet::lengths(std::string_view view) const {
+  if (view != "text" && view != "audio") {
+    throw ConfigError("shard view '" + std::string(view) + "'; expected text or audio");
+  }
+  const std::string name = std::string(view) + "_offsets";
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(size()));
+  for (const io::SafetensorsFile& file : impl_->files) {
+    auto offsets = read_vector<int64_t>(file, name.c_str(), io::Dtype::kI64);
+    for (size_t r = 0; r + 1 < offsets.size(); ++r) out.push_back(offsets[r + 1] - offsets[r]);
+  }
+  return out;
+}
+
 Record ShardSet::record(int64_t i) const {
   if (i < 0 || i >= size()) throw Error(fmt::format("shard record {} out of range [0, {})", i, size()));
   size_t f =

@@ -111,6 +111,9 @@ class ShardSet {
   const nlohmann::json& index() const;
   int64_t size() const;  // records
   Record record(int64_t i) const;
+  // Token counts of every record in one view ("text" or "audio"; 0 where a record has no audio
+  // view), read from the offsets alone: what a batch planner needs without loading records.
+  std::vector<int64_t> lengths(std::string_view view) const;
 
  private:
   struct Impl;

@@ -123,6 +123,7 @@ DialogueMeasures Voicer::voice(Dialogue& d, const fs::path& audio_base, Diagnost
       continue;
     }
     if (t.text.empty() || !options_.synthesize) continue;
+    if (!measure_turns && t.task != "t1" && t.task != "t2") continue;  // the first pass said why it has none
     if (!can_speak) {
       diag.report(d.meta.corpus, 0, where + ": no synthetic voice for language '" + d.lang + "'", "unvoiced language");
       continue;

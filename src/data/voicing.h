@@ -73,8 +73,8 @@ class Voicer {
   // Renders every user turn of `dialogue` that has text but no audio (languages en and zh; others
   // are left unvoiced and reported), then measures every turn that has audio. Problems (text with
   // nothing to pronounce, missing or corrupt recordings) are reported and the turn stays without
-  // audio. Recorded paths are resolved against `audio_base`. With `measure` false only the missing
-  // turns are rendered (e.g. question turns added later) and nothing is measured.
+  // audio. Recorded paths are resolved against `audio_base`. With `measure` false only the T1/T2
+  // question turns without audio (added after measuring) are rendered, and nothing is measured.
   DialogueMeasures voice(Dialogue& dialogue, const std::filesystem::path& audio_base, Diagnostics& diag,
                          bool measure = true);
 

@@ -164,6 +164,12 @@ TEST(Shards, WriteAndReadBackLosslessly) {
 
   ShardSet set = ShardSet::open(dir / "shards");
   ASSERT_EQ(set.size(), 3);
+  const auto text_lengths = set.lengths("text"), audio_lengths = set.lengths("audio");
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(text_lengths[size_t(i)], static_cast<int64_t>(records[size_t(i)].text_ids.size()));
+    EXPECT_EQ(audio_lengths[size_t(i)], static_cast<int64_t>(records[size_t(i)].audio_ids.size()));
+  }
+  EXPECT_THROW(set.lengths("video"), ConfigError);
   for (int64_t i = 0; i < 3; ++i) {
     Record back = set.record(i);
     const Record& r = records[static_cast<size_t>(i)];

@@ -128,6 +128,19 @@ TEST(Voicing, ProblemsAreReportedAndTheRestIsVoiced) {
   EXPECT_EQ(diag.counts().at("unvoiced language"), 3);
 }
 
+TEST(Voicing, TheSecondPassVoicesOnlyTheQuestionTurns) {
+  testing::TempDir out;
+  Diagnostics diag;
+  Voicer voicer(VoicingOptions{.mismatch_rate = 0}, out.path());
+  Dialogue d = three_turns("sad");
+  d.turns[2].task = "t1";
+  DialogueMeasures m = voicer.voice(d, out.path(), diag, /*measure=*/false);
+  EXPECT_TRUE(d.turns[0].split_audio_file.empty());
+  EXPECT_TRUE(d.turns[1].split_audio_file.empty());
+  EXPECT_FALSE(d.turns[2].split_audio_file.empty());
+  EXPECT_FALSE(m.turns[2].has_value());  // nothing measured
+}
+
 TEST(Voicing, DeltasFollowTheReferenceRules) {
   // Hand-derived: turn 1 against the reference, later turns against the median of earlier turns.
   Dialogue d;
