@@ -247,7 +247,12 @@ std::string samples_html(const DataStats& s, const fs::path& dir) {
 
 std::string label_distribution_svg(const DataStats& s) {
   const auto& names = emotion_labels();
-  const int left = 170, bar_w = 560, bar_h = 22, gap = 8, top = 40;
+  // Room for the longest "name (count)" at about 7 px per character of the 12 px font.
+  size_t longest = std::string("total (").size() + std::to_string(s.total.user_turns).size() + 1;
+  for (const auto& [name, c] : s.corpora) {
+    longest = std::max(longest, name.size() + std::to_string(c.user_turns).size() + 3);
+  }
+  const int left = 16 + 7 * static_cast<int>(longest), bar_w = 560, bar_h = 22, gap = 8, top = 40;
   const int rows = static_cast<int>(s.corpora.size()) + 1;
   const int height = top + rows * (bar_h + gap) + 50;
   std::string svg = fmt::format(
