@@ -8,7 +8,6 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <cstring>
 #include <tuple>
 
 #include "attune/error.h"
@@ -582,16 +581,7 @@ ResponseStyle empathic_style(std::string_view emotion, double intensity) {
 bool words_and_voice_disagree(const Turn& turn, std::string_view corpus) {
   if (!turn.voice || turn.voice->source != "synthetic") return false;
   if (turn.emotion.empty() || turn.emotion == "neutral" || turn.voice->style_emotion != turn.emotion) return false;
-  const std::string source = lower(squash(turn.source_emotion));
-  if (source.empty()) return false;
-  if (!corpus.empty()) {
-    try {
-      if (auto label = normalise_emotion(corpus, source)) return *label == "neutral";
-    } catch (const Error&) {
-      // a corpus without a label table: fall through to the common spellings
-    }
-  }
-  return source == "neutral" || source == "no emotion" || source == "none" || source == "calm";
+  return !turn.source_emotion.empty() && words_read_neutral(corpus, turn.source_emotion);
 }
 
 std::string emotion_word(std::string_view emotion, std::string_view lang) {
@@ -617,19 +607,21 @@ std::string describe_voice(const Turn& turn, std::string_view lang, const Dialog
         if (&dialogue->turns[i] == &turn) first = first_voiced_turn(*dialogue, i);
       }
     }
-    if (first && !(has_measurements(*v) && !voice_parts(*v).empty())) {
+    const auto changes = has_measurements(*v) ? voice_parts(*v) : std::vector<VoicePart>{};
+    if (first && changes.empty()) {
       parts.emplace_back(zh ? "第一轮" : "first turn");
     } else if (has_measurements(*v)) {
-      const auto changes = voice_parts(*v);
+      // A first turn is measured against the speaker's calm voice, later ones against earlier turns.
+      const char* than = first ? (zh ? "比平静时" : " than when calm") : (zh ? "比之前" : " than before");
       for (auto p : changes) {
         switch (p) {
           case VoicePart::kPitchUp:
           case VoicePart::kPitchUpMuch:
-            parts.emplace_back(zh ? "音调比之前高" : "higher pitch than before");
+            parts.push_back(zh ? fmt::format("音调{}高", than) : fmt::format("higher pitch{}", than));
             break;
           case VoicePart::kPitchDown:
           case VoicePart::kPitchDownMuch:
-            parts.emplace_back(zh ? "音调比之前低" : "lower pitch than before");
+            parts.push_back(zh ? fmt::format("音调{}低", than) : fmt::format("lower pitch{}", than));
             break;
           case VoicePart::kFaster:
             parts.emplace_back(zh ? "语速更快" : "faster");
@@ -649,15 +641,6 @@ std::string describe_voice(const Turn& turn, std::string_view lang, const Dialog
         }
       }
       if (changes.empty()) parts.emplace_back(zh ? "平稳" : "steady");
-      if (first) {
-        // Measured against the speaker's calm voice, not an earlier turn.
-        for (std::string& p : parts) {
-          if (auto at = p.find(zh ? "比之前" : " than before"); at != std::string::npos) {
-            p.replace(at, zh ? std::strlen("比之前") : std::strlen(" than before"),
-                      zh ? "比平静时" : " than when calm");
-          }
-        }
-      }
     }
     if (words_and_voice_disagree(turn, dialogue ? std::string_view(dialogue->meta.corpus) : std::string_view())) {
       parts.emplace_back(zh ? "字面平静" : "the words alone sound calm");

@@ -179,4 +179,10 @@ std::optional<std::string> normalise_emotion(std::string_view corpus, std::strin
   return std::nullopt;
 }
 
+bool words_read_neutral(std::string_view corpus, std::string_view source) {
+  if (auto label = normalise_emotion(corpus, source)) return *label == "neutral";
+  const std::string key = lower_trimmed(source);
+  return key == "neutral" || key == "no emotion" || key == "no_emotion" || key == "none" || key == "calm";
+}
+
 }  // namespace attune::data

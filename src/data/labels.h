@@ -29,4 +29,8 @@ const std::vector<LabelMapping>& label_table(std::string_view corpus);
 // "" for a label the table drops on purpose, std::nullopt for one it does not know.
 std::optional<std::string> normalise_emotion(std::string_view corpus, std::string_view source);
 
+// True when a corpus label says the words are emotionally neutral: it normalises to "neutral", or,
+// for a corpus without a table, it is one of the common spellings (neutral, no emotion, none, calm).
+bool words_read_neutral(std::string_view corpus, std::string_view source);
+
 }  // namespace attune::data

@@ -8,6 +8,7 @@
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "common/file_util.h"
+#include "common/xml_escape.h"
 #include "data/dialogue.h"
 #include "data/ieat.h"
 #include "data/labels.h"
@@ -77,21 +78,6 @@ json corpus_json(const CorpusStats& s) {
           {"audio_hours", s.audio_seconds / 3600},
           {"labels", labels},
           {"turns_per_dialogue", {{"min", sp.min}, {"median", sp.median}, {"mean", sp.mean}, {"max", sp.max}}}};
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else
-      out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -218,8 +204,8 @@ std::string samples_html(const DataStats& s, const fs::path& dir) {
       "sounds, the IEAT thinking the model learns to write, and the reply.</p>\n";
   for (const SampleDialogue& sample : s.samples) {
     Dialogue d = dialogue_from_json(json::parse(sample.json));
-    html += "<h2>" + xml_escape(d.dialogue_id) + "</h2>";
-    if (!d.meta.situation.empty()) html += "<p><i>situation:</i> " + xml_escape(d.meta.situation) + "</p>";
+    html += "<h2>" + common::xml_escape(d.dialogue_id) + "</h2>";
+    if (!d.meta.situation.empty()) html += "<p><i>situation:</i> " + common::xml_escape(d.meta.situation) + "</p>";
     html += "<table>";
     for (const Turn& t : d.turns) {
       std::string emotion = t.emotion.empty() ? "unlabelled" : t.emotion;
@@ -227,17 +213,19 @@ std::string samples_html(const DataStats& s, const fs::path& dir) {
         emotion += " (voice; the words read " + t.source_emotion + ")";
       }
       html += "<tr><td><b>user " + std::to_string(t.turn_id) + (t.task.empty() ? "" : " [" + t.task + "]") +
-              "</b><br><span class=\"emo\">" + xml_escape(emotion) + "</span></td><td>" + xml_escape(t.text);
+              "</b><br><span class=\"emo\">" + common::xml_escape(emotion) + "</span></td><td>" +
+              common::xml_escape(t.text);
       if (!t.split_audio_file.empty()) {
         fs::path audio = resolve_audio(dir, t.split_audio_file);
         std::string src = fs::path(t.split_audio_file).is_absolute() ? "file://" + audio.string() : t.split_audio_file;
-        html += "<br><audio controls preload=\"none\" src=\"" + xml_escape(src) + "\"></audio>";
+        html += "<br><audio controls preload=\"none\" src=\"" + common::xml_escape(src) + "\"></audio>";
       }
       html += "</td></tr>";
       if (!t.response_text.empty()) {
         html += "<tr><td><b>assistant</b></td><td>";
-        if (!t.thinking.empty()) html += "<pre>&lt;think&gt;\n" + xml_escape(t.thinking) + "\n&lt;/think&gt;</pre>";
-        html += xml_escape(t.response_text) + "</td></tr>";
+        if (!t.thinking.empty())
+          html += "<pre>&lt;think&gt;\n" + common::xml_escape(t.thinking) + "\n&lt;/think&gt;</pre>";
+        html += common::xml_escape(t.response_text) + "</td></tr>";
       }
     }
     html += "</table>\n";
@@ -265,7 +253,7 @@ std::string label_distribution_svg(const DataStats& s) {
     int64_t total = 0;
     for (int64_t v : c.emotion_counts) total += v;
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} ({})</text>\n", left - 6, y + 15,
-                       xml_escape(name), total);
+                       common::xml_escape(name), total);
     double x = left;
     for (size_t i = 0; i < c.emotion_counts.size() && total > 0; ++i) {
       double w = bar_w * static_cast<double>(c.emotion_counts[i]) / static_cast<double>(total);

@@ -43,11 +43,8 @@ double median(std::vector<double> v) {
 }
 
 bool is_neutral_words(const Dialogue& d, const Turn& t) {
-  if (t.emotion != "neutral") return false;
-  // A turn whose corpus label is not neutral was already voiced by its own emotion.
-  if (t.source_emotion.empty()) return true;
-  auto words = normalise_emotion(d.meta.corpus, t.source_emotion);
-  return !words || *words == "neutral" || words->empty();
+  // A turn without a corpus label but labelled neutral (e.g. HumDial input) counts as neutral words.
+  return t.emotion == "neutral" && (t.source_emotion.empty() || words_read_neutral(d.meta.corpus, t.source_emotion));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "attune/error.h"
 #include "audio/resample.h"
+#include "common/xml_escape.h"
 #include "tts/sentences.h"
 #include "tts/subprocess.h"
 
@@ -43,33 +44,6 @@ constexpr double kNeutralAmplitude = 70;
 
 int clamp_round(double v, int lo, int hi) {
   return static_cast<int>(std::lround(std::clamp(v, double(lo), double(hi))));
-}
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // First line of a message, bounded, for error text.
@@ -124,8 +98,8 @@ std::vector<std::string> espeak_argv(const std::string& program, const EspeakCon
 }
 
 std::string espeak_ssml(std::string_view text, const EspeakControls& c) {
-  return "<speak><prosody range=\"" + std::to_string(c.pitch_range_percent) + "%\">" + xml_escape(clean_text(text)) +
-         "</prosody></speak>";
+  return "<speak><prosody range=\"" + std::to_string(c.pitch_range_percent) + "%\">" +
+         common::xml_escape(clean_text(text)) + "</prosody></speak>";
 }
 
 bool espeak_available(const std::string& program) { return program_exists(program); }
