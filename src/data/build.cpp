@@ -95,6 +95,7 @@ json write_shards(const std::vector<Dialogue>& dialogues, const fs::path& out, c
                   Diagnostics& diag) {
   info["tokenizer"] = fs::absolute(tokenizer_path).string();
   info["vocab_size"] = chat.tokenizer().vocab_size();
+  info["tokenizer_fingerprint"] = text::fingerprint(chat.tokenizer());
   ShardWriter writer(out / "shards", options, info);
   const auto n = static_cast<int64_t>(dialogues.size());
   const int workers = common::effective_threads(threads, n);

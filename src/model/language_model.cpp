@@ -83,7 +83,30 @@ ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool w
   if (with_bias) bias = register_parameter("bias", init_tensor({out_features}, init, 0.0, 0.0));
 }
 
+void ProjectionImpl::enable_lora(int64_t rank, double alpha) {
+  if (rank <= 0) throw ConfigError("lora rank " + std::to_string(rank) + ": expected a positive integer");
+  if (has_lora()) return;
+  const int64_t in = weight.size(1), out = weight.size(0);
+  auto opts = weight.options().dtype(at::kFloat);
+  // peft's default: A ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)); B = 0, so training
+  // starts exactly at the base model.
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+  lora_A = register_parameter("lora_A", at::empty({rank, in}, opts).uniform_(-bound, bound).to(weight.dtype()));
+  lora_B = register_parameter("lora_B", at::zeros({out, rank}, opts).to(weight.dtype()));
+  lora_scale = alpha / static_cast<double>(rank);
+}
+
+at::Tensor ProjectionImpl::merged_weight() const {
+  at::NoGradGuard no_grad;
+  if (!has_lora()) return weight.detach();
+  return (weight.to(at::kFloat) + lora_scale * at::matmul(lora_B.to(at::kFloat), lora_A.to(at::kFloat)))
+      .to(weight.dtype());
+}
+
 at::Tensor ProjectionImpl::forward(const at::Tensor& x) {
+  if (has_lora()) {
+    return at::linear(x, weight, bias) + at::linear(at::linear(x, lora_A), lora_B) * lora_scale;
+  }
   // One row (a decode step): matrix-vector on the CPU, which this libtorch runs 1.3-2x faster than
   // linear's addmm with m = 1 (Qwen2-0.5B decode: 1.5x; see docs/model.md).
   if (x.is_cpu() && x.numel() == weight.size(1)) {

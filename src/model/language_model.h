@@ -70,11 +70,21 @@ struct InitOptions {
 
 // y = x W^T + b, parameters "weight" [out, in] and "bias" [out] (absent without bias). Like
 // torch::nn::Linear, without its initialisation cost on construction.
+//
+// LoRA (training): enable_lora(r, alpha) adds "lora_A" [r, in] (kaiming-uniform, as peft) and
+// "lora_B" [out, r] (zeros), so y = x W^T + b + (alpha / r) * (x A^T) B^T; saving writes the merged
+// weight W + (alpha / r) B A under "weight" and no lora_* tensor (collect_weights in weights.h).
 class ProjectionImpl : public torch::nn::Module {
  public:
   ProjectionImpl(int64_t in_features, int64_t out_features, bool bias, const InitOptions& init, double stddev);
   at::Tensor forward(const at::Tensor& x);
+  void enable_lora(int64_t rank, double alpha);
+  bool has_lora() const { return lora_A.defined(); }
+  // W + scale * B A (detached); the weight itself without LoRA.
+  at::Tensor merged_weight() const;
   at::Tensor weight, bias;
+  at::Tensor lora_A, lora_B;
+  double lora_scale = 0;
 };
 TORCH_MODULE(Projection);
 

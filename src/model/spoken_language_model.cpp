@@ -39,7 +39,6 @@ std::shared_ptr<torch::nn::Module> nest(const std::string& name, std::shared_ptr
 constexpr const char* kEncoderPrefix = "encoder.";
 constexpr const char* kAdapterPrefix = "adapter.";
 constexpr const char* kLanguageModelPrefix = "language_model.";
-constexpr const char* kTalkerPrefix = "talker.";
 
 }  // namespace
 
@@ -159,6 +158,7 @@ void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSave
     if (config_.language_model.is_inline() || options.include_path_components) {
       add(*language_model_, kLanguageModelPrefix);
     }
+    if (options.talker != nullptr) add(*options.talker, kTalkerPrefix);
     io::write_safetensors(dir / io::kSafetensorsSingleName, std::move(tensors), {{"format", "pt"}});
     io::write_slm_config(dir / "config.json", config_);
   });

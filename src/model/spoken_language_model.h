@@ -38,6 +38,7 @@
 #include "model/adapter.h"
 #include "model/language_model.h"
 #include "model/speech_encoder.h"
+#include "model/talker_head.h"
 #include "text/chat_template.h"
 
 namespace attune::model {
@@ -73,6 +74,8 @@ struct SlmSaveOptions {
   // Also write the tensors of components given by `path` (e.g. after fine-tuning the encoder);
   // off: they stay in their own directories and the new config points there.
   bool include_path_components = false;
+  // The speech-style head to store under "talker." (none: the composite has no talker tensors).
+  const TalkerHeadImpl* talker = nullptr;
 };
 
 class SpokenLanguageModelImpl : public torch::nn::Module {

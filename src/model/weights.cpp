@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "attune/error.h"
+#include "model/language_model.h"
 
 namespace attune::model {
 
@@ -199,9 +201,24 @@ NamedTensors collect_weights(const torch::nn::Module& module, io::Dtype dtype, c
     throw ConfigError("save_weights: dtype " + std::string(io::dtype_name(dtype)) + " (expected F32, BF16 or F16)");
   }
   const at::ScalarType type = scalar_type_of(dtype, "save_weights");
+  // LoRA projections are written merged, under their base names only.
+  std::map<std::string, at::Tensor> merged;
+  for (const auto& m : module.named_modules("", /*include_self=*/true)) {
+    const auto* projection = dynamic_cast<const ProjectionImpl*>(m.value().get());
+    if (projection == nullptr || !projection->has_lora()) continue;
+    const std::string base = m.key().empty() ? "" : m.key() + ".";
+    merged[base + "weight"] = projection->merged_weight();
+    merged[base + "lora_A"] = at::Tensor();
+    merged[base + "lora_B"] = at::Tensor();
+  }
   NamedTensors out;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    at::Tensor t = item.value().detach().to(at::kCPU, type).contiguous();
+    at::Tensor value = item.value();
+    if (auto it = merged.find(item.key()); it != merged.end()) {
+      if (!it->second.defined()) continue;
+      value = it->second;
+    }
+    at::Tensor t = value.detach().to(at::kCPU, type).contiguous();
     out.storage.push_back(t);
     io::TensorToWrite w;
     w.name = prefix + item.key();

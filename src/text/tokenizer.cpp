@@ -8,6 +8,7 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <climits>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "common/random.h"
 #include "attune/error.h"
 #include "common/file_util.h"
 #include "text/pretokenizer.h"
@@ -1012,6 +1014,19 @@ std::string Tokenizer::describe() const {
     << impl_->pre_tokenizer.describe();
   if (impl_->ignore_merges) s << ", ignore_merges";
   return s.str();
+}
+
+std::string fingerprint(const Tokenizer& tokenizer) {
+  std::string all;
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    all += tokenizer.token_bytes(id);
+    all += '\0';
+  }
+  for (const AddedToken& t : tokenizer.added_tokens()) all += t.content + "\1";
+  all += std::to_string(tokenizer.merge_count());
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(common::stable_hash(all)));
+  return hex;
 }
 
 }  // namespace attune::text

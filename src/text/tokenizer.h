@@ -125,6 +125,10 @@ class Tokenizer {
   friend class StreamDecoder;
 };
 
+// A hex digest of what the tokenizer maps (every token's bytes in id order, the added tokens and
+// the merge count), so data rendered with one tokenizer is recognised when another is used.
+std::string fingerprint(const Tokenizer& tokenizer);
+
 // Decodes ids one at a time for streaming output. A character whose UTF-8 bytes are spread over
 // several tokens is held back until complete, so every returned piece is whole characters; the
 // concatenation of all pieces equals decode(all ids). With replace_invalid, bytes that can never

@@ -1,0 +1,78 @@
+// Training recipes: one JSON file that says what to train, on which shards, how (docs/training.md).
+//
+//   train::Recipe r = train::load_recipe("recipes/smoke-stage0.json", {"steps=40", "out=runs/x"});
+//
+// Every key is checked: an unknown key, a wrong type or an impossible value is a ConfigError naming
+// the file and the key path ("recipe.json: optim.lr: expected a number > 0, got -1"). Relative paths
+// resolve against the current working directory, as command-line paths do.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace attune::train {
+
+struct LoraSpec {
+  int64_t rank = 0;  // 0: no LoRA
+  double alpha = 16;
+  std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj"};
+};
+
+struct Recipe {
+  std::filesystem::path source;  // the recipe file
+  nlohmann::json resolved;       // the recipe as run: the file's JSON after the overrides
+
+  int stage = 0;  // 0 text teacher, 1 speech alignment by self-distillation, 2 end-to-end
+  std::string name;
+  std::filesystem::path out;
+  uint64_t seed = 1234;
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  int threads = 0;              // 0: the --threads option / all cores
+
+  // ---- model ----
+  std::filesystem::path from;       // a model directory to start from (LM for stage 0, composite for 1/2)
+  nlohmann::json language_model;    // stage 0 without `from`: an inline HF config (a fresh model)
+  nlohmann::json slm;               // stage 1 without `from`: an attune_slm composite config
+  std::filesystem::path tokenizer;  // tokenizer.json or a directory holding one
+
+  // ---- data ----
+  std::filesystem::path train_data, valid_data;  // shard directories (or a build directory holding shards/)
+  int64_t batch_tokens = 4096;                   // per micro-batch, padding included
+
+  // ---- what trains ----
+  std::vector<std::string> parts;  // of encoder, adapter, language_model, talker
+  int64_t freeze_encoder_layers = 0;
+  LoraSpec lora;
+
+  // ---- optimisation ----
+  int64_t steps = 100;
+  double lr = 1e-3, min_lr_ratio = 0.1, weight_decay = 0.01, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  int64_t warmup_steps = 0;
+  std::string schedule = "cosine";  // cosine | linear | constant (after warmup)
+  int64_t grad_accum = 1;
+  double clip_norm = 1.0;             // 0: no clipping
+  std::string precision = "fp32";     // fp32 | bf16 (autocast; weights and optimiser stay fp32)
+  std::string save_dtype = "fp32";    // dtype of the final model directory: fp32 | bf16
+
+  // ---- losses ----
+  double ce_weight = 1, kl_weight = 1, kl_temperature = 1, style_weight = 0.5, consistency_weight = 0.1;
+
+  // ---- schedule of side jobs ----
+  int64_t log_interval = 10, eval_interval = 50, eval_batches = 16, checkpoint_interval = 50, keep_checkpoints = 2;
+};
+
+// Reads `path`, applies `overrides` ("optim.lr=3e-4", "data.train=DIR": the value is JSON when it
+// parses as JSON, else a string), validates and fills defaults.
+Recipe load_recipe(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+// The same from JSON already in memory (`source` names it in errors).
+Recipe parse_recipe(nlohmann::json json, const std::string& source, const std::vector<std::string>& overrides = {});
+
+// The learning rate at optimiser step `step` (0-based): linear warmup to `lr` over warmup_steps, then
+// the schedule down to lr * min_lr_ratio at `steps`.
+double learning_rate(const Recipe& recipe, int64_t step);
+
+}  // namespace attune::train
