@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config git ca-certificates clang-format
   # libtorch (CPU) and a fast BLAS under it: without libopenblas0-openmp, matmuls use the slow reference BLAS
   libtorch-dev libopenblas0-openmp
+  # Gloo headers for data-parallel training across processes (the library itself is inside libtorch)
+  libgloo-dev
   # audio: decode/encode, resample, FFT, speech synthesis (espeak-ng runs as a separate process: GPL-3.0;
   # libespeak-ng-dev only builds that separate program, attune-espeak)
   libsndfile1-dev libsoxr-dev libfftw3-dev espeak-ng libespeak-ng-dev sox

@@ -234,7 +234,7 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   }
 
   Section optim = top.section("optim");
-  r.lr = optim.number("lr", 1e-3, 0, 10, true);
+  r.lr = optim.number("lr", 1e-3, 0, INFINITY, true);
   r.min_lr_ratio = optim.number("min_lr_ratio", 0.1, 0, 1);
   r.warmup_steps = optim.integer("warmup_steps", 0, 0);
   r.schedule = optim.string("schedule", "cosine", {"cosine", "linear", "constant"});

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <malloc.h>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -594,7 +595,15 @@ TrainResult Run::train() {
       if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
       grads.push_back(p.grad());
     }
+    // Logged losses are the mean over every rank's micro-batches, as one process would see them.
+    at::Tensor logged = at::tensor({total, sum.ce, sum.kl, sum.style, sum.consistency}, at::kDouble).to(at::kFloat);
+    grads.push_back(logged);
     comm_->average(grads);
+    grads.pop_back();
+    if (env_.enabled()) {
+      total = logged[0].item<double>(), sum.ce = logged[1].item<double>(), sum.kl = logged[2].item<double>();
+      sum.style = logged[3].item<double>(), sum.consistency = logged[4].item<double>();
+    }
     const double grad_norm =
         r_.clip_norm > 0 ? torch::nn::utils::clip_grad_norm_(params, r_.clip_norm)
                          : at::stack([&] {
@@ -669,6 +678,11 @@ TrainResult Run::train() {
 }  // namespace
 
 TrainResult run_training(const Recipe& recipe, const TrainOptions& options) {
+  // Every step frees and reallocates the same large activations; glibc would hand them back to the
+  // kernel and fault them in again each time (a third of the smoke run's time went to the kernel).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
   return model::with_torch_context("training", [&] {
     Run run(recipe, options);
     return run.train();

@@ -44,15 +44,19 @@ static std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-CommandResult run_attune(const std::string& args, const std::optional<std::string>& stdin_text) {
+std::string attune_bin() {
   const char* bin = std::getenv("ATTUNE_BIN");
+  return bin ? bin : ATTUNE_DEFAULT_BIN;
+}
+
+CommandResult run_attune(const std::string& args, const std::optional<std::string>& stdin_text, const std::string& env) {
   TempDir tmp;
   std::string in = "/dev/null";
   if (stdin_text) {
     write_bytes(tmp / "stdin", *stdin_text);
     in = (tmp / "stdin").string();
   }
-  std::string cmd = std::string(bin ? bin : ATTUNE_DEFAULT_BIN) + " " + args + " <" + in + " >" +
+  std::string cmd = env + attune_bin() + " " + args + " <" + in + " >" +
                     (tmp / "out").string() + " 2>" + (tmp / "err").string();
   int status = std::system(cmd.c_str());
   CommandResult r;

@@ -33,8 +33,12 @@ struct CommandResult {
   int exit_code = -1;
   std::string out, err;
 };
+// The `attune` binary under test (ATTUNE_BIN, else the one this build made).
+std::string attune_bin();
 // Runs `attune ARGS` (ATTUNE_BIN) through the shell; stdin from /dev/null unless `stdin_text` is set.
-CommandResult run_attune(const std::string& args, const std::optional<std::string>& stdin_text = std::nullopt);
+// `env` ("NAME=value ...") goes in front of the command.
+CommandResult run_attune(const std::string& args, const std::optional<std::string>& stdin_text = std::nullopt,
+                         const std::string& env = "");
 
 // Writes bytes to a file (for building malformed inputs).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
