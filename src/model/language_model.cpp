@@ -12,6 +12,7 @@
 #include <numbers>
 
 #include "attune/error.h"
+#include "model/fused_ops.h"
 #include "io/safetensors.h"
 #include "model/torch_error.h"
 #include "model/weights.h"
@@ -130,6 +131,9 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const InitOptions& init) : ep
 }
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) {
+    return fused_rms_norm(x, weight, eps);
+  }
   at::Tensor h = x.to(at::kFloat);
   at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
   h = h * at::rsqrt(variance + eps);
@@ -225,6 +229,11 @@ MlpImpl::MlpImpl(const io::LanguageModelConfig& c, const InitOptions& init) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
+  if (at::GradMode::is_enabled()) {
+    at::Tensor gate = gate_proj->forward(x), up = up_proj->forward(x);
+    if (gate.requires_grad() || up.requires_grad()) return down_proj->forward(fused_swiglu(gate, up));
+    return down_proj->forward(at::silu(gate) * up);
+  }
   return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
 }
 

@@ -1,6 +1,5 @@
 #include "train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
@@ -25,6 +24,7 @@
 #include "model/torch_error.h"
 #include "model/weights.h"
 #include "text/tokenizer.h"
+#include "train/autocast.h"
 #include "train/batch.h"
 #include "train/distributed.h"
 #include "train/metrics.h"
@@ -242,31 +242,6 @@ StepLosses compute_losses(const Recipe& r, Models& m, const Batch& b, at::Device
   return out;
 }
 
-// bf16 autocast for the forward pass (weights, gradients and the optimiser stay float32).
-class Autocast {
- public:
-  Autocast(bool on, at::Device device) : on_(on), cuda_(device.is_cuda()) {
-    if (!on_) return;
-    if (cuda_) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    } else {
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    }
-    at::autocast::increment_nesting();
-  }
-  ~Autocast() {
-    if (!on_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    if (cuda_) at::autocast::set_enabled(false);
-    else at::autocast::set_cpu_enabled(false);
-  }
-
- private:
-  bool on_, cuda_;
-};
-
 std::string step_name(int64_t step) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
@@ -325,10 +300,15 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
   const int threads = options.threads > 0 ? options.threads : recipe.threads;
   if (threads > 0) at::set_num_threads(threads);
   device_ = pick_device(r_.device, env_.local_rank);
-  // Debian's libtorch 1.13 with oneDNN enabled gave run-to-run different float32 results (and
-  // occasionally 1e28 gradients) in the speech encoder's backward on this CPU; without it the same run
-  // is bit-for-bit repeatable. fp32 training therefore runs without oneDNN; bf16 needs it (AMX).
-  if (device_.is_cpu() && r_.precision == "fp32") at::globalContext().setUserEnabledMkldnn(false);
+  // Debian's libtorch 1.13 with oneDNN enabled gave run-to-run different results (and at random
+  // 1e28 gradients) in the speech encoder's backward on this CPU, in float32 and bf16; without it the
+  // same run is bit-for-bit repeatable. So oneDNN is off whenever the speech encoder trains or carries
+  // gradients (stages 1, 2) and for float32; stage 0 in bf16 keeps it (its AMX matrix products).
+  if (device_.is_cpu() && (r_.precision == "fp32" || r_.stage > 0)) at::globalContext().setUserEnabledMkldnn(false);
+  if (device_.is_cpu() && r_.precision == "bf16" && r_.stage > 0) {
+    spdlog::warn("precision bf16 on the CPU in stage {}: without oneDNN, bf16 matrix products run ~6x slower than "
+                 "float32 here; precision fp32 is faster", r_.stage);
+  }
 
   const fs::path train_dir = shard_dir(r_.train_data);
   train_set_.emplace(data::ShardSet::open(train_dir));
