@@ -3,11 +3,12 @@
 // same shapes, same threads, in the same run. One step = forward over every position, next-token
 // cross-entropy, backward, AdamW. fp32, and bf16 autocast (float32 weights and optimiser).
 //
-//   ./build/bench/bench_train [--threads 2] [--batch 8] [--seq 256] [--steps 3] [--rounds 3] [--dtypes fp32,bf16] [--no-python] [--profile PREFIX]
+//   ./build/bench/bench_train [--threads 2] [--batch 8] [--seq 256] [--steps 3] [--rounds 3] [--dtypes fp32,bf16]
+//   [--no-python] [--profile PREFIX]
 //                            [--shape small|qwen2-0.5b] [--device cpu|cuda] [--peak-tflops T]
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/adamw.h>
 #include <torch/torch.h>
-#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <array>
@@ -97,15 +98,18 @@ json run_attune(const Options& o, const std::string& dtype) {
     if (step >= o.warmup) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   at::globalContext().setUserEnabledMkldnn(true);
-  return {{"step_s", median(times)}, {"params", params}, {"tokens", o.batch * o.seq}, {"first_loss", first},
+  return {{"step_s", median(times)},
+          {"params", params},
+          {"tokens", o.batch * o.seq},
+          {"first_loss", first},
           {"last_loss", last}};
 }
 
 std::optional<json> run_python(const Options& o, const std::string& dtype) {
-  const std::string cmd = "/usr/bin/python3 " + std::string(ATTUNE_SOURCE_DIR) + "/bench/bench_train_eager.py --dtype " +
-                          dtype + " --threads " + std::to_string(o.threads) + " --batch " + std::to_string(o.batch) +
-                          " --seq " + std::to_string(o.seq) + " --steps " + std::to_string(o.steps) + " --warmup " +
-                          std::to_string(o.warmup) + " 2>/dev/null";
+  const std::string cmd = "/usr/bin/python3 " + std::string(ATTUNE_SOURCE_DIR) +
+                          "/bench/bench_train_eager.py --dtype " + dtype + " --threads " + std::to_string(o.threads) +
+                          " --batch " + std::to_string(o.batch) + " --seq " + std::to_string(o.seq) + " --steps " +
+                          std::to_string(o.steps) + " --warmup " + std::to_string(o.warmup) + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return std::nullopt;
   std::array<char, 4096> buf{};
@@ -137,19 +141,33 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--threads") o.threads = std::stoi(value());
-    else if (a == "--batch") o.batch = std::stoi(value());
-    else if (a == "--seq") o.seq = std::stoi(value());
-    else if (a == "--steps") o.steps = std::stoi(value());
-    else if (a == "--rounds") o.rounds = std::stoi(value());
-    else if (a == "--dtypes") o.dtypes = split(value());
-    else if (a == "--no-python") o.python = false;
-    else if (a == "--profile") o.profile = value();
-    else if (a == "--shape") o.shape = value();
-    else if (a == "--device") o.device = value();
-    else if (a == "--peak-tflops") o.peak_tflops = std::stod(value());
+    if (a == "--threads")
+      o.threads = std::stoi(value());
+    else if (a == "--batch")
+      o.batch = std::stoi(value());
+    else if (a == "--seq")
+      o.seq = std::stoi(value());
+    else if (a == "--steps")
+      o.steps = std::stoi(value());
+    else if (a == "--rounds")
+      o.rounds = std::stoi(value());
+    else if (a == "--dtypes")
+      o.dtypes = split(value());
+    else if (a == "--no-python")
+      o.python = false;
+    else if (a == "--profile")
+      o.profile = value();
+    else if (a == "--shape")
+      o.shape = value();
+    else if (a == "--device")
+      o.device = value();
+    else if (a == "--peak-tflops")
+      o.peak_tflops = std::stod(value());
     else {
-      std::fprintf(stderr, "usage: bench_train [--threads N] [--batch B] [--seq T] [--steps N] [--rounds R] [--dtypes fp32,bf16] [--no-python] [--profile PREFIX] [--shape small|qwen2-0.5b] [--device cpu|cuda] [--peak-tflops T]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_train [--threads N] [--batch B] [--seq T] [--steps N] [--rounds R] [--dtypes fp32,bf16] "
+          "[--no-python] [--profile PREFIX] [--shape small|qwen2-0.5b] [--device cpu|cuda] [--peak-tflops T]\n");
       return 2;
     }
   }

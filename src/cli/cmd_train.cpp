@@ -39,19 +39,22 @@ int run_train(const TrainCli& c) {
   return 0;
 }
 
-const bool registered = register_command({"train", "Train a model from a recipe (stage 0, 1 or 2)", [](CLI::App& app) -> Action {
-  auto c = std::make_shared<TrainCli>();
-  app.add_option("recipe", c->recipe, "Recipe file (JSON; see recipes/ and docs/training.md)")->required();
-  app.add_option("--resume", c->resume,
-                 "Continue a killed or finished run: its run directory (latest checkpoint) or one checkpoint directory");
-  app.add_option("--set", c->overrides, "Override a recipe key, e.g. --set optim.lr=3e-4 --set data.train=DIR")
-      ->take_all();
-  app.add_flag("--no-progress", c->no_progress, "Plain progress lines instead of a live bar");
-  app.footer(
-      "Distributed data parallel: start one process per rank with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set\n"
-      "(as torchrun does); rank 0 writes checkpoints and metrics.");
-  return [c] { return run_train(*c); };
-}});
+const bool registered = register_command(
+    {"train", "Train a model from a recipe (stage 0, 1 or 2)", [](CLI::App& app) -> Action {
+       auto c = std::make_shared<TrainCli>();
+       app.add_option("recipe", c->recipe, "Recipe file (JSON; see recipes/ and docs/training.md)")->required();
+       app.add_option(
+           "--resume", c->resume,
+           "Continue a killed or finished run: its run directory (latest checkpoint) or one checkpoint directory");
+       app.add_option("--set", c->overrides, "Override a recipe key, e.g. --set optim.lr=3e-4 --set data.train=DIR")
+           ->take_all();
+       app.add_flag("--no-progress", c->no_progress, "Plain progress lines instead of a live bar");
+       app.footer(
+           "Distributed data parallel: start one process per rank with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT "
+           "set\n"
+           "(as torchrun does); rank 0 writes checkpoints and metrics.");
+       return [c] { return run_train(*c); };
+     }});
 
 }  // namespace
 }  // namespace attune::cli

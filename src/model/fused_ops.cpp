@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -30,8 +31,8 @@ namespace baseline {
 }  // namespace baseline
 
 bool use_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                          __builtin_cpu_supports("avx512dq");
+  static const bool yes =
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   return yes;
 }
 
@@ -44,7 +45,8 @@ void swiglu_forward_typed(const at::Tensor& g, const at::Tensor& u, at::Tensor& 
   const T* gp = reinterpret_cast<const T*>(g.data_ptr());
   const T* up = reinterpret_cast<const T*>(u.data_ptr());
   T* yp = reinterpret_cast<T*>(y.data_ptr());
-  at::parallel_for(0, g.numel(), 1 << 14, [&](int64_t b, int64_t e) { ATTUNE_DISPATCH(swiglu_forward_kernel, T, gp, up, yp, b, e); });
+  at::parallel_for(0, g.numel(), 1 << 14,
+                   [&](int64_t b, int64_t e) { ATTUNE_DISPATCH(swiglu_forward_kernel, T, gp, up, yp, b, e); });
 }
 
 template <typename T>
@@ -55,8 +57,9 @@ void swiglu_backward_typed(const at::Tensor& g, const at::Tensor& u, const at::T
   const T* dp = reinterpret_cast<const T*>(dy.data_ptr());
   T* dgp = reinterpret_cast<T*>(dg.data_ptr());
   T* dup = reinterpret_cast<T*>(du.data_ptr());
-  at::parallel_for(0, g.numel(), 1 << 14,
-                   [&](int64_t b, int64_t e) { ATTUNE_DISPATCH(swiglu_backward_kernel, T, gp, up, dp, dgp, dup, b, e); });
+  at::parallel_for(0, g.numel(), 1 << 14, [&](int64_t b, int64_t e) {
+    ATTUNE_DISPATCH(swiglu_backward_kernel, T, gp, up, dp, dgp, dup, b, e);
+  });
 }
 
 bool kernel_dtype(const at::Tensor& t) {
@@ -69,8 +72,10 @@ class SwigluFunction : public torch::autograd::Function<SwigluFunction> {
     at::Tensor gate = gate_in.contiguous(), up = up_in.to(gate_in.scalar_type()).contiguous();
     ctx->save_for_backward({gate, up});
     at::Tensor y = at::empty_like(gate);
-    if (gate.scalar_type() == at::kFloat) swiglu_forward_typed<float>(gate, up, y);
-    else swiglu_forward_typed<uint16_t>(gate, up, y);
+    if (gate.scalar_type() == at::kFloat)
+      swiglu_forward_typed<float>(gate, up, y);
+    else
+      swiglu_forward_typed<uint16_t>(gate, up, y);
     return y;
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
@@ -79,8 +84,10 @@ class SwigluFunction : public torch::autograd::Function<SwigluFunction> {
     const at::Tensor& up = saved[1];
     const at::Tensor dy = grads[0].to(gate.scalar_type()).contiguous();
     at::Tensor dg = at::empty_like(gate), du = at::empty_like(up);
-    if (gate.scalar_type() == at::kFloat) swiglu_backward_typed<float>(gate, up, dy, dg, du);
-    else swiglu_backward_typed<uint16_t>(gate, up, dy, dg, du);
+    if (gate.scalar_type() == at::kFloat)
+      swiglu_backward_typed<float>(gate, up, dy, dg, du);
+    else
+      swiglu_backward_typed<uint16_t>(gate, up, dy, dg, du);
     return {dg, du};
   }
 };
@@ -90,7 +97,8 @@ void rms_forward_typed(const at::Tensor& x, const at::Tensor& w, at::Tensor& y, 
   const int64_t C = x.size(-1), rows = x.numel() / C;
   const T* xp = reinterpret_cast<const T*>(x.data_ptr());
   at::parallel_for(0, rows, 64, [&](int64_t b, int64_t e) {
-    ATTUNE_DISPATCH(rms_forward_rows, T, xp, w.data_ptr<float>(), y.data_ptr<float>(), rstd.data_ptr<float>(), C, eps, b, e);
+    ATTUNE_DISPATCH(rms_forward_rows, T, xp, w.data_ptr<float>(), y.data_ptr<float>(), rstd.data_ptr<float>(), C, eps,
+                    b, e);
   });
 }
 
@@ -100,15 +108,21 @@ void rms_backward_typed(const at::Tensor& x, const at::Tensor& w, const at::Tens
   const int64_t C = x.size(-1), rows = x.numel() / C;
   const T* xp = reinterpret_cast<const T*>(x.data_ptr());
   T* dxp = reinterpret_cast<T*>(dx.data_ptr());
+  // Per-chunk partial sums added in chunk order afterwards, so the result does not depend on which
+  // thread finished first (training repeats bit for bit).
   std::mutex mutex;
-  float* total = dw.data_ptr<float>();
+  std::map<int64_t, std::vector<float>> partials;
   at::parallel_for(0, rows, 64, [&](int64_t b, int64_t e) {
     std::vector<float> part(static_cast<size_t>(C), 0.0f);
     ATTUNE_DISPATCH(rms_backward_rows, T, xp, w.data_ptr<float>(), rstd.data_ptr<float>(), dy.data_ptr<float>(), dxp,
                     part.data(), C, b, e);
     std::lock_guard<std::mutex> lock(mutex);
-    for (int64_t c = 0; c < C; ++c) total[c] += part[static_cast<size_t>(c)];
+    partials.emplace(b, std::move(part));
   });
+  float* total = dw.data_ptr<float>();
+  for (const auto& [begin, part] : partials) {
+    for (int64_t c = 0; c < C; ++c) total[c] += part[static_cast<size_t>(c)];
+  }
 }
 
 class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
@@ -119,8 +133,10 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const int64_t C = x.size(-1);
     at::Tensor y = at::empty(x.sizes(), x.options().dtype(at::kFloat));
     at::Tensor rstd = at::empty({x.numel() / C}, x.options().dtype(at::kFloat));
-    if (x.scalar_type() == at::kFloat) rms_forward_typed<float>(x, w, y, rstd, eps);
-    else rms_forward_typed<uint16_t>(x, w, y, rstd, eps);
+    if (x.scalar_type() == at::kFloat)
+      rms_forward_typed<float>(x, w, y, rstd, eps);
+    else
+      rms_forward_typed<uint16_t>(x, w, y, rstd, eps);
     ctx->save_for_backward({x, weight, rstd});
     return y.to(at::promote_types(weight.scalar_type(), x.scalar_type()));
   }
@@ -133,8 +149,10 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const at::Tensor dy = grads[0].to(at::kFloat).contiguous();
     at::Tensor dx = at::empty_like(x);
     at::Tensor dw = at::zeros({x.size(-1)}, x.options().dtype(at::kFloat));
-    if (x.scalar_type() == at::kFloat) rms_backward_typed<float>(x, w, rstd, dy, dx, dw);
-    else rms_backward_typed<uint16_t>(x, w, rstd, dy, dx, dw);
+    if (x.scalar_type() == at::kFloat)
+      rms_backward_typed<float>(x, w, rstd, dy, dx, dw);
+    else
+      rms_backward_typed<uint16_t>(x, w, rstd, dy, dx, dw);
     return {dx, dw.to(weight.scalar_type()), at::Tensor()};
   }
 };

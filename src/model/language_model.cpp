@@ -12,8 +12,8 @@
 #include <numbers>
 
 #include "attune/error.h"
-#include "model/fused_ops.h"
 #include "io/safetensors.h"
+#include "model/fused_ops.h"
 #include "model/torch_error.h"
 #include "model/weights.h"
 

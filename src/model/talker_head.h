@@ -34,8 +34,7 @@ class TalkerHeadImpl : public torch::nn::Module {
   // The head stored in a composite directory's weights under "talker.", or nullptr when the
   // directory has none. Strict like every loader (missing or mis-shaped tensors name the file).
   static std::shared_ptr<TalkerHeadImpl> from_pretrained(const std::filesystem::path& dir,
-                                                         const io::TalkerConfig& config,
-                                                         at::Device device = at::kCPU);
+                                                         const io::TalkerConfig& config, at::Device device = at::kCPU);
 
  private:
   io::TalkerConfig config_;

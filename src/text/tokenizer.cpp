@@ -8,9 +8,9 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -19,9 +19,9 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "common/random.h"
 #include "attune/error.h"
 #include "common/file_util.h"
+#include "common/random.h"
 #include "text/pretokenizer.h"
 #include "text/unicode.h"
 

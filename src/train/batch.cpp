@@ -45,12 +45,19 @@ std::vector<float> style_attribute_targets(const std::string& emotion, double in
   const tts::SpeechStyle s = tts::emotion_style(emotion, intensity);
   std::vector<float> out;
   for (const std::string& a : attributes) {
-    if (a == "intensity") out.push_back(static_cast<float>(s.intensity));
-    else if (a == "pitch") out.push_back(static_cast<float>(s.pitch_semitones / 12.0));
-    else if (a == "pace") out.push_back(static_cast<float>(std::log(s.rate)));
-    else if (a == "energy") out.push_back(static_cast<float>(s.energy_db / 12.0));
-    else if (a == "range") out.push_back(static_cast<float>(std::log(std::max(1e-3, s.pitch_range))));
-    else throw ConfigError("talker.style_attributes: unknown attribute '" + a + "' (known: intensity, pitch, pace, energy, range)");
+    if (a == "intensity")
+      out.push_back(static_cast<float>(s.intensity));
+    else if (a == "pitch")
+      out.push_back(static_cast<float>(s.pitch_semitones / 12.0));
+    else if (a == "pace")
+      out.push_back(static_cast<float>(std::log(s.rate)));
+    else if (a == "energy")
+      out.push_back(static_cast<float>(s.energy_db / 12.0));
+    else if (a == "range")
+      out.push_back(static_cast<float>(std::log(std::max(1e-3, s.pitch_range))));
+    else
+      throw ConfigError("talker.style_attributes: unknown attribute '" + a +
+                        "' (known: intensity, pitch, pace, energy, range)");
   }
   return out;
 }
@@ -136,8 +143,7 @@ Batch BatchMaker::make(const data::ShardSet& shards, const std::vector<int64_t>&
         if (think_end < end) {
           size_t from = t;
           if (ids[from] == think_start_id_) ++from;
-          std::string thinking = tokenizer_.decode(
-              std::span<const int32_t>(ids.data() + from, think_end - from));
+          std::string thinking = tokenizer_.decode(std::span<const int32_t>(ids.data() + from, think_end - from));
           auto style = data::parse_style_line(thinking);
           auto it = style ? std::find(talker_.emotions.begin(), talker_.emotions.end(), style->emotion)
                           : talker_.emotions.end();

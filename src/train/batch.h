@@ -23,12 +23,12 @@
 namespace attune::train {
 
 struct Batch {
-  int64_t rows = 0, tokens = 0;  // records, real tokens of the model's view
-  at::Tensor ids;                // stage 0: int64 [B, L]
-  at::Tensor attention_mask;     // int64 [B, L], 1 = real token
+  int64_t rows = 0, tokens = 0;             // records, real tokens of the model's view
+  at::Tensor ids;                           // stage 0: int64 [B, L]
+  at::Tensor attention_mask;                // int64 [B, L], 1 = real token
   std::vector<model::SlmExample> examples;  // stages 1, 2
-  at::Tensor target_positions;   // int64 [N]
-  at::Tensor targets;            // int64 [N]
+  at::Tensor target_positions;              // int64 [N]
+  at::Tensor targets;                       // int64 [N]
 
   // stage 1: the teacher's text view
   at::Tensor teacher_ids, teacher_mask, teacher_positions;  // [B, Lt], [B, Lt], [N]

@@ -1,8 +1,7 @@
-// ProcessGroupGloo.hpp declares its class only under USE_C10D_GLOO (Debian's libtorch has Gloo built
-// in); defined here rather than for the target so the shared precompiled header stays valid.
-#define USE_C10D_GLOO 1
 #include "train/distributed.h"
 
+// ProcessGroupGloo.hpp declares its class only under USE_C10D_GLOO, which libtorch's CMake package
+// defines for its users (Debian's libtorch has Gloo built in).
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -36,8 +35,8 @@ DistributedEnv distributed_env_from_environment() {
   env.rank = env_int("RANK", 0, 0, 65535);
   env.local_rank = env_int("LOCAL_RANK", env.rank, 0, 65535);
   if (env.rank >= env.world_size) {
-    throw ConfigError("environment RANK=" + std::to_string(env.rank) + " is not below WORLD_SIZE=" +
-                      std::to_string(env.world_size));
+    throw ConfigError("environment RANK=" + std::to_string(env.rank) +
+                      " is not below WORLD_SIZE=" + std::to_string(env.world_size));
   }
   if (const char* a = std::getenv("MASTER_ADDR"); a && *a) env.master_addr = a;
   env.master_port = env_int("MASTER_PORT", 29500, 1, 65535);

@@ -92,8 +92,8 @@ void write_loss_plot(const std::vector<json>& metrics, const fs::path& svg, cons
     const double y = y0 + (y1 - y0) * i / 5, x = x0 + (x1 - x0) * i / 5;
     o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
       << "\" stroke=\"#ddd\"/>\n<text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">" << num(y)
-      << "</text>\n<text x=\"" << px(x) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">"
-      << num(std::round(x)) << "</text>\n";
+      << "</text>\n<text x=\"" << px(x) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << num(std::round(x))
+      << "</text>\n";
   }
   o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10 << "\" text-anchor=\"middle\">optimiser step</text>\n";
   o << "<text transform=\"translate(16," << (T + H - B) / 2 << ") rotate(-90)\" text-anchor=\"middle\">loss</text>\n";
@@ -107,7 +107,8 @@ void write_loss_plot(const std::vector<json>& metrics, const fs::path& svg, cons
     o << "\"/>\n";
     if (s == &valid) {
       for (auto [x, y] : s->points) {
-        if (std::isfinite(y)) o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s->color << "\"/>\n";
+        if (std::isfinite(y))
+          o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s->color << "\"/>\n";
       }
     }
     o << "<rect x=\"" << W - R - 150 << "\" y=\"" << T + 4 + 18 * legend << "\" width=\"14\" height=\"3\" fill=\""

@@ -57,7 +57,8 @@ class Section {
     }
     return x;
   }
-  std::string string(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed = {}) {
+  std::string string(const std::string& key, const std::string& fallback,
+                     const std::vector<std::string>& allowed = {}) {
     const json* v = find(key);
     if (!v) return fallback;
     if (!v->is_string()) fail(key_path(key), "expected a string, got " + v->dump());
@@ -176,8 +177,9 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   if (r.tokenizer.empty()) model.fail("model.tokenizer", "missing: the tokenizer the shards were rendered with");
   if (r.stage == 0) {
     if (r.from.empty() == r.language_model.is_null()) {
-      model.fail("model", "stage 0 needs exactly one of model.from (an LM directory) and model.language_model "
-                          "(an inline HF config for a fresh model)");
+      model.fail("model",
+                 "stage 0 needs exactly one of model.from (an LM directory) and model.language_model "
+                 "(an inline HF config for a fresh model)");
     }
     if (!r.slm.is_null()) model.fail("model.slm", "only for stages 1 and 2");
     if (!r.language_model.is_null()) {
@@ -208,9 +210,10 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   if (r.train_data.empty()) data.fail("data.train", "missing: a shard directory from `attune data build`");
 
   Section tr = top.section("train");
-  const std::vector<std::string> default_parts = r.stage == 0   ? std::vector<std::string>{"language_model"}
-                                                 : r.stage == 1 ? std::vector<std::string>{"encoder", "adapter"}
-                                                                : std::vector<std::string>{"adapter", "language_model", "talker"};
+  const std::vector<std::string> default_parts = r.stage == 0 ? std::vector<std::string>{"language_model"}
+                                                 : r.stage == 1
+                                                     ? std::vector<std::string>{"encoder", "adapter"}
+                                                     : std::vector<std::string>{"adapter", "language_model", "talker"};
   r.parts = tr.strings("parts", default_parts, {"encoder", "adapter", "language_model", "talker"});
   if (r.parts.empty()) tr.fail("train.parts", "nothing to train");
   r.freeze_encoder_layers = tr.integer("freeze_encoder_layers", 0, 0);
@@ -254,8 +257,8 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   r.clip_norm = optim.number("clip_norm", 1.0, 0, INFINITY);
   optim.finish();
   if (r.warmup_steps >= r.steps && r.warmup_steps > 0) {
-    optim.fail("optim.warmup_steps", std::to_string(r.warmup_steps) + " is not below steps (" +
-                                         std::to_string(r.steps) + ")");
+    optim.fail("optim.warmup_steps",
+               std::to_string(r.warmup_steps) + " is not below steps (" + std::to_string(r.steps) + ")");
   }
 
   Section loss = top.section("loss");

@@ -54,9 +54,9 @@ struct Recipe {
   int64_t warmup_steps = 0;
   std::string schedule = "cosine";  // cosine | linear | constant (after warmup)
   int64_t grad_accum = 1;
-  double clip_norm = 1.0;             // 0: no clipping
-  std::string precision = "fp32";     // fp32 | bf16 (autocast; weights and optimiser stay fp32)
-  std::string save_dtype = "fp32";    // dtype of the final model directory: fp32 | bf16
+  double clip_norm = 1.0;           // 0: no clipping
+  std::string precision = "fp32";   // fp32 | bf16 (autocast; weights and optimiser stay fp32)
+  std::string save_dtype = "fp32";  // dtype of the final model directory: fp32 | bf16
 
   // ---- losses ----
   double ce_weight = 1, kl_weight = 1, kl_temperature = 1, style_weight = 0.5, consistency_weight = 0.1;

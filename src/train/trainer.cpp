@@ -4,17 +4,17 @@
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
+#include <malloc.h>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <malloc.h>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/spdlog.h>
 #include "attune/error.h"
 #include "common/file_util.h"
-#include <spdlog/spdlog.h>
 #include "common/progress.h"
 #include "data/batches.h"
 #include "data/shards.h"
@@ -78,7 +78,8 @@ Models build_models(const Recipe& r, const text::Tokenizer& tokenizer, at::Devic
     if (!r.from.empty()) {
       m.lm = model::LanguageModel(model::LanguageModelImpl::from_pretrained(r.from));
     } else {
-      io::LanguageModelConfig c = io::parse_language_model_config(r.language_model, r.source.string() + ": model.language_model");
+      io::LanguageModelConfig c =
+          io::parse_language_model_config(r.language_model, r.source.string() + ": model.language_model");
       m.lm = model::LanguageModel(c, model::InitOptions{.random = true});
     }
   } else if (!r.from.empty()) {
@@ -195,9 +196,9 @@ StepLosses compute_losses(const Recipe& r, Models& m, const Batch& b, at::Device
     at::Tensor teacher_logits;
     {
       at::NoGradGuard no_grad;
-      at::Tensor th = lm.forward(b.teacher_ids.to(device),
-                                 {.attention_mask = b.teacher_mask.to(device), .skip_logits = true})
-                          .last_hidden_state;
+      at::Tensor th =
+          lm.forward(b.teacher_ids.to(device), {.attention_mask = b.teacher_mask.to(device), .skip_logits = true})
+              .last_hidden_state;
       teacher_logits = lm.logits_from_hidden(select_rows(th, b.teacher_positions)).to(at::kFloat);
     }
     const double t = r.kl_temperature;
@@ -285,7 +286,8 @@ at::Device pick_device(const std::string& name, int local_rank) {
   if (name == "auto") {
     return torch::cuda::is_available() ? at::Device(at::kCUDA, static_cast<int8_t>(local_rank)) : at::Device(at::kCPU);
   }
-  if (!torch::cuda::is_available()) throw ConfigError("device " + name + ": this machine (or this libtorch) has no CUDA");
+  if (!torch::cuda::is_available())
+    throw ConfigError("device " + name + ": this machine (or this libtorch) has no CUDA");
   at::Device d(name);
   if (!d.has_index()) d.set_index(static_cast<int8_t>(local_rank));
   return d;
@@ -306,8 +308,10 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
   // gradients (stages 1, 2) and for float32; stage 0 in bf16 keeps it (its AMX matrix products).
   if (device_.is_cpu() && (r_.precision == "fp32" || r_.stage > 0)) at::globalContext().setUserEnabledMkldnn(false);
   if (device_.is_cpu() && r_.precision == "bf16" && r_.stage > 0) {
-    spdlog::warn("precision bf16 on the CPU in stage {}: without oneDNN, bf16 matrix products run ~6x slower than "
-                 "float32 here; precision fp32 is faster", r_.stage);
+    spdlog::warn(
+        "precision bf16 on the CPU in stage {}: without oneDNN, bf16 matrix products run ~6x slower than "
+        "float32 here; precision fp32 is faster",
+        r_.stage);
   }
 
   const fs::path train_dir = shard_dir(r_.train_data);
@@ -338,7 +342,8 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
   if (std::all_of(lengths.begin(), lengths.end(), [](int64_t n) { return n == 0; })) {
     throw InputError(train_dir.string() + ": no record has an " + view + " view (build the data with --voices)");
   }
-  planner_ = std::make_unique<data::BatchPlanner>(lengths, data::BatchOptions{.max_tokens = r_.batch_tokens, .seed = r_.seed});
+  planner_ =
+      std::make_unique<data::BatchPlanner>(lengths, data::BatchOptions{.max_tokens = r_.batch_tokens, .seed = r_.seed});
   if (valid_set_) {
     std::vector<int64_t> vl = valid_set_->lengths(view);
     if (std::any_of(vl.begin(), vl.end(), [](int64_t n) { return n > 0; })) {
@@ -379,7 +384,9 @@ void Run::save_model_dir(const fs::path& dir, io::Dtype dtype) const {
   if (models_.lm) {
     models_.lm->save_pretrained(dir, dtype);
   } else {
-    models_.slm->save_pretrained(dir, {.dtype = dtype, .include_path_components = true, .talker = models_.talker ? models_.talker.get() : nullptr});
+    models_.slm->save_pretrained(
+        dir,
+        {.dtype = dtype, .include_path_components = true, .talker = models_.talker ? models_.talker.get() : nullptr});
   }
   fs::copy_file(tokenizer_path_, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
 }
@@ -402,7 +409,9 @@ void Run::save_checkpoint(int64_t step) {
     for (const auto& [name, p] : trainable_) {
       at::Tensor t = p.detach().to(at::kCPU, at::kFloat).contiguous();
       keep.push_back(t);
-      tensors.push_back({name, io::Dtype::kF32, std::vector<int64_t>(t.sizes().begin(), t.sizes().end()),
+      tensors.push_back({name,
+                         io::Dtype::kF32,
+                         std::vector<int64_t>(t.sizes().begin(), t.sizes().end()),
                          {static_cast<const std::byte*>(t.data_ptr()), static_cast<size_t>(t.nbytes())}});
     }
     io::write_safetensors(tmp / "trainable.safetensors", std::move(tensors));
@@ -443,8 +452,9 @@ int64_t Run::resume_from(const fs::path& where) {
     dir = where / "checkpoints" / name;
   }
   if (!fs::exists(dir / "trainer_state.json")) {
-    throw InputError(where.string() + ": not a run directory with checkpoints/latest, nor a checkpoint directory "
-                                      "(no trainer_state.json)");
+    throw InputError(where.string() +
+                     ": not a run directory with checkpoints/latest, nor a checkpoint directory "
+                     "(no trainer_state.json)");
   }
   json state = io::read_json_file(dir / "trainer_state.json");
   if (state.value("stage", -1) != r_.stage) {
@@ -452,8 +462,9 @@ int64_t Run::resume_from(const fs::path& where) {
                      " checkpoint, but the recipe is stage " + std::to_string(r_.stage));
   }
   if (state.value("world_size", 1) != env_.world_size) {
-    throw InputError((dir / "trainer_state.json").string() + ": written by " + std::to_string(state.value("world_size", 1)) +
-                     " processes, resumed with " + std::to_string(env_.world_size) + " (the batch order would differ)");
+    throw InputError((dir / "trainer_state.json").string() + ": written by " +
+                     std::to_string(state.value("world_size", 1)) + " processes, resumed with " +
+                     std::to_string(env_.world_size) + " (the batch order would differ)");
   }
   auto ckpt = io::SafetensorsCheckpoint::open(dir / "trainable.safetensors");
   at::NoGradGuard no_grad;
@@ -530,7 +541,7 @@ TrainResult Run::train() {
     if (std::isnan(result.first_valid_loss)) result.first_valid_loss = e["valid_loss"];
     result.last_valid_loss = e["valid_loss"];
     spdlog::info("step {}: valid loss {:.4f}, token accuracy {:.3f}", step, e["valid_loss"].get<double>(),
-                     e["valid_token_accuracy"].get<double>());
+                 e["valid_token_accuracy"].get<double>());
   };
   if (start == 0) eval_and_log(0);
 
@@ -584,13 +595,14 @@ TrainResult Run::train() {
       total = logged[0].item<double>(), sum.ce = logged[1].item<double>(), sum.kl = logged[2].item<double>();
       sum.style = logged[3].item<double>(), sum.consistency = logged[4].item<double>();
     }
-    const double grad_norm =
-        r_.clip_norm > 0 ? torch::nn::utils::clip_grad_norm_(params, r_.clip_norm)
-                         : at::stack([&] {
-                             std::vector<at::Tensor> n;
-                             for (auto& g : grads) n.push_back(g.norm());
-                             return n;
-                           }()).norm().item<double>();
+    const double grad_norm = r_.clip_norm > 0 ? torch::nn::utils::clip_grad_norm_(params, r_.clip_norm)
+                                              : at::stack([&] {
+                                                  std::vector<at::Tensor> n;
+                                                  for (auto& g : grads) n.push_back(g.norm());
+                                                  return n;
+                                                }())
+                                                    .norm()
+                                                    .item<double>();
     if (!std::isfinite(grad_norm)) {
       throw Error("step " + std::to_string(step + 1) + ": the gradient norm is " + std::to_string(grad_norm) +
                   "; training stopped. " +
@@ -608,9 +620,10 @@ TrainResult Run::train() {
     std::snprintf(postfix, sizeof postfix, "loss %.4f lr %.2e %.0f tok/s", loss, lr, tps);
     bar.set_postfix(postfix);
     if (lead && (step % r_.log_interval == 0 || step == r_.steps)) {
-      json line = {{"step", step},     {"loss", loss}, {"ce", sum.ce / a},         {"lr", lr},
+      json line = {{"step", step},           {"loss", loss},
+                   {"ce", sum.ce / a},       {"lr", lr},
                    {"grad_norm", grad_norm}, {"tokens", tokens_ + run_tokens * env_.world_size},
-                   {"tokens_per_s", tps}, {"elapsed_s", elapsed_before_ + elapsed()}};
+                   {"tokens_per_s", tps},    {"elapsed_s", elapsed_before_ + elapsed()}};
       if (r_.stage == 1) line["kl"] = sum.kl / a;
       if (r_.stage == 2) line["style"] = sum.style / a, line["consistency"] = sum.consistency / a;
       log_->write(line);

@@ -14,8 +14,8 @@
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using attune::testing::run_attune;
+using nlohmann::json;
 
 namespace {
 
@@ -50,19 +50,22 @@ class TrainCli : public ::testing::Test {
   // DailyDialog with EmoDB clips to validate on.
   void build_data(const fs::path& shared) {
     const std::string tok = (attune::testing::source_dir() / "models/attune-bpe-8k").string();
-    auto a = run_attune("data build --corpus reccon,ravdess --split valid --limit 24 --voices --no-progress --data-root " +
-                        (shared / "data").string() + " --tokenizer " + tok + " --out " + (dir_ / "train").string());
+    auto a =
+        run_attune("data build --corpus reccon,ravdess --split valid --limit 24 --voices --no-progress --data-root " +
+                   (shared / "data").string() + " --tokenizer " + tok + " --out " + (dir_ / "train").string());
     ASSERT_EQ(a.exit_code, 0) << a.err;
-    auto b = run_attune("data build --corpus dailydialog,emodb --split valid --limit 8 --voices --no-progress --data-root " +
-                        (shared / "data").string() + " --tokenizer " + tok + " --out " + (dir_ / "valid").string());
+    auto b =
+        run_attune("data build --corpus dailydialog,emodb --split valid --limit 8 --voices --no-progress --data-root " +
+                   (shared / "data").string() + " --tokenizer " + tok + " --out " + (dir_ / "valid").string());
     ASSERT_EQ(b.exit_code, 0) << b.err;
   }
   std::string recipe(const std::string& name, const std::string& out, const std::string& extra = "") const {
     const fs::path src = attune::testing::source_dir();
-    return "train " + (src / "recipes" / name).string() + " --no-progress --set data.train=" +
-           (dir_ / "train").string() + " --set data.valid=" + (dir_ / "valid").string() +
-           " --set model.tokenizer=" + (src / "models/attune-bpe-8k").string() + " --set out=" +
-           (dir_ / out).string() + " --set data.batch_tokens=3072 " + extra;
+    return "train " + (src / "recipes" / name).string() +
+           " --no-progress --set data.train=" + (dir_ / "train").string() +
+           " --set data.valid=" + (dir_ / "valid").string() +
+           " --set model.tokenizer=" + (src / "models/attune-bpe-8k").string() + " --set out=" + (dir_ / out).string() +
+           " --set data.batch_tokens=3072 " + extra;
   }
   attune::testing::TempDir dir_;
 };
@@ -85,18 +88,22 @@ TEST_F(TrainCli, StagesZeroOneTwoRunFromTheSmokeRecipesWithFallingValidationLoss
 
   auto s1 = run_attune(recipe("smoke-stage1.json", "s1",
                               "--set steps=8 --set optim.warmup_steps=2 --set eval.interval=8 "
-                              "--set model.slm.language_model.path=" + (dir_ / "s0/final").string()));
+                              "--set model.slm.language_model.path=" +
+                                  (dir_ / "s0/final").string()));
   ASSERT_EQ(s1.exit_code, 0) << s1.err;
   auto [w0, w1] = first_last_valid(dir_ / "s1");
   std::printf("stage 1 validation loss %.4f -> %.4f\n", w0, w1);
   EXPECT_LT(w1, w0);
   for (const json& j : metrics(dir_ / "s1")) {
-    if (j.contains("loss")) EXPECT_TRUE(j.contains("kl"));
+    if (j.contains("loss")) {
+      EXPECT_TRUE(j.contains("kl"));
+    }
   }
 
   auto s2 = run_attune(recipe("smoke-stage2.json", "s2",
                               "--set steps=8 --set optim.warmup_steps=2 --set eval.interval=8 "
-                              "--set model.from=" + (dir_ / "s1/final").string()));
+                              "--set model.from=" +
+                                  (dir_ / "s1/final").string()));
   ASSERT_EQ(s2.exit_code, 0) << s2.err;
   auto [x0, x1] = first_last_valid(dir_ / "s2");
   std::printf("stage 2 validation loss %.4f -> %.4f\n", x0, x1);
@@ -161,10 +168,10 @@ TEST_F(TrainCli, TwoGlooProcessesAverageToTheSingleProcessRun) {
   const int port = 29000 + static_cast<int>(::getpid() % 1000);
   std::string launch;
   for (int rank = 0; rank < 2; ++rank) {
-    launch += "RANK=" + std::to_string(rank) + " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
-              std::to_string(port) + " " + attune::testing::attune_bin() + " " +
-              recipe("smoke-stage0.json", "ddp", args) + " --threads 1 > " + (dir_ / "rank").string() +
-              std::to_string(rank) + ".log 2>&1 & ";
+    launch += "RANK=" + std::to_string(rank) +
+              " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " +
+              attune::testing::attune_bin() + " " + recipe("smoke-stage0.json", "ddp", args) + " --threads 1 > " +
+              (dir_ / "rank").string() + std::to_string(rank) + ".log 2>&1 & ";
   }
   launch += "wait";
   ASSERT_EQ(std::system(("timeout 300 bash -c '" + launch + "'").c_str()), 0);
@@ -174,8 +181,10 @@ TEST_F(TrainCli, TwoGlooProcessesAverageToTheSingleProcessRun) {
   for (const auto& [step, loss] : a) EXPECT_NEAR(b.at(step), loss, 1e-5 * std::abs(loss)) << "step " << step;
   // The averaged gradient equals the single process's: its norm, logged every step after averaging.
   std::map<int64_t, double> g1, g2;
-  for (const json& j : metrics(dir_ / "single")) if (j.contains("grad_norm")) g1[j["step"]] = j["grad_norm"];
-  for (const json& j : metrics(dir_ / "ddp")) if (j.contains("grad_norm")) g2[j["step"]] = j["grad_norm"];
+  for (const json& j : metrics(dir_ / "single"))
+    if (j.contains("grad_norm")) g1[j["step"]] = j["grad_norm"];
+  for (const json& j : metrics(dir_ / "ddp"))
+    if (j.contains("grad_norm")) g2[j["step"]] = j["grad_norm"];
   for (const auto& [step, norm] : g1) {
     std::printf("step %lld gradient norm: 1 process %.7f, 2 processes %.7f\n", static_cast<long long>(step), norm,
                 g2.at(step));
@@ -226,9 +235,10 @@ TEST_F(TrainCli, BadInputStopsWithOneClearLine) {
   EXPECT_TRUE(fs::exists(dir_ / "nan/checkpoints/latest"));
   // A checkpoint that cannot be written (a full disk): the previous one survives intact.
   const std::string fail = "ATTUNE_TEST_FAIL_CHECKPOINT_AT_STEP=4 ";
-  auto full = run_attune(recipe("smoke-stage0.json", "full",
-                                "--set steps=6 --set checkpoint.interval=2 --set eval.interval=0 --set optim.warmup_steps=0"),
-                         std::nullopt, fail);
+  auto full =
+      run_attune(recipe("smoke-stage0.json", "full",
+                        "--set steps=6 --set checkpoint.interval=2 --set eval.interval=0 --set optim.warmup_steps=0"),
+                 std::nullopt, fail);
   EXPECT_EQ(full.exit_code, 1);
   EXPECT_NE(full.err.find("checkpoint at step 4 failed"), std::string::npos) << full.err;
   EXPECT_NE(full.err.find("step-00000002 is intact"), std::string::npos) << full.err;
@@ -236,6 +246,7 @@ TEST_F(TrainCli, BadInputStopsWithOneClearLine) {
   EXPECT_FALSE(fs::exists(dir_ / "full/checkpoints/step-00000004.tmp"));
   auto resumed = run_attune(recipe("smoke-stage0.json", "full",
                                    "--set steps=6 --set checkpoint.interval=2 --set eval.interval=0 "
-                                   "--set optim.warmup_steps=0 --resume " + (dir_ / "full").string()));
+                                   "--set optim.warmup_steps=0 --resume " +
+                                       (dir_ / "full").string()));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
 }
