@@ -315,6 +315,13 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
   }
 
   const fs::path train_dir = shard_dir(r_.train_data);
+  for (const fs::path& dir : {train_dir, r_.valid_data.empty() ? train_dir : shard_dir(r_.valid_data)}) {
+    if (!fs::exists(dir / data::kShardIndexName)) {
+      throw InputError(dir.string() + ": no training shards here (no " + data::kShardIndexName +
+                       "); build them with `attune data build --corpus ... --voices --tokenizer " +
+                       r_.tokenizer.string() + " --out " + dir.string() + "`");
+    }
+  }
   train_set_.emplace(data::ShardSet::open(train_dir));
   check_shards(*train_set_, train_dir, tokenizer_, tokenizer_path_);
   if (!r_.valid_data.empty()) {
