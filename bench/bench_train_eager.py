@@ -17,22 +17,16 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_generate_eager import Layer, RMSNorm  # noqa: E402
+from bench_generate_eager import Model  # noqa: E402
 
 # layers, hidden, heads, kv heads, head_dim, ffn, vocab: ~16M parameters (tied embeddings)
 SHAPE = (6, 384, 6, 2, 64, 1536, 8192)
 
 
-class TrainLM(nn.Module):
-    def __init__(self, layers, hidden, heads, kv_heads, head_dim, ffn, vocab, theta=1e6):
-        super().__init__()
-        self.embed_tokens = nn.Embedding(vocab, hidden)
-        self.layers = nn.ModuleList([Layer(hidden, heads, kv_heads, head_dim, ffn) for _ in range(layers)])
-        self.norm = RMSNorm(hidden)
-        self.inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+class TrainLM(Model):
+    """bench_generate_eager's model with a training forward: logits at every position, no cache."""
 
     def forward(self, ids):
         x = self.embed_tokens(ids)

@@ -23,19 +23,33 @@ at::Tensor to_tensor(const std::vector<int64_t>& v) {
   return at::tensor(at::ArrayRef<int64_t>(v.data(), v.size()), at::kLong);
 }
 
-// Right-padded [B, L] ids and mask from rows of ids.
-std::pair<at::Tensor, at::Tensor> pad_rows(const std::vector<const std::vector<int32_t>*>& rows, int64_t width) {
-  at::Tensor ids = at::zeros({static_cast<int64_t>(rows.size()), width}, at::kLong);
-  at::Tensor mask = at::zeros_like(ids);
-  auto ia = ids.accessor<int64_t, 2>();
-  auto ma = mask.accessor<int64_t, 2>();
-  for (size_t b = 0; b < rows.size(); ++b) {
-    for (size_t t = 0; t < rows[b]->size(); ++t) {
-      ia[b][t] = (*rows[b])[t];
+// One view of the records right-padded to [B, L] (ids, mask), plus that view's target positions and tokens.
+struct PaddedView {
+  at::Tensor ids, mask;
+  std::vector<int64_t> positions, targets;
+  int64_t tokens = 0;
+};
+
+PaddedView pad_view(const std::vector<data::Record>& records, bool text) {
+  PaddedView v;
+  int64_t width = 0;
+  for (const auto& r : records)
+    width = std::max<int64_t>(width, static_cast<int64_t>((text ? r.text_ids : r.audio_ids).size()));
+  v.ids = at::zeros({static_cast<int64_t>(records.size()), width}, at::kLong);
+  v.mask = at::zeros_like(v.ids);
+  auto ia = v.ids.accessor<int64_t, 2>();
+  auto ma = v.mask.accessor<int64_t, 2>();
+  for (size_t b = 0; b < records.size(); ++b) {
+    const auto& ids = text ? records[b].text_ids : records[b].audio_ids;
+    const auto& mask = text ? records[b].text_mask : records[b].audio_mask;
+    for (size_t t = 0; t < ids.size(); ++t) {
+      ia[b][t] = ids[t];
       ma[b][t] = 1;
     }
+    v.tokens += static_cast<int64_t>(ids.size());
+    collect_targets(ids, mask, static_cast<int64_t>(b), width, v.positions, v.targets);
   }
-  return {ids, mask};
+  return v;
 }
 
 }  // namespace
@@ -81,24 +95,17 @@ Batch BatchMaker::make(const data::ShardSet& shards, const std::vector<int64_t>&
   for (int64_t i : indices) records.push_back(shards.record(i));
   batch.rows = static_cast<int64_t>(records.size());
 
-  std::vector<int64_t> positions, targets;
   if (stage_ == 0) {
-    std::vector<const std::vector<int32_t>*> rows;
-    int64_t width = 0;
-    for (const auto& r : records) {
-      rows.push_back(&r.text_ids);
-      width = std::max<int64_t>(width, static_cast<int64_t>(r.text_ids.size()));
-      batch.tokens += static_cast<int64_t>(r.text_ids.size());
-    }
-    std::tie(batch.ids, batch.attention_mask) = pad_rows(rows, width);
-    for (size_t b = 0; b < records.size(); ++b) {
-      collect_targets(records[b].text_ids, records[b].text_mask, static_cast<int64_t>(b), width, positions, targets);
-    }
-    batch.target_positions = to_tensor(positions);
-    batch.targets = to_tensor(targets);
+    PaddedView text = pad_view(records, /*text=*/true);
+    batch.ids = text.ids;
+    batch.attention_mask = text.mask;
+    batch.tokens = text.tokens;
+    batch.target_positions = to_tensor(text.positions);
+    batch.targets = to_tensor(text.targets);
     return batch;
   }
 
+  std::vector<int64_t> positions, targets;
   // Stages 1 and 2: the audio view.
   int64_t width = 0;
   for (const auto& r : records) {
@@ -169,23 +176,15 @@ Batch BatchMaker::make(const data::ShardSet& shards, const std::vector<int64_t>&
   batch.targets = to_tensor(targets);
 
   if (stage_ == 1) {
-    std::vector<const std::vector<int32_t>*> rows;
-    int64_t twidth = 0;
-    for (const auto& r : records) {
-      rows.push_back(&r.text_ids);
-      twidth = std::max<int64_t>(twidth, static_cast<int64_t>(r.text_ids.size()));
-    }
-    std::tie(batch.teacher_ids, batch.teacher_mask) = pad_rows(rows, twidth);
-    std::vector<int64_t> tpos, ttargets;
-    for (size_t b = 0; b < records.size(); ++b) {
-      collect_targets(records[b].text_ids, records[b].text_mask, static_cast<int64_t>(b), twidth, tpos, ttargets);
-    }
-    if (ttargets != targets) {
+    PaddedView text = pad_view(records, /*text=*/true);
+    if (text.targets != targets) {
       throw InputError("shards: the text and audio views of a batch carry different targets (" +
-                       std::to_string(ttargets.size()) + " vs " + std::to_string(targets.size()) +
+                       std::to_string(text.targets.size()) + " vs " + std::to_string(targets.size()) +
                        " tokens); rebuild them with `attune data build`");
     }
-    batch.teacher_positions = to_tensor(tpos);
+    batch.teacher_ids = text.ids;
+    batch.teacher_mask = text.mask;
+    batch.teacher_positions = to_tensor(text.positions);
   }
   if (stage_ == 2) {
     batch.style_positions = to_tensor(style_pos);

@@ -27,6 +27,21 @@ int env_int(const char* name, int fallback, int min, int max) {
   return static_cast<int>(x);
 }
 
+// The tensors as one float32 CPU buffer (one collective call instead of one per tensor), and back.
+at::Tensor flatten(const std::vector<at::Tensor>& tensors) {
+  std::vector<at::Tensor> parts;
+  for (const auto& t : tensors) parts.push_back(t.detach().reshape({-1}).to(at::kCPU, at::kFloat));
+  return at::cat(parts);
+}
+
+void unflatten(const at::Tensor& buffer, const std::vector<at::Tensor>& tensors) {
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    t.detach().copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
+    offset += t.numel();
+  }
+}
+
 }  // namespace
 
 DistributedEnv distributed_env_from_environment() {
@@ -77,32 +92,18 @@ Communicator::~Communicator() = default;
 void Communicator::average(const std::vector<at::Tensor>& tensors) {
   if (!env_.enabled() || tensors.empty()) return;
   model::with_torch_context("averaging gradients across processes", [&] {
-    std::vector<at::Tensor> flat_parts;
-    for (const auto& t : tensors) flat_parts.push_back(t.detach().reshape({-1}).to(at::kCPU, at::kFloat));
-    std::vector<at::Tensor> buffer{at::cat(flat_parts)};
+    std::vector<at::Tensor> buffer{flatten(tensors)};
     impl_->group->allreduce(buffer)->wait();
-    buffer[0].div_(env_.world_size);
-    int64_t offset = 0;
-    for (const auto& t : tensors) {
-      const int64_t n = t.numel();
-      t.detach().copy_(buffer[0].narrow(0, offset, n).view(t.sizes()));
-      offset += n;
-    }
+    unflatten(buffer[0].div_(env_.world_size), tensors);
   });
 }
 
 void Communicator::broadcast_from_rank0(const std::vector<at::Tensor>& tensors) {
   if (!env_.enabled() || tensors.empty()) return;
   model::with_torch_context("broadcasting parameters", [&] {
-    std::vector<at::Tensor> flat_parts;
-    for (const auto& t : tensors) flat_parts.push_back(t.detach().reshape({-1}).to(at::kCPU, at::kFloat));
-    std::vector<at::Tensor> buffer{at::cat(flat_parts)};
+    std::vector<at::Tensor> buffer{flatten(tensors)};
     impl_->group->broadcast(buffer)->wait();
-    int64_t offset = 0;
-    for (const auto& t : tensors) {
-      t.detach().copy_(buffer[0].narrow(0, offset, t.numel()).view(t.sizes()));
-      offset += t.numel();
-    }
+    unflatten(buffer[0], tensors);
   });
 }
 
