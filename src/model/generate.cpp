@@ -402,8 +402,7 @@ bool SpeechGenerator::is_spoken_model(const fs::path& dir) {
   }
 }
 
-SpeechGenerator SpeechGenerator::load(const fs::path& dir, const ModelLoadOptions& options) {
-  const auto t0 = Clock::now();
+void require_spoken_model(const fs::path& dir) {
   const fs::path config_path = dir / "config.json";
   const nlohmann::json config = io::read_json_file(config_path);
   if (!io::is_slm_config(config)) {
@@ -414,27 +413,18 @@ SpeechGenerator SpeechGenerator::load(const fs::path& dir, const ModelLoadOption
     throw ConfigError(config_path.string() + ": model_type \"" + type +
                       "\" is not an attune_slm composite: the model has no speech encoder, so it cannot take audio");
   }
-  auto impl = std::make_unique<Impl>();
-  const Placement placement = resolve_placement(options);
-  SlmLoadOptions slm_options;
-  slm_options.device = placement.device;
-  slm_options.dtype = placement.dtype;
-  impl->dtype = placement.dtype == at::kBFloat16 ? "bf16" : "fp32";
-  impl->device = placement.device.str();
-  impl->slm = with_torch_context("loading the spoken language model",
-                                 [&] { return SpokenLanguageModelImpl::from_pretrained(dir, slm_options); });
-  impl->slm->eval();
+}
 
+text::Tokenizer load_slm_tokenizer(const fs::path& dir, int64_t vocab_size) {
   std::error_code ec;
   if (!fs::exists(dir / "tokenizer.json", ec) && !fs::exists(dir / "vocab.json", ec)) {
     throw InputError((dir / "tokenizer.json").string(),
                      "missing: the spoken language model needs its tokenizer to render the prompt");
   }
   text::Tokenizer tokenizer = text::Tokenizer::load(dir);
-  const int64_t vocab = impl->slm->config().language_model.config.vocab_size;
-  if (tokenizer.vocab_size() > vocab) {
+  if (tokenizer.vocab_size() > vocab_size) {
     throw InputError(tokenizer.source(), "the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
-                                             " ids, more than the model's vocab_size " + std::to_string(vocab));
+                                             " ids, more than the model's vocab_size " + std::to_string(vocab_size));
   }
   for (const char* token : {"<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"}) {
     if (!tokenizer.find_token(token)) {
@@ -442,6 +432,29 @@ SpeechGenerator SpeechGenerator::load(const fs::path& dir, const ModelLoadOption
                                                " token: the spoken language model's tokenizer needs the audio tokens");
     }
   }
+  return tokenizer;
+}
+
+SlmLoadOptions resolve_slm_load_options(const ModelLoadOptions& options) {
+  const Placement placement = resolve_placement(options);
+  SlmLoadOptions slm_options;
+  slm_options.device = placement.device;
+  slm_options.dtype = placement.dtype;
+  return slm_options;
+}
+
+SpeechGenerator SpeechGenerator::load(const fs::path& dir, const ModelLoadOptions& options) {
+  const auto t0 = Clock::now();
+  require_spoken_model(dir);
+  auto impl = std::make_unique<Impl>();
+  const SlmLoadOptions slm_options = resolve_slm_load_options(options);
+  impl->dtype = slm_options.dtype == at::kBFloat16 ? "bf16" : "fp32";
+  impl->device = slm_options.device.str();
+  impl->slm = with_torch_context("loading the spoken language model",
+                                 [&] { return SpokenLanguageModelImpl::from_pretrained(dir, slm_options); });
+  impl->slm->eval();
+
+  text::Tokenizer tokenizer = load_slm_tokenizer(dir, impl->slm->config().language_model.config.vocab_size);
   impl->chat.emplace(std::move(tokenizer));
   audio::LogMelOptions mel_options;
   mel_options.n_mels = static_cast<int>(impl->slm->config().encoder.config.num_mel_bins);

@@ -142,4 +142,13 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SpokenLanguageModel);
 
+// The device and dtype ModelLoadOptions' strings resolve to ("auto": CUDA when available; bf16 on
+// CUDA and on CPUs with native bf16). ConfigError for an unknown or unavailable device.
+SlmLoadOptions resolve_slm_load_options(const ModelLoadOptions& options);
+// ConfigError when `dir`'s config.json is not an attune_slm composite (naming its model_type).
+void require_spoken_model(const std::filesystem::path& dir);
+// A composite directory's tokenizer, checked against the model: InputError naming the file when it is
+// missing, has more ids than `vocab_size`, or lacks the audio tokens.
+text::Tokenizer load_slm_tokenizer(const std::filesystem::path& dir, int64_t vocab_size);
+
 }  // namespace attune::model

@@ -56,24 +56,7 @@ PaddedView pad_view(const std::vector<data::Record>& records, bool text) {
 
 std::vector<float> style_attribute_targets(const std::string& emotion, double intensity,
                                            const std::vector<std::string>& attributes) {
-  const tts::SpeechStyle s = tts::emotion_style(emotion, intensity);
-  std::vector<float> out;
-  for (const std::string& a : attributes) {
-    if (a == "intensity")
-      out.push_back(static_cast<float>(s.intensity));
-    else if (a == "pitch")
-      out.push_back(static_cast<float>(s.pitch_semitones / 12.0));
-    else if (a == "pace")
-      out.push_back(static_cast<float>(std::log(s.rate)));
-    else if (a == "energy")
-      out.push_back(static_cast<float>(s.energy_db / 12.0));
-    else if (a == "range")
-      out.push_back(static_cast<float>(std::log(std::max(1e-3, s.pitch_range))));
-    else
-      throw ConfigError("talker.style_attributes: unknown attribute '" + a +
-                        "' (known: intensity, pitch, pace, energy, range)");
-  }
-  return out;
+  return tts::style_to_attributes(tts::emotion_style(emotion, intensity), attributes);
 }
 
 BatchMaker::BatchMaker(int stage, const text::Tokenizer& tokenizer, io::TalkerConfig talker)

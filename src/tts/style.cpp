@@ -77,21 +77,29 @@ const std::vector<std::string>& emotion_labels() {
   return kLabels;
 }
 
+}  // namespace attune::tts
+
+namespace attune {
+
 void SpeechStyle::validate() const {
-  if (!find_profile(emotion)) {
-    throw ConfigError("speech style: emotion = '" + emotion + "'; expected one of " + joined_labels());
+  if (!tts::find_profile(emotion)) {
+    throw ConfigError("speech style: emotion = '" + emotion + "'; expected one of " + tts::joined_labels());
   }
-  check_range("intensity", intensity, 0, 1);
-  check_range("pitch_semitones", pitch_semitones, -12, 12);
-  check_range("pitch_range", pitch_range, 0, 3);
-  check_range("rate", rate, 0.5, 2);
-  check_range("energy_db", energy_db, -30, 12);
+  tts::check_range("intensity", intensity, 0, 1);
+  tts::check_range("pitch_semitones", pitch_semitones, -12, 12);
+  tts::check_range("pitch_range", pitch_range, 0, 3);
+  tts::check_range("rate", rate, 0.5, 2);
+  tts::check_range("energy_db", energy_db, -30, 12);
 }
 
 std::string SpeechStyle::to_string() const {
   return fmt::format("{} {:.2f}: pitch {:+.1f} st, range x{:.2f}, rate x{:.2f}, energy {:+.1f} dB", emotion, intensity,
                      pitch_semitones, pitch_range, rate, energy_db);
 }
+
+}  // namespace attune
+
+namespace attune::tts {
 
 SpeechStyle emotion_style(std::string_view emotion, double intensity) {
   std::string label = canonical_emotion(emotion);
@@ -109,6 +117,55 @@ SpeechStyle emotion_style(std::string_view emotion, double intensity) {
   s.pitch_range = std::pow(p->pitch_range, intensity);
   s.rate = std::pow(p->rate, intensity);
   s.energy_db = intensity * p->energy_db;
+  return s;
+}
+
+namespace {
+
+double attribute_value(const std::vector<float>& values, const std::vector<std::string>& attributes,
+                       std::string_view name, double fallback) {
+  for (size_t i = 0; i < attributes.size() && i < values.size(); ++i) {
+    if (attributes[i] == name && std::isfinite(values[i])) return values[i];
+  }
+  return fallback;
+}
+
+void check_attribute_names(const std::vector<std::string>& attributes) {
+  for (const std::string& a : attributes) {
+    if (a != "intensity" && a != "pitch" && a != "pace" && a != "energy" && a != "range") {
+      throw ConfigError("talker.style_attributes: unknown attribute '" + a +
+                        "' (known: intensity, pitch, pace, energy, range)");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<float> style_to_attributes(const SpeechStyle& style, const std::vector<std::string>& attributes) {
+  check_attribute_names(attributes);
+  std::vector<float> out;
+  for (const std::string& a : attributes) {
+    double v = 0;
+    if (a == "intensity") v = style.intensity;
+    if (a == "pitch") v = style.pitch_semitones / 12.0;
+    if (a == "pace") v = std::log(style.rate);
+    if (a == "energy") v = style.energy_db / 12.0;
+    if (a == "range") v = std::log(std::max(1e-3, style.pitch_range));
+    out.push_back(static_cast<float>(v));
+  }
+  return out;
+}
+
+SpeechStyle style_from_attributes(std::string_view emotion, const std::vector<float>& values,
+                                  const std::vector<std::string>& attributes) {
+  check_attribute_names(attributes);
+  const double intensity = std::clamp(attribute_value(values, attributes, "intensity", 0.5), 0.0, 1.0);
+  SpeechStyle s = emotion_style(emotion, intensity);
+  s.pitch_semitones = std::clamp(12.0 * attribute_value(values, attributes, "pitch", s.pitch_semitones / 12.0), -12.0, 12.0);
+  s.rate = std::clamp(std::exp(attribute_value(values, attributes, "pace", std::log(s.rate))), 0.5, 2.0);
+  s.energy_db = std::clamp(12.0 * attribute_value(values, attributes, "energy", s.energy_db / 12.0), -30.0, 12.0);
+  s.pitch_range =
+      std::clamp(std::exp(attribute_value(values, attributes, "range", std::log(std::max(1e-3, s.pitch_range)))), 0.0, 3.0);
   return s;
 }
 

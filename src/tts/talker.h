@@ -21,26 +21,24 @@
 #include <vector>
 
 #include "attune/audio_buffer.h"
+#include "attune/speech_style.h"
 
 namespace attune::tts {
 
 // HumDial's seven emotion labels: happy, sad, anger, fear, neutral, surprise, disgust.
 const std::vector<std::string>& emotion_labels();
 
-// How to say something. Numbers are relative to the voice, so one style fits every voice.
-struct SpeechStyle {
-  std::string emotion = "neutral";  // one of emotion_labels(); back ends that model emotion use it directly
-  double intensity = 0.5;           // [0, 1]: how strongly the emotion shows
-  double pitch_semitones = 0;       // pitch level relative to the voice's base, semitones, [-12, 12]
-  double pitch_range = 1.0;         // multiplier of the intonation's excursions, [0, 3] (0: monotone)
-  double rate = 1.0;                // multiplier of the voice's speaking rate, [0.5, 2]
-  double energy_db = 0;             // loudness relative to the voice's neutral level, dB, [-30, 12]
+// How to say something (attune/speech_style.h).
+using SpeechStyle = attune::SpeechStyle;
 
-  // Throws ConfigError naming the first bad field, its value and the allowed range.
-  void validate() const;
-  // "anger 0.80: pitch +1.6 st, range x1.31, rate x1.10, energy +4.8 dB"
-  std::string to_string() const;
-};
+// The style as the speech-style head's regression targets, one value per name of `attributes`
+// (io::TalkerConfig::style_attributes): "intensity" [0, 1], "pitch" = semitones / 12, "pace" =
+// ln(rate), "energy" = dB / 12, "range" = ln(pitch range). ConfigError for an unknown name.
+std::vector<float> style_to_attributes(const SpeechStyle& style, const std::vector<std::string>& attributes);
+// The inverse: a style of `emotion` from the head's values, clamped into SpeechStyle's ranges.
+// Fields without an attribute come from emotion_style(emotion, intensity).
+SpeechStyle style_from_attributes(std::string_view emotion, const std::vector<float>& values,
+                                  const std::vector<std::string>& attributes);
 
 // The prosody profile of `emotion` scaled by `intensity` in [0, 1]: intensity 0 is neutral speech,
 // 1 the full profile (docs/talker.md has the table and its sources). Semitones and dB scale linearly

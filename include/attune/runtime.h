@@ -1,0 +1,167 @@
+// The spoken-dialogue runtime: load a model directory, open a session, feed the user's spoken turns,
+// and get back how the user sounded, how that moved across the dialogue, the model's (hidden)
+// reasoning, and an empathetic reply as text and speech. Torch-free: link attune_runtime.
+//
+//   attune::Model model = attune::Model::load("models/attune-small");
+//   attune::Session session = model.open_session();
+//   attune::AudioBuffer turn = ...;                                // any rate, mono (audio::load_mono)
+//   attune::TurnCallbacks cb;
+//   cb.on_text = [](std::string_view piece) { std::fputs(std::string(piece).c_str(), stdout); };
+//   cb.on_audio = [](const attune::AudioBuffer& chunk, size_t sentence) { play(chunk); };
+//   attune::Reply reply = session.turn(turn, "", cb);
+//   reply.emotion.label;  reply.trajectory;  reply.text;  reply.style;  reply.audio;  reply.timings;
+//
+// A Model holds the weights and may open several sessions; a Session is one dialogue and is not
+// thread-safe (one turn at a time). Turns on different sessions of one model must not overlap either
+// (they share torch's thread pool); the server serialises them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "attune/audio_buffer.h"
+#include "attune/speech_style.h"
+
+namespace attune {
+
+struct RuntimeOptions {
+  std::string dtype = "auto";   // "fp32", "bf16", or "auto" (bf16 on CUDA and CPUs with native bf16)
+  std::string device = "auto";  // "cpu", "cuda", "cuda:N", or "auto"
+  int threads = 0;              // torch intra-op threads; <= 0: unchanged
+  std::string talker = "espeak";
+  bool speak = true;  // synthesise the reply's audio (off: text only, no talker process)
+};
+
+struct SessionOptions {
+  std::string system;                 // the system message; empty: none (the training data has none)
+  std::string voice = "en-female-1";  // the talker's voice (tts::builtin_voices)
+  int64_t max_new_tokens = 320;       // per turn, thinking and reply together
+  // Positions the dialogue may use (system, every turn's audio, thinking and reply): 0 means the
+  // model's max_position_embeddings. When a turn would not fit, the oldest whole exchanges are
+  // dropped and the rest re-read (docs/runtime.md, "Context budget").
+  int64_t context_tokens = 0;
+  // Decoding: greedy unless temperature > 0.
+  double temperature = 0;
+  double top_p = 1.0;
+  uint64_t seed = 0;
+};
+
+// How the user sounded in one turn, as the model heard it.
+struct HeardEmotion {
+  std::string label;  // one of the seven HumDial labels, or "" when the model could not tell
+  double intensity = 0;
+  // Over the seven labels (happy, sad, anger, fear, neutral, surprise, disgust), summing to 1: the
+  // model's next-token probabilities where it named the feeling in its thinking. One-hot on `label`
+  // when the thinking names it in a way the tokenizer splits differently; empty when no label.
+  std::vector<std::pair<std::string, double>> probabilities;
+};
+
+struct TurnTimings {
+  double audio_seconds = 0;    // duration of the user's turn
+  double features = 0;         // log-mel extraction
+  double encoder = 0;          // speech encoder + adapter
+  double prefill = 0;          // the turn's tokens through the language model
+  double first_token = 0;      // end of user audio (the turn call) -> first generated token (thinking)
+  double first_reply_token = 0;  // -> first token of the reply text (after the thinking)
+  double last_token = 0;       // -> the last generated token
+  double first_audio = 0;      // -> the first sentence's audio ready (0 without speech)
+  double total = 0;            // -> everything done, the last sentence's audio included
+  int64_t prompt_tokens = 0;   // tokens this turn added before generating
+  int64_t generated_tokens = 0;
+  double decode_tokens_per_second() const;
+};
+
+struct Reply {
+  size_t turn = 0;  // 1-based within the session
+  HeardEmotion emotion;
+  // The heard label of every turn so far, this one last ("" where unclear), and the model's own
+  // sentence about it when its thinking has one ("So far: calm -> sad; ...").
+  std::vector<std::string> trajectory;
+  std::string trajectory_text;
+  std::string thinking;  // the hidden reasoning (without its tags); shown only on request
+  std::string text;      // the reply; never contains thinking tags
+  SpeechStyle style;     // how the reply is spoken
+  std::string style_source;  // "talker head", "style line" or "default" (docs/runtime.md)
+  AudioBuffer audio;         // the spoken reply (empty when speaking is off or the reply is empty)
+  TurnTimings timings;
+  std::vector<std::string> warnings;  // about the input audio and the context (one line each)
+  std::string stop_reason;            // "stop token", "max tokens", "context full"
+  int64_t context_tokens = 0;         // positions in use after this turn
+  size_t dropped_turns = 0;           // exchanges dropped so far to stay within the budget
+};
+
+struct TurnCallbacks {
+  std::function<void(std::string_view piece)> on_thinking;  // thinking text as it is generated
+  std::function<void(std::string_view piece)> on_text;      // reply text as it is generated
+  // The reply's audio, one sentence at a time, as soon as each is synthesised (in order, on the
+  // calling thread of Session::turn).
+  std::function<void(const AudioBuffer& chunk, size_t sentence)> on_audio;
+};
+
+class Session;
+
+class Model {
+ public:
+  // A composite directory (config.json "model_type": "attune_slm", weights, tokenizer.json, and
+  // optionally model_card.json). Throws ConfigError/InputError naming the file and what is wrong,
+  // e.g. a directory written by another version of attune.
+  static Model load(const std::filesystem::path& dir, const RuntimeOptions& options = {});
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  Session open_session(const SessionOptions& options = {}) const;
+
+  // "attune_slm: ... | bf16 on cpu | 17.0M parameters | talker head: yes"
+  std::string describe() const;
+  std::filesystem::path directory() const;
+  int64_t context_length() const;  // max_position_embeddings
+  double load_seconds() const;
+  bool has_talker_head() const;
+
+  struct Impl;
+
+ private:
+  explicit Model(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+class Session {
+ public:
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // One user turn: audio (any sample rate, mono or interleaved channels) and optional text that
+  // follows it in the same user message. Audio that is silent, very short, very long (more than
+  // the encoder's 30 s: the last 30 s are heard), clipped or without voiced speech is still
+  // answered, with a line in Reply::warnings. Throws InputError for audio with no samples at all
+  // and text-and-audio both empty.
+  Reply turn(const AudioBuffer& audio, std::string_view text = {}, const TurnCallbacks& callbacks = {});
+
+  // Forgets the dialogue (the next turn is turn 1).
+  void reset();
+  size_t turns() const;
+  int64_t context_tokens() const;  // positions in use
+  int64_t context_budget() const;
+
+  struct Impl;
+
+ private:
+  friend class Model;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The seven labels in the order of HeardEmotion::probabilities.
+const std::vector<std::string>& emotion_labels();
+
+}  // namespace attune

@@ -1,0 +1,46 @@
+#include "cli/chat_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "cli/command.h"
+
+#ifndef ATTUNE_DEFAULT_MODEL_DIR
+#define ATTUNE_DEFAULT_MODEL_DIR "models/attune-small"
+#endif
+
+namespace attune::cli {
+
+void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
+  app.add_option("--model", o.model, "Model directory (attune_slm composite); default: the shipped models/attune-small");
+  app.add_option("--voice", o.session.voice, "The talker's voice (see `attune speak --help`)");
+  app.add_option("--system", o.session.system, "A system message for the dialogue (default: none, as in training)");
+  app.add_option("--max-new-tokens", o.session.max_new_tokens, "Tokens per turn at most, thinking and reply together")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--context", o.session.context_tokens,
+                 "Context budget in tokens (0: the model's); the oldest exchanges are dropped beyond it")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--temperature", o.session.temperature, "Sampling temperature (0: greedy, the default)")
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--top-p", o.session.top_p, "Nucleus sampling probability")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--seed", o.session.seed, "Random seed for sampling");
+  app.add_flag("--no-speech", o.no_speech, "Text replies only (no talker)");
+  app.add_option("--dtype", o.dtype, "fp32, bf16 or auto")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N");
+}
+
+std::string chat_model_dir(const ChatModelOptions& o) { return o.model.empty() ? ATTUNE_DEFAULT_MODEL_DIR : o.model; }
+
+Model load_chat_model(const ChatModelOptions& o, std::FILE* transcript) {
+  RuntimeOptions options;
+  options.dtype = o.dtype;
+  options.device = o.device;
+  options.threads = global_options().threads;
+  options.speak = !o.no_speech;
+  Model model = Model::load(chat_model_dir(o), options);
+  std::fprintf(transcript, "model: %s (loaded in %.2f s)\n", model.describe().c_str(), model.load_seconds());
+  return model;
+}
+
+SessionOptions session_options(const ChatModelOptions& o) { return o.session; }
+
+}  // namespace attune::cli

@@ -1,0 +1,126 @@
+#include "runtime/thinking_reader.h"
+
+#include <array>
+#include <cctype>
+#include <cstdlib>
+
+#include "data/ieat.h"
+#include "tts/talker.h"
+
+namespace attune::runtime {
+namespace {
+
+struct Found {
+  size_t offset = std::string::npos;
+  size_t length = 0;
+  std::string label;
+};
+
+bool is_ascii_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+
+// Every emotion word at or after `from`, the earliest first; English words must stand alone.
+Found find_emotion_word(std::string_view text, size_t from, size_t until) {
+  Found best;
+  for (const std::string& label : tts::emotion_labels()) {
+    for (const std::string& word : emotion_words(label)) {
+      const bool ascii = is_ascii_letter(word[0]);
+      for (size_t at = text.find(word, from); at != std::string_view::npos && at < until;
+           at = text.find(word, at + 1)) {
+        const bool starts = at == 0 || !ascii || !is_ascii_letter(text[at - 1]);
+        const size_t end = at + word.size();
+        const bool ends = end >= text.size() || !ascii || !is_ascii_letter(text[end]);
+        if (starts && ends) {
+          if (at < best.offset) best = {at, word.size(), label};
+          break;
+        }
+      }
+    }
+  }
+  return best;
+}
+
+// The first "(0.6)" / "（0.6）": its offset and value.
+std::pair<size_t, double> find_intensity(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    size_t open = 0;
+    if (text[i] == '(') open = 1;
+    if (text.compare(i, 3, "（") == 0) open = 3;
+    if (!open) continue;
+    size_t j = i + open;
+    const size_t digits_from = j;
+    while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.')) ++j;
+    if (j == digits_from) continue;
+    if (text[j] == ')' || text.compare(j, 3, "）") == 0) {
+      const double v = std::strtod(std::string(text.substr(digits_from, j - digits_from)).c_str(), nullptr);
+      if (v >= 0 && v <= 1) return {i, v};
+    }
+  }
+  return {std::string_view::npos, 0};
+}
+
+size_t first_sentence_end(std::string_view text) {
+  size_t end = text.size();
+  for (std::string_view stop : {". ", ".\n", "。", "! ", "? "}) end = std::min(end, text.find(stop));
+  return end;
+}
+
+}  // namespace
+
+const std::vector<std::string>& emotion_words(std::string_view label) {
+  static const auto kWords = [] {
+    std::array<std::vector<std::string>, 7> words;
+    const auto& labels = tts::emotion_labels();
+    for (size_t i = 0; i < labels.size(); ++i) {
+      words[i] = {data::emotion_word(labels[i], "en"), data::emotion_word(labels[i], "zh")};
+    }
+    return words;
+  }();
+  static const std::vector<std::string> kNone;
+  const auto& labels = tts::emotion_labels();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] == label) return kWords[i];
+  }
+  return kNone;
+}
+
+ThinkingEmotion read_heard_emotion(std::string_view thinking) {
+  ThinkingEmotion out;
+  const auto [paren, value] = find_intensity(thinking);
+  Found found;
+  if (paren != std::string_view::npos) {
+    // The last emotion word before the intensity.
+    for (Found f = find_emotion_word(thinking, 0, paren); f.offset != std::string::npos;
+         f = find_emotion_word(thinking, f.offset + f.length, paren)) {
+      found = f;
+    }
+  }
+  if (found.offset == std::string::npos) found = find_emotion_word(thinking, 0, first_sentence_end(thinking));
+  if (found.offset == std::string::npos) return out;
+  out.label = found.label;
+  out.word_offset = found.offset;
+  out.word = std::string(thinking.substr(found.offset, found.length));
+  const bool has_value = paren != std::string_view::npos && paren > found.offset;
+  out.intensity = has_value ? value : (found.label == "neutral" ? 0.2 : 0.6);  // docs/ieat.md's defaults
+  return out;
+}
+
+std::string read_trajectory_sentence(std::string_view thinking) {
+  size_t arrow = thinking.find("->");
+  if (arrow == std::string_view::npos) arrow = thinking.find("→");
+  if (arrow == std::string_view::npos) return "";
+  size_t begin = 0;
+  for (std::string_view stop : {". ", "。", "! ", "? ", "\n"}) {
+    const size_t p = thinking.rfind(stop, arrow);
+    if (p != std::string_view::npos) begin = std::max(begin, p + stop.size());
+  }
+  size_t end = thinking.size();
+  for (std::string_view stop : {". ", "。", "\n"}) {
+    const size_t p = thinking.find(stop, arrow);
+    if (p != std::string_view::npos) end = std::min(end, p + (stop == "\n" ? 0 : stop.size()));
+  }
+  std::string s(thinking.substr(begin, end - begin));
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+}  // namespace attune::runtime
