@@ -51,6 +51,9 @@ struct SessionOptions {
   double temperature = 0;
   double top_p = 1.0;
   uint64_t seed = 0;
+  // false: re-read the whole dialogue before every turn instead of reusing the KV cache (the
+  // baseline bench_runtime measures the cache against; same outputs, more time).
+  bool reuse_cache = true;
 };
 
 // How the user sounded in one turn, as the model heard it.
@@ -67,7 +70,7 @@ struct TurnTimings {
   double audio_seconds = 0;    // duration of the user's turn
   double features = 0;         // log-mel extraction
   double encoder = 0;          // speech encoder + adapter
-  double prefill = 0;          // the turn's tokens through the language model
+  double prefill = 0;          // the turn's tokens (and any history re-read) through the language model
   double first_token = 0;      // end of user audio (the turn call) -> first generated token (thinking)
   double first_reply_token = 0;  // -> first token of the reply text (after the thinking)
   double last_token = 0;       // -> the last generated token

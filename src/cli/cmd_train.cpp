@@ -18,6 +18,7 @@ struct TrainCli {
   std::string resume;
   std::vector<std::string> overrides;
   bool no_progress = false;
+  int64_t stop_at_step = 0;
 };
 
 int run_train(const TrainCli& c) {
@@ -25,6 +26,7 @@ int run_train(const TrainCli& c) {
   train::TrainOptions options;
   options.resume = c.resume;
   options.progress = !c.no_progress;
+  options.stop_at_step = c.stop_at_step;
   options.threads = global_options().threads;
   std::fprintf(stderr, "attune train: %s, stage %d, %lld steps -> %s\n", recipe.name.c_str(), recipe.stage,
                static_cast<long long>(recipe.steps), recipe.out.string().c_str());
@@ -49,6 +51,10 @@ const bool registered = register_command(
        app.add_option("--set", c->overrides, "Override a recipe key, e.g. --set optim.lr=3e-4 --set data.train=DIR")
            ->take_all();
        app.add_flag("--no-progress", c->no_progress, "Plain progress lines instead of a live bar");
+       app.add_option("--stop-at-step", c->stop_at_step,
+                      "End after this step (evaluation, checkpoint, final/) with the schedule still spanning the "
+                      "recipe's steps")
+           ->check(CLI::PositiveNumber);
        app.footer(
            "Distributed data parallel: start one process per rank with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT "
            "set\n"

@@ -562,7 +562,8 @@ TrainResult Run::train() {
   for (auto& [name, p] : trainable_) params.push_back(p);
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 
-  while (step < r_.steps) {
+  const int64_t end_step = options_.stop_at_step > 0 ? std::min(options_.stop_at_step, r_.steps) : r_.steps;
+  while (step < end_step) {
     const double lr = learning_rate(r_, step);
     for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     optimizer_->zero_grad();
@@ -635,7 +636,7 @@ TrainResult Run::train() {
       if (r_.stage == 2) line["style"] = sum.style / a, line["consistency"] = sum.consistency / a;
       log_->write(line);
     }
-    const bool last = step == r_.steps;
+    const bool last = step == end_step;
     if ((r_.eval_interval > 0 && step % r_.eval_interval == 0) || last) eval_and_log(step);
     if ((r_.checkpoint_interval > 0 && step % r_.checkpoint_interval == 0) || last || g_stop_requested) {
       const int64_t saved_tokens = tokens_;

@@ -26,6 +26,9 @@ struct TrainOptions {
   std::filesystem::path resume;  // a run directory (its latest checkpoint) or one checkpoint directory
   bool progress = true;
   int threads = 0;  // 0: recipe.threads, else all cores
+  // > 0: end the run after this step (evaluation, checkpoint and final/ as at the last step) while the
+  // learning-rate schedule still spans recipe.steps, so a run stopped early is reproducible.
+  int64_t stop_at_step = 0;
 };
 
 struct TrainResult {

@@ -219,5 +219,41 @@ TEST(MakeTalker, KnowsEspeakAndNamesTheKnownBackEnds) {
   EXPECT_NE(message.find("espeak"), std::string::npos);
 }
 
+TEST(StyleAttributes, HandDerivedValuesAndTheInverse) {
+  SpeechStyle s;
+  s.emotion = "sad";
+  s.intensity = 0.5;
+  s.pitch_semitones = -3;
+  s.rate = 0.8;
+  s.energy_db = -6;
+  s.pitch_range = 0.7;
+  const std::vector<std::string> names = {"intensity", "pitch", "pace", "energy", "range"};
+  const std::vector<float> v = style_to_attributes(s, names);
+  ASSERT_EQ(v.size(), 5u);
+  EXPECT_FLOAT_EQ(v[0], 0.5f);
+  EXPECT_FLOAT_EQ(v[1], -0.25f);                  // -3 st / 12
+  EXPECT_FLOAT_EQ(v[2], std::log(0.8f));          // ln(rate)
+  EXPECT_FLOAT_EQ(v[3], -0.5f);                   // -6 dB / 12
+  EXPECT_FLOAT_EQ(v[4], std::log(0.7f));          // ln(range)
+  const SpeechStyle back = style_from_attributes("sad", v, names);
+  EXPECT_EQ(back.emotion, "sad");
+  EXPECT_NEAR(back.intensity, 0.5, 1e-6);
+  EXPECT_NEAR(back.pitch_semitones, -3, 1e-5);
+  EXPECT_NEAR(back.rate, 0.8, 1e-6);
+  EXPECT_NEAR(back.energy_db, -6, 1e-5);
+  EXPECT_NEAR(back.pitch_range, 0.7, 1e-6);
+}
+
+TEST(StyleAttributes, MissingAttributesComeFromTheProfileAndValuesAreClamped) {
+  // Only intensity and an absurd pitch: the rest is emotion_style's, pitch is clamped to +12 st.
+  const SpeechStyle s = style_from_attributes("anger", {0.8f, 5.0f}, {"intensity", "pitch"});
+  const SpeechStyle profile = emotion_style("anger", 0.8);
+  EXPECT_DOUBLE_EQ(s.pitch_semitones, 12.0);
+  EXPECT_NEAR(s.rate, profile.rate, 1e-6);  // 0.8f vs 0.8
+  EXPECT_NEAR(s.energy_db, profile.energy_db, 1e-5);
+  EXPECT_NO_THROW(s.validate());
+  EXPECT_THROW(style_to_attributes(s, {"loudness"}), ConfigError);
+}
+
 }  // namespace
 }  // namespace attune::tts

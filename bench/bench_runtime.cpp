@@ -1,0 +1,134 @@
+// The dialogue runtime on the example dialogues (examples/dialogues.json, voiced here with espeak-ng,
+// played as one long dialogue): per turn, prefill time and time to first token with the session's
+// KV cache reused across turns vs the baseline that re-reads the whole dialogue every turn
+// (SessionOptions::reuse_cache = false), in alternating rounds; then decode speed and time to the
+// first reply token in fp32 and bf16. Greedy decoding, so both modes should write the same replies.
+//
+//   ./build/bench/bench_runtime [--model DIR] [--rounds 3] [--threads 2]
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "attune/runtime.h"
+#include "model/generate.h"
+#include "tts/talker.h"
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<attune::AudioBuffer> voice_examples(const std::string& path) {
+  const nlohmann::json root = nlohmann::json::parse(std::ifstream(path));
+  auto talker = attune::tts::make_talker("espeak");
+  std::vector<attune::AudioBuffer> turns;
+  for (const auto& d : root["dialogues"]) {
+    for (const auto& t : d["turns"]) {
+      turns.push_back(talker->synthesize(t["text"].get<std::string>(),
+                                         attune::tts::emotion_style(t["emotion"].get<std::string>(), t["intensity"]),
+                                         attune::tts::find_voice(d["voice"].get<std::string>())));
+    }
+  }
+  return turns;
+}
+
+struct Run {
+  std::vector<double> prefill, first_token, first_reply, rate;
+  std::vector<std::string> replies;
+};
+
+Run run_dialogue(const attune::Model& model, const std::vector<attune::AudioBuffer>& turns, bool reuse) {
+  attune::SessionOptions options;
+  options.reuse_cache = reuse;
+  options.max_new_tokens = 200;
+  attune::Session session = model.open_session(options);
+  Run run;
+  for (const auto& audio : turns) {
+    const attune::Reply r = session.turn(audio);
+    run.prefill.push_back(r.timings.prefill);
+    run.first_token.push_back(r.timings.first_token);
+    if (r.timings.first_reply_token > 0) run.first_reply.push_back(r.timings.first_reply_token);
+    run.rate.push_back(r.timings.decode_tokens_per_second());
+    run.replies.push_back(r.text);
+  }
+  return run;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir = std::string(ATTUNE_SOURCE_DIR) + "/models/attune-small";
+  int rounds = 3, threads = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--model")) model_dir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+  }
+  try {
+    const std::vector<attune::AudioBuffer> turns = voice_examples(std::string(ATTUNE_SOURCE_DIR) + "/examples/dialogues.json");
+    std::printf("bench_runtime: %s, %zu turns as one dialogue, %d rounds, %d threads, greedy, text only\n",
+                model_dir.c_str(), turns.size(), rounds, threads);
+
+    attune::RuntimeOptions ro;
+    ro.threads = threads;
+    ro.speak = false;
+    ro.dtype = "fp32";
+    const attune::Model model = attune::Model::load(model_dir, ro);
+    // Per turn index: the samples of every round.
+    std::vector<std::vector<double>> reuse_prefill(turns.size()), reread_prefill(turns.size());
+    std::vector<std::vector<double>> reuse_first(turns.size()), reread_first(turns.size());
+    size_t same = 0, compared = 0;
+    (void)run_dialogue(model, {turns[0]}, true);  // warm-up
+    for (int round = 0; round < rounds; ++round) {
+      const Run a = run_dialogue(model, turns, true);
+      const Run b = run_dialogue(model, turns, false);
+      for (size_t t = 0; t < turns.size(); ++t) {
+        reuse_prefill[t].push_back(a.prefill[t]);
+        reread_prefill[t].push_back(b.prefill[t]);
+        reuse_first[t].push_back(a.first_token[t]);
+        reread_first[t].push_back(b.first_token[t]);
+        same += a.replies[t] == b.replies[t];
+        ++compared;
+      }
+    }
+    std::printf("\n turn | prefill reuse | prefill re-read | ratio | first token reuse | first token re-read | ratio\n");
+    for (size_t t = 0; t < turns.size(); ++t) {
+      const double pa = median(reuse_prefill[t]), pb = median(reread_prefill[t]);
+      const double fa = median(reuse_first[t]), fb = median(reread_first[t]);
+      std::printf(" %4zu | %10.1f ms | %12.1f ms | %5.2fx | %13.1f ms | %16.1f ms | %5.2fx\n", t + 1, 1000 * pa,
+                  1000 * pb, pb / pa, 1000 * fa, 1000 * fb, fb / fa);
+    }
+    std::printf("same reply text in both modes: %zu of %zu turns\n", same, compared);
+
+    // Decode speed and first reply token, fp32 vs bf16 (alternating rounds).
+    ro.dtype = "bf16";
+    const attune::Model model_bf16 = attune::Model::load(model_dir, ro);
+    std::vector<double> rate32, rate16, reply32, reply16;
+    for (int round = 0; round < rounds; ++round) {
+      const Run a = run_dialogue(model, turns, true);
+      const Run b = run_dialogue(model_bf16, turns, true);
+      rate32.insert(rate32.end(), a.rate.begin(), a.rate.end());
+      rate16.insert(rate16.end(), b.rate.begin(), b.rate.end());
+      reply32.insert(reply32.end(), a.first_reply.begin(), a.first_reply.end());
+      reply16.insert(reply16.end(), b.first_reply.begin(), b.first_reply.end());
+    }
+    std::printf("\ndecode (median over turns and rounds): fp32 %.0f tokens/s, bf16 %.0f tokens/s (bf16/fp32 %.2fx; "
+                "native bf16: %s)\nfirst reply token: fp32 %.0f ms, bf16 %.0f ms\n",
+                median(rate32), median(rate16), median(rate16) / median(rate32),
+                attune::model::cpu_has_native_bf16() ? "yes" : "no", 1000 * median(reply32), 1000 * median(reply16));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_runtime: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,131 @@
+#include "eval/evaluate.h"
+
+#include <fmt/format.h>
+
+#include "attune/error.h"
+#include "audio/audio_file.h"
+#include "common/progress.h"
+#include "data/diagnostics.h"
+#include "data/dialogue.h"
+#include "data/readers.h"
+#include "eval/cause_score.h"
+
+namespace fs = std::filesystem;
+
+namespace attune::eval {
+namespace {
+
+size_t word_count(const std::string& s) {
+  size_t n = 0;
+  bool in_word = false;
+  for (char c : s) {
+    const bool space = c == ' ' || c == '\n' || c == '\t';
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
+
+}  // namespace
+
+SerReport evaluate_ser(const Model& model, const SessionOptions& session, const SerOptions& options) {
+  data::Diagnostics diag;
+  std::vector<data::Dialogue> clips = data::read_corpus(options.corpus, options.split, options.data_root, diag);
+  if (options.limit > 0 && static_cast<int64_t>(clips.size()) > options.limit) clips.resize(options.limit);
+  if (clips.empty()) throw InputError(options.data_root.string(), "no " + options.corpus + " clips in split " + options.split);
+  SerReport report;
+  common::Progress bar("eval ser " + options.corpus + " " + options.split, static_cast<int64_t>(clips.size()), "clips");
+  for (const data::Dialogue& d : clips) {
+    for (const data::Turn& t : d.turns) {
+      if (t.split_audio_file.empty() || t.emotion.empty()) continue;
+      Session s = model.open_session(session);
+      const Reply r = s.turn(audio::load_audio(t.split_audio_file));
+      report.scores.add(t.emotion, r.emotion.label);
+      report.first_token_s.push_back(r.timings.first_token);
+      report.clips.push_back({{"audio", t.split_audio_file},
+                              {"truth", t.emotion},
+                              {"heard", r.emotion.label},
+                              {"intensity", r.emotion.intensity}});
+    }
+    bar.advance();
+    bar.set_postfix(fmt::format("accuracy {:.3f}", report.scores.accuracy()));
+  }
+  bar.finish();
+  return report;
+}
+
+nlohmann::json TurnsReport::summary() const {
+  auto ratio = [](double a, int64_t b) { return b ? a / static_cast<double>(b) : 0.0; };
+  return {{"dialogues", dialogues},
+          {"turns", turns},
+          {"emotion_accuracy", emotion.accuracy()},
+          {"emotion_uar", emotion.unweighted_average_recall()},
+          {"emotion_macro_f1", emotion.macro_f1()},
+          {"cause_turns", cause_turns},
+          {"cause_f1_mean", ratio(cause_f1_sum, cause_turns)},
+          {"cause_hit_rate", ratio(static_cast<double>(cause_hits), cause_turns)},
+          {"replies", replies},
+          {"empty_reply_rate", ratio(static_cast<double>(empty_replies), replies)},
+          {"reply_words_mean", ratio(reply_words_sum, replies)},
+          {"reply_f1_vs_reference_mean", ratio(reply_f1_sum, replies)}};
+}
+
+TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, const TurnsOptions& options) {
+  std::vector<data::Dialogue> dialogues = data::read_dialogues(options.dialogues.string());
+  std::erase_if(dialogues, [&](const data::Dialogue& d) { return !options.corpus.empty() && d.meta.corpus != options.corpus; });
+  if (options.limit > 0 && static_cast<int64_t>(dialogues.size()) > options.limit) dialogues.resize(options.limit);
+  if (dialogues.empty()) {
+    throw InputError(options.dialogues.string(), "no dialogues of corpus '" + options.corpus + "'");
+  }
+  const fs::path base = options.dialogues.parent_path();
+  TurnsReport report;
+  common::Progress bar("eval turns " + options.corpus, static_cast<int64_t>(dialogues.size()), "dialogues");
+  for (const data::Dialogue& d : dialogues) {
+    Session s = model.open_session(session);
+    nlohmann::json turns = nlohmann::json::array();
+    for (const data::Turn& t : d.turns) {
+      if (t.split_audio_file.empty() || !t.task.empty()) continue;  // T1/T2 questions are issue 8's
+      const fs::path audio_path = fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file)
+                                                                              : base / t.split_audio_file;
+      const Reply r = s.turn(audio::load_audio(audio_path));
+      ++report.turns;
+      if (!t.emotion.empty()) report.emotion.add(t.emotion, r.emotion.label);
+      double cause = -1;
+      if (t.emotion != "neutral" && !t.emotion.empty() && (!t.cause_span.empty() || !t.cause_turns.empty())) {
+        std::vector<std::string> refs = t.cause_span;
+        if (refs.empty()) {
+          for (int k : t.cause_turns) {
+            if (k >= 1 && k <= static_cast<int>(d.turns.size())) refs.push_back(d.turns[static_cast<size_t>(k - 1)].text);
+          }
+        }
+        cause = cause_f1(r.thinking, refs);
+        ++report.cause_turns;
+        report.cause_f1_sum += cause;
+        if (cause >= 0.5) ++report.cause_hits;
+      }
+      if (!t.response_text.empty()) {
+        ++report.replies;
+        if (r.text.empty()) ++report.empty_replies;
+        report.reply_words_sum += static_cast<double>(word_count(r.text));
+        report.reply_f1_sum += word_f1(r.text, t.response_text);
+      }
+      if (r.timings.first_reply_token > 0) report.first_reply_token_s.push_back(r.timings.first_reply_token);
+      turns.push_back({{"turn_id", t.turn_id},
+                       {"text", t.text},
+                       {"emotion", t.emotion},
+                       {"heard", r.emotion.label},
+                       {"cause_f1", cause},
+                       {"thinking", r.thinking},
+                       {"reference_reply", t.response_text},
+                       {"reply", r.text}});
+    }
+    report.records.push_back({{"dialogue_id", d.dialogue_id}, {"turns", turns}});
+    ++report.dialogues;
+    bar.advance();
+    bar.set_postfix(fmt::format("emotion accuracy {:.3f}", report.emotion.accuracy()));
+  }
+  bar.finish();
+  return report;
+}
+
+}  // namespace attune::eval

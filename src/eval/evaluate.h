@@ -1,0 +1,59 @@
+// The model card's measurements on the runtime API (attune/runtime.h):
+//   evaluate_ser:   emotion from the voice alone, one clip per session (RAVDESS actors 19-20 = its
+//                   valid split: the same sentences said in every emotion, so words give nothing away);
+//   evaluate_turns: per-turn emotion, cause and reply over voiced multi-turn dialogues (a
+//                   `attune data build --voices` dialogues.jsonl, e.g. RECCON valid).
+// Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "attune/runtime.h"
+#include "eval/emotion_scores.h"
+
+namespace attune::eval {
+
+struct SerOptions {
+  std::string corpus = "ravdess";
+  std::string split = "valid";
+  std::filesystem::path data_root;  // the shared data folder (holding speech/)
+  int64_t limit = 0;                // clips at most (0: all)
+};
+
+struct SerReport {
+  EmotionScores scores;
+  std::vector<double> first_token_s;  // per clip
+  nlohmann::json clips = nlohmann::json::array();  // {audio, truth, heard, intensity}
+};
+
+SerReport evaluate_ser(const Model& model, const SessionOptions& session, const SerOptions& options);
+
+struct TurnsOptions {
+  std::filesystem::path dialogues;  // dialogues.jsonl of a voiced build (audio paths relative to it)
+  std::string corpus = "reccon";    // meta.corpus to keep ("" = all)
+  int64_t limit = 0;                // dialogues at most (0: all)
+};
+
+struct TurnsReport {
+  EmotionScores emotion;
+  int64_t dialogues = 0, turns = 0;
+  int64_t cause_turns = 0;      // non-neutral turns with an annotated cause
+  double cause_f1_sum = 0;      // word F1 of the thinking's quote vs the annotated cause
+  int64_t cause_hits = 0;       // ... >= 0.5
+  int64_t replies = 0, empty_replies = 0;
+  double reply_words_sum = 0;
+  double reply_f1_sum = 0;  // word F1 of the reply vs the corpus reply (a crude content overlap)
+  std::vector<double> first_reply_token_s;
+  nlohmann::json records = nlohmann::json::array();  // the dialogue records (dialogue_record-like)
+
+  nlohmann::json summary() const;
+};
+
+TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, const TurnsOptions& options);
+
+}  // namespace attune::eval
