@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
   }
   try {
-    const std::vector<attune::AudioBuffer> turns = voice_examples(std::string(ATTUNE_SOURCE_DIR) + "/examples/dialogues.json");
+    const std::vector<attune::AudioBuffer> turns =
+        voice_examples(std::string(ATTUNE_SOURCE_DIR) + "/examples/dialogues.json");
     std::printf("bench_runtime: %s, %zu turns as one dialogue, %d rounds, %d threads, greedy, text only\n",
                 model_dir.c_str(), turns.size(), rounds, threads);
 
@@ -101,7 +102,8 @@ int main(int argc, char** argv) {
         ++compared;
       }
     }
-    std::printf("\n turn | prefill reuse | prefill re-read | ratio | first token reuse | first token re-read | ratio\n");
+    std::printf(
+        "\n turn | prefill reuse | prefill re-read | ratio | first token reuse | first token re-read | ratio\n");
     for (size_t t = 0; t < turns.size(); ++t) {
       const double pa = median(reuse_prefill[t]), pb = median(reread_prefill[t]);
       const double fa = median(reuse_first[t]), fb = median(reread_first[t]);
@@ -122,10 +124,11 @@ int main(int argc, char** argv) {
       reply32.insert(reply32.end(), a.first_reply.begin(), a.first_reply.end());
       reply16.insert(reply16.end(), b.first_reply.begin(), b.first_reply.end());
     }
-    std::printf("\ndecode (median over turns and rounds): fp32 %.0f tokens/s, bf16 %.0f tokens/s (bf16/fp32 %.2fx; "
-                "native bf16: %s)\nfirst reply token: fp32 %.0f ms, bf16 %.0f ms\n",
-                median(rate32), median(rate16), median(rate16) / median(rate32),
-                attune::model::cpu_has_native_bf16() ? "yes" : "no", 1000 * median(reply32), 1000 * median(reply16));
+    std::printf(
+        "\ndecode (median over turns and rounds): fp32 %.0f tokens/s, bf16 %.0f tokens/s (bf16/fp32 %.2fx; "
+        "native bf16: %s)\nfirst reply token: fp32 %.0f ms, bf16 %.0f ms\n",
+        median(rate32), median(rate16), median(rate16) / median(rate32),
+        attune::model::cpu_has_native_bf16() ? "yes" : "no", 1000 * median(reply32), 1000 * median(reply16));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_runtime: %s\n", e.what());
     return 1;

@@ -32,7 +32,9 @@
 namespace attune {
 
 struct RuntimeOptions {
-  std::string dtype = "auto";   // "fp32", "bf16", or "auto" (bf16 on CUDA and CPUs with native bf16)
+  // "fp32", "bf16", or "auto": bf16 on CUDA; on a CPU, fp32 for weights under 512 MB (small models
+  // decode faster in fp32: bench_runtime) and bf16 above when the CPU has native bf16.
+  std::string dtype = "auto";
   std::string device = "auto";  // "cpu", "cuda", "cuda:N", or "auto"
   int threads = 0;              // torch intra-op threads; <= 0: unchanged
   std::string talker = "espeak";
@@ -67,16 +69,16 @@ struct HeardEmotion {
 };
 
 struct TurnTimings {
-  double audio_seconds = 0;    // duration of the user's turn
-  double features = 0;         // log-mel extraction
-  double encoder = 0;          // speech encoder + adapter
-  double prefill = 0;          // the turn's tokens (and any history re-read) through the language model
-  double first_token = 0;      // end of user audio (the turn call) -> first generated token (thinking)
+  double audio_seconds = 0;      // duration of the user's turn
+  double features = 0;           // log-mel extraction
+  double encoder = 0;            // speech encoder + adapter
+  double prefill = 0;            // the turn's tokens (and any history re-read) through the language model
+  double first_token = 0;        // end of user audio (the turn call) -> first generated token (thinking)
   double first_reply_token = 0;  // -> first token of the reply text (after the thinking)
-  double last_token = 0;       // -> the last generated token
-  double first_audio = 0;      // -> the first sentence's audio ready (0 without speech)
-  double total = 0;            // -> everything done, the last sentence's audio included
-  int64_t prompt_tokens = 0;   // tokens this turn added before generating
+  double last_token = 0;         // -> the last generated token
+  double first_audio = 0;        // -> the first sentence's audio ready (0 without speech)
+  double total = 0;              // -> everything done, the last sentence's audio included
+  int64_t prompt_tokens = 0;     // tokens this turn added before generating
   int64_t generated_tokens = 0;
   double decode_tokens_per_second() const;
 };
@@ -88,9 +90,9 @@ struct Reply {
   // sentence about it when its thinking has one ("So far: calm -> sad; ...").
   std::vector<std::string> trajectory;
   std::string trajectory_text;
-  std::string thinking;  // the hidden reasoning (without its tags); shown only on request
-  std::string text;      // the reply; never contains thinking tags
-  SpeechStyle style;     // how the reply is spoken
+  std::string thinking;      // the hidden reasoning (without its tags); shown only on request
+  std::string text;          // the reply; never contains thinking tags
+  SpeechStyle style;         // how the reply is spoken
   std::string style_source;  // "talker head", "style line" or "default" (docs/runtime.md)
   AudioBuffer audio;         // the spoken reply (empty when speaking is off or the reply is empty)
   TurnTimings timings;

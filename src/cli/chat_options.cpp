@@ -11,7 +11,8 @@
 namespace attune::cli {
 
 void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
-  app.add_option("--model", o.model, "Model directory (attune_slm composite); default: the shipped models/attune-small");
+  app.add_option("--model", o.model,
+                 "Model directory (attune_slm composite); default: the shipped models/attune-small");
   app.add_option("--voice", o.session.voice, "The talker's voice (see `attune speak --help`)");
   app.add_option("--system", o.session.system, "A system message for the dialogue (default: none, as in training)");
   app.add_option("--max-new-tokens", o.session.max_new_tokens, "Tokens per turn at most, thinking and reply together")

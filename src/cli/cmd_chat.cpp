@@ -5,8 +5,8 @@
 // the voice it is spoken in, where the audio went, and timings; --json prints the dialogue record
 // (attune's dialogue schema, HumDial style) on stdout and moves the transcript to stderr.
 // Torch-free: the model is reached through attune/runtime.h.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <iostream>

@@ -3,8 +3,8 @@
 // a readable transcript of what was heard, thought and said, with the paths of the audio written.
 //   attune demo [--model DIR] [--examples FILE] [--out DIR] [--show-thinking] [--dialogue ID]
 // Torch-free: the model is reached through attune/runtime.h.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -55,8 +55,11 @@ std::vector<DemoDialogue> read_examples(const fs::path& path) {
     const nlohmann::json& d = root["dialogues"][i];
     const std::string where = fmt::format("{}: dialogues[{}]", file, i);
     if (!d.is_object()) throw InputError(where, "expected an object");
-    DemoDialogue dialogue{field_string(d, "id", where), field_string(d, "title", where),
-                          field_string(d, "voice", where), field_string(d, "reply_voice", where), {}};
+    DemoDialogue dialogue{field_string(d, "id", where),
+                          field_string(d, "title", where),
+                          field_string(d, "voice", where),
+                          field_string(d, "reply_voice", where),
+                          {}};
     (void)tts::find_voice(dialogue.voice);
     (void)tts::find_voice(dialogue.reply_voice);
     if (!d.contains("turns") || !d["turns"].is_array() || d["turns"].empty()) {
@@ -67,7 +70,8 @@ std::vector<DemoDialogue> read_examples(const fs::path& path) {
       const std::string at = fmt::format("{}.turns[{}]", where, k);
       if (!t.is_object()) throw InputError(at, "expected an object");
       DemoTurn turn{field_string(t, "text", at), field_string(t, "emotion", at), 0.5};
-      if (!t.contains("intensity") || !t["intensity"].is_number()) throw InputError(at, "\"intensity\": expected a number");
+      if (!t.contains("intensity") || !t["intensity"].is_number())
+        throw InputError(at, "\"intensity\": expected a number");
       turn.intensity = t["intensity"].get<double>();
       (void)tts::emotion_style(turn.emotion, turn.intensity);  // validates both
       dialogue.turns.push_back(std::move(turn));
@@ -89,10 +93,10 @@ int run_demo(const DemoCliOptions& o) {
   const fs::path examples = o.examples.empty() ? fs::path(ATTUNE_DEFAULT_EXAMPLES) : fs::path(o.examples);
   std::vector<DemoDialogue> dialogues = read_examples(examples);
   if (!o.only.empty()) {
-    std::erase_if(dialogues, [&](const DemoDialogue& d) {
-      return std::find(o.only.begin(), o.only.end(), d.id) == o.only.end();
-    });
-    if (dialogues.empty()) throw ConfigError("demo: no dialogue in " + examples.string() + " has the --dialogue ids given");
+    std::erase_if(dialogues,
+                  [&](const DemoDialogue& d) { return std::find(o.only.begin(), o.only.end(), d.id) == o.only.end(); });
+    if (dialogues.empty())
+      throw ConfigError("demo: no dialogue in " + examples.string() + " has the --dialogue ids given");
   }
   const fs::path out_dir(o.out);
 
@@ -150,8 +154,10 @@ const bool registered_demo = register_command(
      [](CLI::App& app) -> Action {
        auto o = std::make_shared<DemoCliOptions>();
        add_chat_model_options(app, o->model);
-       app.add_option("--examples", o->examples, "The dialogues to voice (default: examples/dialogues.json of the source tree)");
-       app.add_option("--out", o->out, "Where the user and reply audio and the dialogue records go (default attune-demo)");
+       app.add_option("--examples", o->examples,
+                      "The dialogues to voice (default: examples/dialogues.json of the source tree)");
+       app.add_option("--out", o->out,
+                      "Where the user and reply audio and the dialogue records go (default attune-demo)");
        app.add_flag("--show-thinking", o->show_thinking, "Print the model's hidden reasoning before each reply");
        app.add_option("--dialogue", o->only, "Only the dialogues with these ids (repeatable)");
        return [o] { return run_demo(*o); };

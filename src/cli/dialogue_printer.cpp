@@ -46,9 +46,14 @@ TurnCallbacks DialoguePrinter::callbacks() {
   std::FILE* out = options_.out;
   if (options_.show_thinking) {
     cb.on_thinking = [this, out](std::string_view piece) {
-      if (!thinking_started_) std::fputs("   thinking:   ", out);
-      thinking_started_ = true;
       std::string p(piece);
+      if (!thinking_started_) {
+        const size_t text = p.find_first_not_of(" \n\r\t");
+        if (text == std::string::npos) return;  // layout before the first word
+        p.erase(0, text);
+        std::fputs("   thinking:   ", out);
+      }
+      thinking_started_ = true;
       for (size_t at = p.find('\n'); at != std::string::npos; at = p.find('\n', at + 1)) p.replace(at, 1, " ");
       std::fputs(p.c_str(), out);
       std::fflush(out);
@@ -78,13 +83,13 @@ void DialoguePrinter::end_turn(const Reply& r, const std::string& audio_path) {
   std::fprintf(out, "   voice:      %s (%s)\n", r.style.to_string().c_str(), r.style_source.c_str());
   if (!audio_path.empty()) std::fprintf(out, "   audio:      %s (%.1f s)\n", audio_path.c_str(), r.audio.duration_s());
   const TurnTimings& t = r.timings;
-  std::fprintf(out,
-               "   timings:    features %s, encoder %s, prefill %s (%lld tokens); first token %s, first reply token %s, "
-               "first audio %s; %lld tokens at %.0f tokens/s\n",
-               ms(t.features).c_str(), ms(t.encoder).c_str(), ms(t.prefill).c_str(),
-               static_cast<long long>(t.prompt_tokens), ms(t.first_token).c_str(), ms(t.first_reply_token).c_str(),
-               t.first_audio > 0 ? ms(t.first_audio).c_str() : "-", static_cast<long long>(t.generated_tokens),
-               t.decode_tokens_per_second());
+  std::fprintf(
+      out,
+      "   timings:    features %s, encoder %s, prefill %s (%lld tokens); first token %s, first reply token %s, "
+      "first audio %s; %lld tokens at %.0f tokens/s\n",
+      ms(t.features).c_str(), ms(t.encoder).c_str(), ms(t.prefill).c_str(), static_cast<long long>(t.prompt_tokens),
+      ms(t.first_token).c_str(), ms(t.first_reply_token).c_str(), t.first_audio > 0 ? ms(t.first_audio).c_str() : "-",
+      static_cast<long long>(t.generated_tokens), t.decode_tokens_per_second());
   for (const std::string& w : r.warnings) std::fprintf(out, "   warning:    %s\n", w.c_str());
   std::fflush(out);
 }
@@ -94,9 +99,13 @@ nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector
   for (size_t i = 0; i < turns.size(); ++i) {
     const TurnRecord& t = turns[i];
     const Reply& r = t.reply;
-    nlohmann::json j = {{"turn_id", i + 1}, {"text", t.text}, {"emotion", r.emotion.label},
-                        {"split_audio_file", t.audio_path}, {"response_text", r.text},
-                        {"response_audio", t.reply_audio_path}, {"thinking", r.thinking},
+    nlohmann::json j = {{"turn_id", i + 1},
+                        {"text", t.text},
+                        {"emotion", r.emotion.label},
+                        {"split_audio_file", t.audio_path},
+                        {"response_text", r.text},
+                        {"response_audio", t.reply_audio_path},
+                        {"thinking", r.thinking},
                         {"response_style", {{"emotion", r.style.emotion}, {"intensity", r.style.intensity}}}};
     if (!r.emotion.label.empty()) j["intensity"] = r.emotion.intensity;
     nlohmann::json probabilities = nlohmann::json::object();
@@ -110,10 +119,15 @@ nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector
                    {"warnings", r.warnings},
                    {"stop_reason", r.stop_reason},
                    {"timings_s",
-                    {{"audio", tm.audio_seconds}, {"features", tm.features}, {"encoder", tm.encoder},
-                     {"prefill", tm.prefill}, {"first_token", tm.first_token},
-                     {"first_reply_token", tm.first_reply_token}, {"last_token", tm.last_token},
-                     {"first_audio", tm.first_audio}, {"total", tm.total}}},
+                    {{"audio", tm.audio_seconds},
+                     {"features", tm.features},
+                     {"encoder", tm.encoder},
+                     {"prefill", tm.prefill},
+                     {"first_token", tm.first_token},
+                     {"first_reply_token", tm.first_reply_token},
+                     {"last_token", tm.last_token},
+                     {"first_audio", tm.first_audio},
+                     {"total", tm.total}}},
                    {"prompt_tokens", tm.prompt_tokens},
                    {"generated_tokens", tm.generated_tokens},
                    {"decode_tokens_per_s", tm.decode_tokens_per_second()}};

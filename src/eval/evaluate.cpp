@@ -32,7 +32,8 @@ SerReport evaluate_ser(const Model& model, const SessionOptions& session, const 
   data::Diagnostics diag;
   std::vector<data::Dialogue> clips = data::read_corpus(options.corpus, options.split, options.data_root, diag);
   if (options.limit > 0 && static_cast<int64_t>(clips.size()) > options.limit) clips.resize(options.limit);
-  if (clips.empty()) throw InputError(options.data_root.string(), "no " + options.corpus + " clips in split " + options.split);
+  if (clips.empty())
+    throw InputError(options.data_root.string(), "no " + options.corpus + " clips in split " + options.split);
   SerReport report;
   common::Progress bar("eval ser " + options.corpus + " " + options.split, static_cast<int64_t>(clips.size()), "clips");
   for (const data::Dialogue& d : clips) {
@@ -72,7 +73,8 @@ nlohmann::json TurnsReport::summary() const {
 
 TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, const TurnsOptions& options) {
   std::vector<data::Dialogue> dialogues = data::read_dialogues(options.dialogues.string());
-  std::erase_if(dialogues, [&](const data::Dialogue& d) { return !options.corpus.empty() && d.meta.corpus != options.corpus; });
+  std::erase_if(dialogues,
+                [&](const data::Dialogue& d) { return !options.corpus.empty() && d.meta.corpus != options.corpus; });
   if (options.limit > 0 && static_cast<int64_t>(dialogues.size()) > options.limit) dialogues.resize(options.limit);
   if (dialogues.empty()) {
     throw InputError(options.dialogues.string(), "no dialogues of corpus '" + options.corpus + "'");
@@ -85,8 +87,8 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
     nlohmann::json turns = nlohmann::json::array();
     for (const data::Turn& t : d.turns) {
       if (t.split_audio_file.empty() || !t.task.empty()) continue;  // T1/T2 questions are issue 8's
-      const fs::path audio_path = fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file)
-                                                                              : base / t.split_audio_file;
+      const fs::path audio_path =
+          fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file) : base / t.split_audio_file;
       const Reply r = s.turn(audio::load_audio(audio_path));
       ++report.turns;
       if (!t.emotion.empty()) report.emotion.add(t.emotion, r.emotion.label);
@@ -95,7 +97,8 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
         std::vector<std::string> refs = t.cause_span;
         if (refs.empty()) {
           for (int k : t.cause_turns) {
-            if (k >= 1 && k <= static_cast<int>(d.turns.size())) refs.push_back(d.turns[static_cast<size_t>(k - 1)].text);
+            if (k >= 1 && k <= static_cast<int>(d.turns.size()))
+              refs.push_back(d.turns[static_cast<size_t>(k - 1)].text);
           }
         }
         cause = cause_f1(r.thinking, refs);

@@ -27,7 +27,7 @@ struct SerOptions {
 
 struct SerReport {
   EmotionScores scores;
-  std::vector<double> first_token_s;  // per clip
+  std::vector<double> first_token_s;               // per clip
   nlohmann::json clips = nlohmann::json::array();  // {audio, truth, heard, intensity}
 };
 
@@ -42,9 +42,9 @@ struct TurnsOptions {
 struct TurnsReport {
   EmotionScores emotion;
   int64_t dialogues = 0, turns = 0;
-  int64_t cause_turns = 0;      // non-neutral turns with an annotated cause
-  double cause_f1_sum = 0;      // word F1 of the thinking's quote vs the annotated cause
-  int64_t cause_hits = 0;       // ... >= 0.5
+  int64_t cause_turns = 0;  // non-neutral turns with an annotated cause
+  double cause_f1_sum = 0;  // word F1 of the thinking's quote vs the annotated cause
+  int64_t cause_hits = 0;   // ... >= 0.5
   int64_t replies = 0, empty_replies = 0;
   double reply_words_sum = 0;
   double reply_f1_sum = 0;  // word F1 of the reply vs the corpus reply (a crude content overlap)

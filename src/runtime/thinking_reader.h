@@ -11,8 +11,8 @@
 namespace attune::runtime {
 
 struct ThinkingEmotion {
-  std::string label;               // one of the seven labels; "" when the thinking names none
-  double intensity = 0;            // the "(0.6)" after it; emotion default when there is none
+  std::string label;                       // one of the seven labels; "" when the thinking names none
+  double intensity = 0;                    // the "(0.6)" after it; emotion default when there is none
   size_t word_offset = std::string::npos;  // byte offset of the emotion word in the thinking
   std::string word;                        // the word as written ("sad", "难过")
 };

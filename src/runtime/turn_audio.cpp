@@ -19,8 +19,8 @@ double to_dbfs(double x) { return 20.0 * std::log10(std::max(x, 1e-10)); }
 
 TurnAudio prepare_turn_audio(const AudioBuffer& audio, const std::string& what, const TurnAudioLimits& limits) {
   if (audio.sample_rate <= 0 || audio.channels <= 0) {
-    throw InputError(what, fmt::format("sample rate {} Hz and {} channels; expected positive values",
-                                       audio.sample_rate, audio.channels));
+    throw InputError(what, fmt::format("sample rate {} Hz and {} channels; expected positive values", audio.sample_rate,
+                                       audio.channels));
   }
   if (audio.samples.empty()) throw InputError(what, "the audio has no samples");
   for (float x : audio.samples) {
@@ -35,8 +35,9 @@ TurnAudio prepare_turn_audio(const AudioBuffer& audio, const std::string& what, 
   const auto max_samples = static_cast<size_t>(limits.max_seconds * rate);
   if (out.samples.size() > max_samples) {
     out.samples.erase(out.samples.begin(), out.samples.end() - static_cast<std::ptrdiff_t>(max_samples));
-    out.warnings.push_back(fmt::format("the turn is {:.1f} s long; only its last {:.0f} s are heard (the encoder's window)",
-                                       out.duration_s, limits.max_seconds));
+    out.warnings.push_back(
+        fmt::format("the turn is {:.1f} s long; only its last {:.0f} s are heard (the encoder's window)",
+                    out.duration_s, limits.max_seconds));
   }
 
   float peak = 0;
@@ -51,8 +52,8 @@ TurnAudio prepare_turn_audio(const AudioBuffer& audio, const std::string& what, 
   const double rms = std::sqrt(energy / static_cast<double>(out.samples.size()));
   const bool silent = peak < 1e-3f || to_dbfs(rms) < -60;
   if (silent) {
-    out.warnings.push_back(fmt::format("the turn is silent (peak {:.0f} dBFS): there is no speech to hear",
-                                       to_dbfs(peak)));
+    out.warnings.push_back(
+        fmt::format("the turn is silent (peak {:.0f} dBFS): there is no speech to hear", to_dbfs(peak)));
   }
   const double clipped_fraction = static_cast<double>(clipped) / static_cast<double>(out.samples.size());
   if (clipped_fraction > 0.001) {
@@ -68,9 +69,9 @@ TurnAudio prepare_turn_audio(const AudioBuffer& audio, const std::string& what, 
     const auto voiced = std::count_if(track.f0_hz.begin(), track.f0_hz.end(), [](float f) { return f > 0; });
     const double fraction = track.frames() ? static_cast<double>(voiced) / static_cast<double>(track.frames()) : 0;
     if (fraction < 0.05) {
-      out.warnings.push_back(fmt::format(
-          "little voiced speech ({:.0f}% of frames voiced): this may be noise or music rather than speech",
-          100.0 * fraction));
+      out.warnings.push_back(
+          fmt::format("little voiced speech ({:.0f}% of frames voiced): this may be noise or music rather than speech",
+                      100.0 * fraction));
     }
   }
   const auto min_samples = static_cast<size_t>(limits.min_seconds * rate);

@@ -17,8 +17,8 @@ struct TurnAudio {
 };
 
 struct TurnAudioLimits {
-  double max_seconds = 30;    // the encoder's window; longer turns keep their last max_seconds
-  double min_seconds = 0.1;   // shorter turns are padded with silence to this
+  double max_seconds = 30;     // the encoder's window; longer turns keep their last max_seconds
+  double min_seconds = 0.1;    // shorter turns are padded with silence to this
   double short_seconds = 0.3;  // shorter turns get a warning
 };
 

@@ -161,11 +161,12 @@ SpeechStyle style_from_attributes(std::string_view emotion, const std::vector<fl
   check_attribute_names(attributes);
   const double intensity = std::clamp(attribute_value(values, attributes, "intensity", 0.5), 0.0, 1.0);
   SpeechStyle s = emotion_style(emotion, intensity);
-  s.pitch_semitones = std::clamp(12.0 * attribute_value(values, attributes, "pitch", s.pitch_semitones / 12.0), -12.0, 12.0);
+  s.pitch_semitones =
+      std::clamp(12.0 * attribute_value(values, attributes, "pitch", s.pitch_semitones / 12.0), -12.0, 12.0);
   s.rate = std::clamp(std::exp(attribute_value(values, attributes, "pace", std::log(s.rate))), 0.5, 2.0);
   s.energy_db = std::clamp(12.0 * attribute_value(values, attributes, "energy", s.energy_db / 12.0), -30.0, 12.0);
-  s.pitch_range =
-      std::clamp(std::exp(attribute_value(values, attributes, "range", std::log(std::max(1e-3, s.pitch_range)))), 0.0, 3.0);
+  s.pitch_range = std::clamp(
+      std::exp(attribute_value(values, attributes, "range", std::log(std::max(1e-3, s.pitch_range)))), 0.0, 3.0);
   return s;
 }
 

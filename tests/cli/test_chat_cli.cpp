@@ -122,13 +122,12 @@ TEST_F(ChatCli, UnusualAudioIsAnsweredWithAWarning) {
 TEST_F(ChatCli, ATinyContextDropsTheOldestExchanges) {
   const std::string t1 = speak("t1.wav", "happy", "I passed my exam today.");
   const auto r = run_attune("chat --model " + shipped_model().string() +
-                            " --no-speech --json --context 320 --max-new-tokens 120 " + t1 +
-                            " " + t1 + " " + t1);
+                            " --no-speech --json --context 320 --max-new-tokens 120 " + t1 + " " + t1 + " " + t1);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json record = nlohmann::json::parse(r.out);
   ASSERT_EQ(record["turns"].size(), 3u);
-  const std::string warnings = record["turns"][2]["attune"]["warnings"].dump() +
-                               record["turns"][1]["attune"]["warnings"].dump();
+  const std::string warnings =
+      record["turns"][2]["attune"]["warnings"].dump() + record["turns"][1]["attune"]["warnings"].dump();
   EXPECT_NE(warnings.find("outgrew"), std::string::npos) << r.out;
   EXPECT_EQ(record["turns"][2]["attune"]["trajectory"].size(), 3u);  // the session remembers every turn
 }

@@ -20,7 +20,8 @@ TEST(ThinkingReader, EnglishOpeningWithIntensity) {
 
 TEST(ThinkingReader, TheLastEmotionWordBeforeTheIntensityWins) {
   // "calm" appears in "Against a calm voice" only after the intensity, so "sad" is the heard one.
-  const ThinkingEmotion e = read_heard_emotion("The main feeling here: very sad (0.7). Against a calm voice, theirs is lower.");
+  const ThinkingEmotion e =
+      read_heard_emotion("The main feeling here: very sad (0.7). Against a calm voice, theirs is lower.");
   EXPECT_EQ(e.label, "sad");
   EXPECT_DOUBLE_EQ(e.intensity, 0.7);
 }
@@ -54,7 +55,8 @@ TEST(ThinkingReader, UnclearFeelingGivesNoLabel) {
 }
 
 TEST(ThinkingReader, ChineseTrace) {
-  const std::string t = "从这一轮来看，对方挺害怕（0.6）。语音里的线索：音调更高。对方的情绪经历了开心 → 害怕；从第2轮起是害怕。";
+  const std::string t =
+      "从这一轮来看，对方挺害怕（0.6）。语音里的线索：音调更高。对方的情绪经历了开心 → 害怕；从第2轮起是害怕。";
   const ThinkingEmotion e = read_heard_emotion(t);
   EXPECT_EQ(e.label, "fear");
   EXPECT_DOUBLE_EQ(e.intensity, 0.6);

@@ -18,7 +18,8 @@ AudioBuffer voiced(double seconds, int rate = 16000, float amplitude = 0.3f) {
   const auto n = static_cast<size_t>(seconds * rate);
   for (size_t i = 0; i < n; ++i) {
     const double t = static_cast<double>(i) / rate;
-    const double x = std::sin(2 * M_PI * 150 * t) + 0.5 * std::sin(2 * M_PI * 300 * t) + 0.25 * std::sin(2 * M_PI * 450 * t);
+    const double x =
+        std::sin(2 * M_PI * 150 * t) + 0.5 * std::sin(2 * M_PI * 300 * t) + 0.25 * std::sin(2 * M_PI * 450 * t);
     a.samples.push_back(static_cast<float>(amplitude * x / 1.75 * (0.6 + 0.4 * std::sin(2 * M_PI * 2 * t))));
   }
   return a;

@@ -231,10 +231,10 @@ TEST(StyleAttributes, HandDerivedValuesAndTheInverse) {
   const std::vector<float> v = style_to_attributes(s, names);
   ASSERT_EQ(v.size(), 5u);
   EXPECT_FLOAT_EQ(v[0], 0.5f);
-  EXPECT_FLOAT_EQ(v[1], -0.25f);                  // -3 st / 12
-  EXPECT_FLOAT_EQ(v[2], std::log(0.8f));          // ln(rate)
-  EXPECT_FLOAT_EQ(v[3], -0.5f);                   // -6 dB / 12
-  EXPECT_FLOAT_EQ(v[4], std::log(0.7f));          // ln(range)
+  EXPECT_FLOAT_EQ(v[1], -0.25f);          // -3 st / 12
+  EXPECT_FLOAT_EQ(v[2], std::log(0.8f));  // ln(rate)
+  EXPECT_FLOAT_EQ(v[3], -0.5f);           // -6 dB / 12
+  EXPECT_FLOAT_EQ(v[4], std::log(0.7f));  // ln(range)
   const SpeechStyle back = style_from_attributes("sad", v, names);
   EXPECT_EQ(back.emotion, "sad");
   EXPECT_NEAR(back.intensity, 0.5, 1e-6);
