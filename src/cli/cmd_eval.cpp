@@ -14,6 +14,7 @@
 #include "attune/error.h"
 #include "cli/chat_options.h"
 #include "cli/command.h"
+#include "cli/dialogue_printer.h"
 #include "common/file_util.h"
 #include "eval/evaluate.h"
 
@@ -31,12 +32,6 @@ struct EvalCli {
   std::string data_root;
   std::string json;
 };
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 void write_json(const std::string& path, const nlohmann::json& j) {
   if (path.empty()) return;

@@ -9,13 +9,6 @@ namespace {
 
 std::string ms(double seconds) { return fmt::format("{:.0f} ms", 1000.0 * seconds); }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 std::string top_probabilities(const HeardEmotion& e) {
   std::vector<std::pair<std::string, double>> p = e.probabilities;
   std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -134,6 +127,13 @@ nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector
     jturns.push_back(std::move(j));
   }
   return {{"dialogue_id", dialogue_id}, {"lang", "en"}, {"turns", jturns}, {"meta", {{"corpus", "attune-chat"}}}};
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 void print_timing_summary(std::FILE* out, const std::vector<Reply>& replies) {

@@ -49,6 +49,9 @@ struct TurnRecord {
 // "attune" per turn: probabilities, trajectory and timings.
 nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector<TurnRecord>& turns);
 
+// The median (the mean of the middle two for an even count); 0 for none.
+double median(std::vector<double> values);
+
 // Medians over turns of the latency figures, one line each, for `attune demo` and the model card.
 void print_timing_summary(std::FILE* out, const std::vector<Reply>& replies);
 
