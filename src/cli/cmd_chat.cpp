@@ -58,16 +58,8 @@ int run_chat(const ChatCliOptions& o) {
   std::vector<TurnRecord> records;
 
   auto run_turn = [&](const std::string& path, const AudioBuffer& clip, const std::string& words) {
-    const size_t n = records.size() + 1;
-    printer.begin_turn(n, path, clip.duration_s(), words.empty() ? "" : "\"" + words + "\" (text)");
-    Reply reply = session.turn(clip, words, printer.callbacks());
-    std::string reply_path;
-    if (!out_dir.empty() && !reply.audio.samples.empty()) {
-      reply_path = (out_dir / ("reply-" + std::to_string(n) + ".wav")).string();
-      audio::write_audio(reply_path, reply.audio);
-    }
-    printer.end_turn(reply, reply_path);
-    records.push_back({path, words, reply_path, std::move(reply)});
+    const std::string shown = words.empty() ? "" : "\"" + words + "\" (text)";
+    records.push_back(run_printed_turn(session, printer, records.size() + 1, path, clip, words, shown, out_dir));
   };
 
   if (interactive) {

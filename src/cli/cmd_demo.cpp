@@ -129,17 +129,10 @@ int run_demo(const DemoCliOptions& o) {
       const DemoTurn& t = d.turns[k];
       const std::string user_path = (out_dir / d.id / fmt::format("user-{}.wav", k + 1)).string();
       const AudioBuffer clip = audio::load_audio(user_path);
-      printer.begin_turn(k + 1, user_path, clip.duration_s(),
-                         fmt::format("\"{}\" (voiced {} {:.1f})", t.text, t.emotion, t.intensity));
-      Reply reply = session.turn(clip, "", printer.callbacks());
-      std::string reply_path;
-      if (!reply.audio.samples.empty()) {
-        reply_path = (out_dir / d.id / fmt::format("reply-{}.wav", k + 1)).string();
-        audio::write_audio(reply_path, reply.audio);
-      }
-      printer.end_turn(reply, reply_path);
-      all.push_back(reply);
-      records.push_back({user_path, "", reply_path, std::move(reply)});
+      records.push_back(run_printed_turn(session, printer, k + 1, user_path, clip, "",
+                                         fmt::format("\"{}\" (voiced {} {:.1f})", t.text, t.emotion, t.intensity),
+                                         out_dir / d.id));
+      all.push_back(records.back().reply);
     }
     common::write_file_atomically(out_dir / d.id / "dialogue.json", dialogue_record(d.id, records).dump(2) + "\n");
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "audio/audio_file.h"
+
 namespace attune::cli {
 namespace {
 
@@ -85,6 +87,20 @@ void DialoguePrinter::end_turn(const Reply& r, const std::string& audio_path) {
       static_cast<long long>(t.generated_tokens), t.decode_tokens_per_second());
   for (const std::string& w : r.warnings) std::fprintf(out, "   warning:    %s\n", w.c_str());
   std::fflush(out);
+}
+
+TurnRecord run_printed_turn(Session& session, DialoguePrinter& printer, size_t turn, const std::string& audio_path,
+                            const AudioBuffer& clip, const std::string& text, const std::string& shown,
+                            const std::filesystem::path& reply_dir) {
+  printer.begin_turn(turn, audio_path, clip.duration_s(), shown);
+  Reply reply = session.turn(clip, text, printer.callbacks());
+  std::string reply_path;
+  if (!reply_dir.empty() && !reply.audio.samples.empty()) {
+    reply_path = (reply_dir / fmt::format("reply-{}.wav", turn)).string();
+    audio::write_audio(reply_path, reply.audio);
+  }
+  printer.end_turn(reply, reply_path);
+  return {audio_path, text, reply_path, std::move(reply)};
 }
 
 nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector<TurnRecord>& turns) {

@@ -44,6 +44,13 @@ struct TurnRecord {
   Reply reply;
 };
 
+// One printed turn: the header, session.turn() with the printer's callbacks, the reply audio written
+// to `reply_dir`/reply-N.wav (none when `reply_dir` is empty or there is nothing to say), the rest.
+// `shown` is what the header says was said ("" for nothing).
+TurnRecord run_printed_turn(Session& session, DialoguePrinter& printer, size_t turn, const std::string& audio_path,
+                            const AudioBuffer& clip, const std::string& text, const std::string& shown,
+                            const std::filesystem::path& reply_dir);
+
 // The dialogue in attune's dialogue schema (docs/data.md; HumDial's JSONL): per user turn the heard
 // emotion and intensity, the reply, its thinking and speech style, and the audio files; plus
 // "attune" per turn: probabilities, trajectory and timings.

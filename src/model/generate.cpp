@@ -435,6 +435,13 @@ text::Tokenizer load_slm_tokenizer(const fs::path& dir, int64_t vocab_size) {
   return tokenizer;
 }
 
+audio::LogMelOptions slm_log_mel_options(const io::SlmConfig& config) {
+  audio::LogMelOptions options;
+  options.n_mels = static_cast<int>(config.encoder.config.num_mel_bins);
+  options.pad_to_30s = false;  // the encoder sees the real frames only (docs/model.md)
+  return options;
+}
+
 SlmLoadOptions resolve_slm_load_options(const ModelLoadOptions& options) {
   const Placement placement = resolve_placement(options);
   SlmLoadOptions slm_options;
@@ -456,10 +463,7 @@ SpeechGenerator SpeechGenerator::load(const fs::path& dir, const ModelLoadOption
 
   text::Tokenizer tokenizer = load_slm_tokenizer(dir, impl->slm->config().language_model.config.vocab_size);
   impl->chat.emplace(std::move(tokenizer));
-  audio::LogMelOptions mel_options;
-  mel_options.n_mels = static_cast<int>(impl->slm->config().encoder.config.num_mel_bins);
-  mel_options.pad_to_30s = false;  // the encoder sees the real frames only (docs/model.md)
-  impl->mel.emplace(mel_options);
+  impl->mel.emplace(slm_log_mel_options(impl->slm->config()));
   impl->load_seconds = seconds_since(t0);
   return SpeechGenerator(std::move(impl));
 }

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/log_mel.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "model/adapter.h"
@@ -145,6 +146,8 @@ TORCH_MODULE(SpokenLanguageModel);
 // The device and dtype ModelLoadOptions' strings resolve to ("auto": CUDA when available; bf16 on
 // CUDA and on CPUs with native bf16). ConfigError for an unknown or unavailable device.
 SlmLoadOptions resolve_slm_load_options(const ModelLoadOptions& options);
+// The log-mel settings the composite's encoder expects (its mel bins, real frames only, no 30 s pad).
+audio::LogMelOptions slm_log_mel_options(const io::SlmConfig& config);
 // ConfigError when `dir`'s config.json is not an attune_slm composite (naming its model_type).
 void require_spoken_model(const std::filesystem::path& dir);
 // A composite directory's tokenizer, checked against the model: InputError naming the file when it is

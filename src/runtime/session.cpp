@@ -246,7 +246,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     Exchange exchange{user.ids, user.audio_slots, audio_embeds, {}};
 
     // 3. Read the turn into the cache.
-    const at::Tensor x = slots.empty() ? slm.splice(ids, {}, {}) : slm.splice(ids, slots, {audio_embeds});
+    const at::Tensor x = embed(ids, slots, audio_embeds);
     model::ForwardOutput out = lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1});
     context_ids.insert(context_ids.end(), ids.begin(), ids.end());
     reply.timings.prefill = seconds_since(t2);
@@ -344,7 +344,6 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
             emotion, std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel()), tc.style_attributes);
       }
       if (id == m.think_end) {
-        reply.thinking = raw_thinking;
         if (head_style) {
           reply.style = *head_style;
           reply.style_source = "talker head";
@@ -482,10 +481,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   impl->im_end = require("<|im_end|>");
   impl->newline = tok.encode("\n");
   impl->find_label_ids();
-  audio::LogMelOptions mel_options;
-  mel_options.n_mels = static_cast<int>(impl->slm->config().encoder.config.num_mel_bins);
-  mel_options.pad_to_30s = false;  // the encoder sees the real frames only (docs/model.md)
-  impl->mel.emplace(mel_options);
+  impl->mel.emplace(model::slm_log_mel_options(impl->slm->config()));
   impl->load_seconds = seconds_since(t0);
   return Model(std::move(impl));
 }
