@@ -33,3 +33,5 @@ endif()
 if(ATTUNE_BUILD_BENCH)
   find_package(benchmark QUIET)
 endif()
+# cpp-httplib: Debian ships it as a compiled library; its pkg-config flags select the ABI it was built with.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

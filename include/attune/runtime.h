@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,6 +57,8 @@ struct SessionOptions {
   // false: re-read the whole dialogue before every turn instead of reusing the KV cache (the
   // baseline bench_runtime measures the cache against; same outputs, more time).
   bool reuse_cache = true;
+  // Speak the replies (needs RuntimeOptions::speak); false: text only, no synthesis cost.
+  bool speak = true;
 };
 
 // How the user sounded in one turn, as the model heard it.
@@ -108,6 +111,9 @@ struct TurnCallbacks {
   // The reply's audio, one sentence at a time, as soon as each is synthesised (in order, on the
   // calling thread of Session::turn).
   std::function<void(const AudioBuffer& chunk, size_t sentence)> on_audio;
+  // Asked before every generated token: true ends the turn there (stop_reason "cancelled"), e.g.
+  // when the client that asked for it has gone.
+  std::function<bool()> should_stop;
 };
 
 class Session;
@@ -151,6 +157,19 @@ class Session {
   // answered, with a line in Reply::warnings. Throws InputError for audio with no samples at all
   // and text-and-audio both empty.
   Reply turn(const AudioBuffer& audio, std::string_view text = {}, const TurnCallbacks& callbacks = {});
+
+  // Adds a past exchange without generating anything: the user's turn (audio and/or text) and what
+  // the assistant answered, with its thinking when known. This is how a stateless client (one that
+  // resends the whole dialogue, OpenAI style) rebuilds the context; the turn's heard emotion is
+  // unknown ("" in the trajectory). Throws InputError as turn() does, and when the history does
+  // not fit the context budget.
+  void add_exchange(const AudioBuffer& audio, std::string_view text, std::string_view reply,
+                    std::optional<std::string_view> thinking = std::nullopt);
+
+  // Changes how the next turns are decoded and spoken (max_new_tokens, temperature, top_p, seed,
+  // reuse_cache, speak, voice), e.g. per request in a server. `system` and `context_tokens` keep the
+  // values the session was opened with. Throws ConfigError as open_session does.
+  void set_options(const SessionOptions& options);
 
   // Forgets the dialogue (the next turn is turn 1).
   void reset();

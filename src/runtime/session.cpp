@@ -183,8 +183,116 @@ struct Session::Impl {
     context_ids = ids;
   }
 
+  // The user's part of a turn, heard, rendered and read into the cache (the logits of its last position in `out`).
+  struct UserPart {
+    Exchange exchange;
+    model::ForwardOutput out;
+  };
+  UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
+                     TurnTimings& timings, std::vector<std::string>& warnings);
+  void add_exchange(const AudioBuffer& audio_in, std::string_view text_in, std::string_view reply_text,
+                    std::optional<std::string_view> thinking);
   Reply turn(const AudioBuffer& audio_in, std::string_view text_in, const TurnCallbacks& cb);
 };
+
+Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, std::string_view text_in,
+                                                  const std::string& what, TurnTimings& timings,
+                                                  std::vector<std::string>& warnings) {
+  const auto t0 = Clock::now();
+  const Model::Impl& m = *model;
+  if (audio_in.samples.empty() && text_in.empty()) throw InputError(what, "no audio and no text");
+  std::optional<runtime::TurnAudio> audio;
+  if (!audio_in.samples.empty()) {
+    audio = runtime::prepare_turn_audio(audio_in, what);
+    warnings = audio->warnings;
+    timings.audio_seconds = audio->duration_s;
+  }
+  model::SpokenLanguageModelImpl& slm = *m.slm;
+  model::LanguageModelImpl& lm = slm.language_model();
+
+  // 1. Hear: log-mel, encoder, adapter.
+  at::Tensor audio_embeds;
+  int64_t audio_tokens = 0;
+  if (audio) {
+    audio::LogMel mel = m.mel->compute(audio->samples);
+    timings.features = seconds_since(t0);
+    const auto t1 = Clock::now();
+    const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
+    audio_embeds = slm.embed_audio({log_mel})[0];
+    audio_tokens = audio_embeds.size(0);
+    timings.encoder = seconds_since(t1);
+  }
+
+  // 2. The turn's tokens: close the previous exchange, the user message, the assistant prompt.
+  text::RenderOptions render;
+  render.add_generation_prompt = true;
+  const text::RenderedChat user =
+      m.chat->render({{text::Role::kUser, std::string(text_in), audio_tokens, std::nullopt}}, render);
+  if (turns == 0 && system_ids.empty() && !options.system.empty()) {
+    system_ids = m.chat->render({{text::Role::kSystem, options.system, 0, std::nullopt}}).ids;
+    const at::Tensor ids = at::tensor(std::vector<int64_t>(system_ids.begin(), system_ids.end()), at::kLong);
+    lm.forward(ids.unsqueeze(0), {.cache = &cache, .skip_logits = true});
+    context_ids = system_ids;
+  }
+  const int64_t incoming = static_cast<int64_t>(user.ids.size() + (exchanges.empty() ? 0 : closing().size()));
+  const auto t2 = Clock::now();  // prefill: re-reading kept history (when needed) and the turn
+  const size_t dropped_now = make_room(incoming);
+  if (!options.reuse_cache && !dropped_now) reread();  // the baseline bench_runtime measures
+  if (dropped_now) {
+    warnings.push_back(fmt::format(
+        "the dialogue outgrew the {}-token context: the oldest {} exchange(s) were dropped from the model's view "
+        "(the trajectory keeps them)",
+        budget, dropped_now));
+  }
+  std::vector<int32_t> ids = exchanges.empty() ? std::vector<int32_t>{} : closing();
+  std::vector<text::AudioSlot> slots = user.audio_slots;
+  for (text::AudioSlot& s : slots) s.first += static_cast<int64_t>(ids.size());
+  ids.insert(ids.end(), user.ids.begin(), user.ids.end());
+
+  // 3. Read the turn into the cache.
+  const at::Tensor x = embed(ids, slots, audio_embeds);
+  UserPart part{Exchange{user.ids, user.audio_slots, audio_embeds, {}},
+                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1})};
+  context_ids.insert(context_ids.end(), ids.begin(), ids.end());
+  timings.prefill = seconds_since(t2);
+  timings.prompt_tokens = static_cast<int64_t>(ids.size());
+  return part;
+}
+
+void Session::Impl::add_exchange(const AudioBuffer& audio_in, std::string_view text_in, std::string_view reply_text,
+                                  std::optional<std::string_view> thinking) {
+  const Model::Impl& m = *model;
+  const std::string what = fmt::format("history turn {}", turns + 1);
+  model::with_torch_context("a past exchange", [&] {
+    c10::InferenceMode inference;
+    TurnTimings timings;
+    std::vector<std::string> warnings;
+    UserPart user = read_user(audio_in, text_in, what, timings, warnings);
+    // The assistant's words as the template writes them, after "<|im_start|>assistant\n" and
+    // before the closing "<|im_end|>\n" (which the next turn adds).
+    text::ChatMessage said{text::Role::kAssistant, std::string(reply_text), 0, std::nullopt};
+    if (thinking) said.thinking = std::string(*thinking);
+    std::vector<int32_t> ids = m.chat->render({said}).ids;
+    const std::vector<int32_t> head = m.chat->tokenizer().encode("<|im_start|>assistant\n");
+    const std::vector<int32_t> tail = closing();
+    if (ids.size() < head.size() + tail.size() || !std::equal(head.begin(), head.end(), ids.begin()))
+      throw InputError(what, "the chat template renders an assistant message in an unexpected form");
+    ids = std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(head.size()),
+                               ids.end() - static_cast<std::ptrdiff_t>(tail.size()));
+    if (cache.length() + static_cast<int64_t>(ids.size()) + options.max_new_tokens > budget)
+      throw InputError(what, fmt::format("the history does not fit the {}-token context", budget));
+    if (!ids.empty()) {
+      model::LanguageModelImpl& lm = m.slm->language_model();
+      lm.forward(at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong).unsqueeze(0),
+                 {.cache = &cache, .skip_logits = true});
+    }
+    user.exchange.assistant_ids = ids;
+    context_ids.insert(context_ids.end(), ids.begin(), ids.end());
+    exchanges.push_back(std::move(user.exchange));
+    heard_labels.emplace_back();
+    ++turns;
+  });
+}
 
 Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in, const TurnCallbacks& cb) {
   const auto t0 = Clock::now();
@@ -193,64 +301,13 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
   reply.turn = turns + 1;
   const std::string what = fmt::format("turn {}", reply.turn);
   if (audio_in.samples.empty() && text_in.empty()) throw InputError(what, "no audio and no text");
-  std::optional<runtime::TurnAudio> audio;
-  if (!audio_in.samples.empty()) {
-    audio = runtime::prepare_turn_audio(audio_in, what);
-    reply.warnings = audio->warnings;
-    reply.timings.audio_seconds = audio->duration_s;
-  }
 
   return model::with_torch_context("the dialogue turn", [&] {
     c10::InferenceMode inference;
-    model::SpokenLanguageModelImpl& slm = *m.slm;
-    model::LanguageModelImpl& lm = slm.language_model();
-
-    // 1. Hear: log-mel, encoder, adapter.
-    at::Tensor audio_embeds;
-    int64_t audio_tokens = 0;
-    if (audio) {
-      audio::LogMel mel = m.mel->compute(audio->samples);
-      reply.timings.features = seconds_since(t0);
-      const auto t1 = Clock::now();
-      const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
-      audio_embeds = slm.embed_audio({log_mel})[0];
-      audio_tokens = audio_embeds.size(0);
-      reply.timings.encoder = seconds_since(t1);
-    }
-
-    // 2. The turn's tokens: close the previous exchange, the user message, the assistant prompt.
-    text::RenderOptions render;
-    render.add_generation_prompt = true;
-    const text::RenderedChat user =
-        m.chat->render({{text::Role::kUser, std::string(text_in), audio_tokens, std::nullopt}}, render);
-    if (turns == 0 && system_ids.empty() && !options.system.empty()) {
-      system_ids = m.chat->render({{text::Role::kSystem, options.system, 0, std::nullopt}}).ids;
-      const at::Tensor ids = at::tensor(std::vector<int64_t>(system_ids.begin(), system_ids.end()), at::kLong);
-      lm.forward(ids.unsqueeze(0), {.cache = &cache, .skip_logits = true});
-      context_ids = system_ids;
-    }
-    const int64_t incoming = static_cast<int64_t>(user.ids.size() + (exchanges.empty() ? 0 : closing().size()));
-    const auto t2 = Clock::now();  // prefill: re-reading kept history (when needed) and the turn
-    const size_t dropped_now = make_room(incoming);
-    if (!options.reuse_cache && !dropped_now) reread();  // the baseline bench_runtime measures
-    if (dropped_now) {
-      reply.warnings.push_back(fmt::format(
-          "the dialogue outgrew the {}-token context: the oldest {} exchange(s) were dropped from the model's view "
-          "(the trajectory keeps them)",
-          budget, dropped_now));
-    }
-    std::vector<int32_t> ids = exchanges.empty() ? std::vector<int32_t>{} : closing();
-    std::vector<text::AudioSlot> slots = user.audio_slots;
-    for (text::AudioSlot& s : slots) s.first += static_cast<int64_t>(ids.size());
-    ids.insert(ids.end(), user.ids.begin(), user.ids.end());
-    Exchange exchange{user.ids, user.audio_slots, audio_embeds, {}};
-
-    // 3. Read the turn into the cache.
-    const at::Tensor x = embed(ids, slots, audio_embeds);
-    model::ForwardOutput out = lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1});
-    context_ids.insert(context_ids.end(), ids.begin(), ids.end());
-    reply.timings.prefill = seconds_since(t2);
-    reply.timings.prompt_tokens = static_cast<int64_t>(ids.size());
+    model::LanguageModelImpl& lm = m.slm->language_model();
+    UserPart user = read_user(audio_in, text_in, what, reply.timings, reply.warnings);
+    Exchange& exchange = user.exchange;
+    model::ForwardOutput& out = user.out;
 
     // 4. Generate: thinking, </think> (-> the speech style), then the reply, spoken as it comes.
     model::SamplingOptions sampling;
@@ -260,7 +317,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     sampling.seed = options.seed + turns;
     model::Sampler sampler(sampling);
     text::StreamDecoder decoder(m.chat->tokenizer());
-    runtime::TalkerStream speech(talker.get(), voice, t0);
+    runtime::TalkerStream speech(options.speak ? talker.get() : nullptr, voice, t0);
 
     enum class Part { kBeforeThinking, kThinking, kReply } part = Part::kBeforeThinking;
     std::string raw_thinking, reply_text;
@@ -280,6 +337,10 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     const int64_t max_positions = budget;
     reply.stop_reason = "max tokens";
     for (int64_t step = 0; step < options.max_new_tokens; ++step) {
+      if (cb.should_stop && cb.should_stop()) {
+        reply.stop_reason = "cancelled";
+        break;
+      }
       std::optional<LabelStep> label_step;
       if (part != Part::kReply) {
         const std::vector<double> p = model::softmax(row);
@@ -529,6 +590,11 @@ Reply Session::turn(const AudioBuffer& audio, std::string_view text, const TurnC
   return impl_->turn(audio, text, callbacks);
 }
 
+void Session::add_exchange(const AudioBuffer& audio, std::string_view text, std::string_view reply,
+                           std::optional<std::string_view> thinking) {
+  impl_->add_exchange(audio, text, reply, thinking);
+}
+
 void Session::reset() {
   impl_->cache.reset();
   impl_->exchanges.clear();
@@ -537,6 +603,15 @@ void Session::reset() {
   impl_->heard_labels.clear();
   impl_->turns = 0;
   impl_->dropped = 0;
+}
+void Session::set_options(const SessionOptions& options) {
+  if (options.max_new_tokens < 1)
+    throw ConfigError(fmt::format("max_new_tokens = {}; expected >= 1", options.max_new_tokens));
+  impl_->voice = tts::find_voice(options.voice);
+  const SessionOptions kept = impl_->options;
+  impl_->options = options;
+  impl_->options.system = kept.system;
+  impl_->options.context_tokens = kept.context_tokens;
 }
 size_t Session::turns() const { return impl_->turns; }
 int64_t Session::context_tokens() const { return impl_->cache.length(); }

@@ -51,6 +51,49 @@ TEST(Session, CacheReuseMatchesReReadingTheDialogue) {
   EXPECT_EQ(a.context_tokens(), 0);
 }
 
+// A stateless client resends the dialogue: adding the first exchange from its text (reply and
+// thinking, rendered by the chat template) must leave the model where generating it did, so the
+// next turn's reply and context length match the live session's.
+TEST(Session, AddedExchangeMatchesTheGeneratedOne) {
+  auto talker = tts::make_talker("espeak");
+  const tts::Voice voice = tts::find_voice("en-female-1");
+  const AudioBuffer first = talker->synthesize("I failed my driving test again.", tts::emotion_style("sad", 0.7), voice);
+  const AudioBuffer second = talker->synthesize("But the examiner said I was close.", tts::emotion_style("happy", 0.5), voice);
+  RuntimeOptions ro;
+  ro.dtype = "fp32";
+  ro.speak = false;
+  const Model model = Model::load(shipped_model(), ro);
+  SessionOptions so;
+  so.max_new_tokens = 160;
+  Session live = model.open_session(so), resent = model.open_session(so);
+  const Reply r1 = live.turn(first);
+  ASSERT_EQ(r1.stop_reason, "stop token");
+  const Reply r2 = live.turn(second);
+  resent.add_exchange(first, "", r1.text, r1.thinking);
+  EXPECT_EQ(resent.turns(), 1u);
+  const Reply s2 = resent.turn(second);
+  EXPECT_EQ(s2.text, r2.text);
+  EXPECT_EQ(s2.thinking, r2.thinking);
+  EXPECT_EQ(s2.turn, 2u);
+  EXPECT_EQ(s2.trajectory, (std::vector<std::string>{"", r2.emotion.label}));  // the resent turn was not heard
+  // Template rendering and generation may tokenise the whitespace around the tags differently.
+  EXPECT_NEAR(static_cast<double>(s2.context_tokens), static_cast<double>(r2.context_tokens), 3.0);
+  EXPECT_THROW(resent.add_exchange(AudioBuffer{}, "", "hi"), InputError);
+}
+
+TEST(Session, ShouldStopCancelsTheTurn) {
+  RuntimeOptions ro;
+  ro.speak = false;
+  const Model model = Model::load(shipped_model(), ro);
+  Session s = model.open_session();
+  TurnCallbacks cb;
+  int asked = 0;
+  cb.should_stop = [&] { return ++asked > 5; };
+  const Reply r = s.turn(AudioBuffer{}, "Hello there, how are you?", cb);
+  EXPECT_EQ(r.stop_reason, "cancelled");
+  EXPECT_EQ(r.timings.generated_tokens, 5);
+}
+
 TEST(Session, BadOptionsAndInputAreErrors) {
   RuntimeOptions ro;
   ro.speak = false;
