@@ -23,7 +23,12 @@ packages=(
   python3-numpy python3-soundfile
   # the PyTorch-eager baseline of bench/bench_generate_eager.py
   python3-torch
+  # the web page's end-to-end test (tests/web): headless Chromium driven by playwright-core
+  chromium chromium-driver
 )
+# Node.js and npm for tests/web, from Debian unless the machine already has a Node.js (e.g. NodeSource's,
+# which conflicts with Debian's npm package).
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then

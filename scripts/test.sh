@@ -7,5 +7,9 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
+# The browser test's npm packages (playwright-core, openai), pinned by tests/web/package-lock.json.
+if ! npm ci --prefix tests/web --no-audit --no-fund --loglevel=error; then
+  echo "test.sh: npm ci failed: the web_e2e test will skip" >&2
+fi
 if [ $# -eq 0 ]; then set -- -LE slow; fi
 ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
