@@ -1,8 +1,8 @@
 // `attune serve`: the shipped (or any) model behind an OpenAI-style HTTP API with the web page at /.
 //   attune serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--max-sessions 64] ...
 // Ctrl-C (SIGINT) or SIGTERM stops it cleanly. docs/serve.md has the API.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -60,14 +60,17 @@ int run_serve(ServeCliOptions& o) {
 }
 
 const bool registered_serve = register_command(
-    {"serve", "Serve a model over an OpenAI-style HTTP API (spoken turns in, streamed text and speech out) with a web page",
+    {"serve",
+     "Serve a model over an OpenAI-style HTTP API (spoken turns in, streamed text and speech out) with a web page",
      [](CLI::App& app) -> Action {
        auto o = std::make_shared<ServeCliOptions>();
        add_chat_model_options(app, o->model);
        app.add_option("--host", o->server.host, "Address to listen on (127.0.0.1: this machine only)");
-       app.add_option("--port", o->server.port, "Port (0: any free one, printed at start)")->check(CLI::Range(0, 65535));
+       app.add_option("--port", o->server.port, "Port (0: any free one, printed at start)")
+           ->check(CLI::Range(0, 65535));
        app.add_option("--model-id", o->server.model_id, "The model name /v1/models reports (default: the directory's)");
-       app.add_option("--max-sessions", o->server.max_sessions, "Server-side sessions held at most (least recently used go)")
+       app.add_option("--max-sessions", o->server.max_sessions,
+                      "Server-side sessions held at most (least recently used go)")
            ->check(CLI::Range(1, 100000));
        app.add_option("--session-idle", o->session_idle_s, "Seconds after which an idle session is forgotten")
            ->check(CLI::Range(1, 7 * 24 * 3600));

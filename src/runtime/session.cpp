@@ -43,6 +43,11 @@ constexpr std::uintmax_t kSmallModelBytes = 512ull << 20;
 // The style when neither the head nor a style line says anything (docs/ieat.md: neutral 0.30).
 SpeechStyle default_style() { return tts::emotion_style("neutral", 0.3); }
 
+void check_max_new_tokens(const SessionOptions& options) {
+  if (options.max_new_tokens < 1)
+    throw ConfigError(fmt::format("max_new_tokens = {}; expected >= 1", options.max_new_tokens));
+}
+
 }  // namespace
 
 const std::vector<std::string>& emotion_labels() { return tts::emotion_labels(); }
@@ -196,8 +201,8 @@ struct Session::Impl {
 };
 
 Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, std::string_view text_in,
-                                                  const std::string& what, TurnTimings& timings,
-                                                  std::vector<std::string>& warnings) {
+                                                 const std::string& what, TurnTimings& timings,
+                                                 std::vector<std::string>& warnings) {
   const auto t0 = Clock::now();
   const Model::Impl& m = *model;
   if (audio_in.samples.empty() && text_in.empty()) throw InputError(what, "no audio and no text");
@@ -260,7 +265,7 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
 }
 
 void Session::Impl::add_exchange(const AudioBuffer& audio_in, std::string_view text_in, std::string_view reply_text,
-                                  std::optional<std::string_view> thinking) {
+                                 std::optional<std::string_view> thinking) {
   const Model::Impl& m = *model;
   const std::string what = fmt::format("history turn {}", turns + 1);
   model::with_torch_context("a past exchange", [&] {
@@ -300,8 +305,6 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
   Reply reply;
   reply.turn = turns + 1;
   const std::string what = fmt::format("turn {}", reply.turn);
-  if (audio_in.samples.empty() && text_in.empty()) throw InputError(what, "no audio and no text");
-
   return model::with_torch_context("the dialogue turn", [&] {
     c10::InferenceMode inference;
     model::LanguageModelImpl& lm = m.slm->language_model();
@@ -548,8 +551,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
 }
 
 Session Model::open_session(const SessionOptions& options) const {
-  if (options.max_new_tokens < 1)
-    throw ConfigError(fmt::format("max_new_tokens = {}; expected >= 1", options.max_new_tokens));
+  check_max_new_tokens(options);
   if (options.context_tokens < 0)
     throw ConfigError(fmt::format("context_tokens = {}; expected >= 0", options.context_tokens));
   auto s = std::make_unique<Session::Impl>();
@@ -605,8 +607,7 @@ void Session::reset() {
   impl_->dropped = 0;
 }
 void Session::set_options(const SessionOptions& options) {
-  if (options.max_new_tokens < 1)
-    throw ConfigError(fmt::format("max_new_tokens = {}; expected >= 1", options.max_new_tokens));
+  check_max_new_tokens(options);
   impl_->voice = tts::find_voice(options.voice);
   const SessionOptions kept = impl_->options;
   impl_->options = options;

@@ -128,17 +128,22 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   if (j.contains("stream_options") && j["stream_options"].is_object())
     r.include_usage = j["stream_options"].value("include_usage", false);
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
-    if (j.contains(key) && !j[key].is_null() && !r.max_tokens) r.max_tokens = number<int64_t>(j, key, 1, limits.max_tokens);
+    if (j.contains(key) && !j[key].is_null() && !r.max_tokens)
+      r.max_tokens = number<int64_t>(j, key, 1, limits.max_tokens);
   }
-  if (j.contains("temperature") && !j["temperature"].is_null()) r.temperature = number<double>(j, "temperature", 0.0, 2.0);
+  if (j.contains("temperature") && !j["temperature"].is_null())
+    r.temperature = number<double>(j, "temperature", 0.0, 2.0);
   if (j.contains("top_p") && !j["top_p"].is_null()) r.top_p = number<double>(j, "top_p", 0.0, 1.0);
-  if (j.contains("seed") && !j["seed"].is_null()) r.seed = static_cast<uint64_t>(number<int64_t>(j, "seed", 0, INT64_MAX));
+  if (j.contains("seed") && !j["seed"].is_null())
+    r.seed = static_cast<uint64_t>(number<int64_t>(j, "seed", 0, INT64_MAX));
   if (j.contains("n") && !j["n"].is_null() && number<int64_t>(j, "n", 1, 1) != 1) throw bad("n", "only n = 1");
   if (j.contains("modalities") && !j["modalities"].is_null()) {
     if (!j["modalities"].is_array()) throw bad("modalities", "expected an array such as [\"text\", \"audio\"]");
     for (const json& m : j["modalities"]) {
-      if (m == "audio") r.want_audio = true;
-      else if (m != "text") throw bad("modalities", fmt::format("{} is not supported; expected text and/or audio", m.dump()));
+      if (m == "audio")
+        r.want_audio = true;
+      else if (m != "text")
+        throw bad("modalities", fmt::format("{} is not supported; expected text and/or audio", m.dump()));
     }
   }
   if (j.contains("audio") && !j["audio"].is_null()) {

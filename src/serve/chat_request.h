@@ -35,7 +35,7 @@ struct ChatRequest {
   double temperature = 0;  // greedy unless > 0 (attune's default; OpenAI's is 1)
   double top_p = 1;
   std::optional<uint64_t> seed;
-  bool want_audio = false;          // modalities contains "audio"
+  bool want_audio = false;           // modalities contains "audio"
   std::string audio_format = "wav";  // "wav" or "pcm16" (raw 16-bit little-endian, as OpenAI streams it)
   std::string voice;                 // attune voice name; "" = the server's default
   // attune extension

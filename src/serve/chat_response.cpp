@@ -27,7 +27,8 @@ json attune_extension(const Reply& reply, const std::string& session_id, bool sh
   json x = {
       {"session_id", session_id.empty() ? json(nullptr) : json(session_id)},
       {"turn", reply.turn},
-      {"emotion", {{"label", reply.emotion.label}, {"intensity", reply.emotion.intensity}, {"probabilities", probabilities}}},
+      {"emotion",
+       {{"label", reply.emotion.label}, {"intensity", reply.emotion.intensity}, {"probabilities", probabilities}}},
       {"trajectory", reply.trajectory},
       {"trajectory_text", reply.trajectory_text},
       {"style",
@@ -98,15 +99,18 @@ json completion(const CompletionHeader& h, const Reply& reply, const std::string
 }
 
 json chunk(const CompletionHeader& h, json delta, json attune, json finish) {
-  json c = {{"id", h.id},
-            {"object", "chat.completion.chunk"},
-            {"created", h.created},
-            {"model", h.model},
-            {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})}};
+  json c = {
+      {"id", h.id},
+      {"object", "chat.completion.chunk"},
+      {"created", h.created},
+      {"model", h.model},
+      {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})}};
   if (!attune.is_null()) c["attune"] = std::move(attune);
   return c;
 }
 
-std::string sse_event(const json& data) { return "data: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
+std::string sse_event(const json& data) {
+  return "data: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
 
 }  // namespace attune::serve

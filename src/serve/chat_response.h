@@ -31,8 +31,8 @@ std::string finish_reason(const Reply& reply);
 nlohmann::json usage(const Reply& reply);
 
 // The whole answer. `audio_format`: "wav" or "pcm16"; audio is included when `want_audio`.
-nlohmann::json completion(const CompletionHeader& h, const Reply& reply, const std::string& session_id,
-                          bool want_audio, const std::string& audio_format, bool show_thinking);
+nlohmann::json completion(const CompletionHeader& h, const Reply& reply, const std::string& session_id, bool want_audio,
+                          const std::string& audio_format, bool show_thinking);
 
 // One streamed piece with the given delta (and, when not null, an "attune" object).
 nlohmann::json chunk(const CompletionHeader& h, nlohmann::json delta, nlohmann::json attune = nullptr,

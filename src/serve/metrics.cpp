@@ -17,7 +17,8 @@ void Histogram::observe(double seconds) {
 
 std::string Histogram::render(const std::string& name, const std::string& help) const {
   std::string out = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
-  for (size_t i = 0; i < kBounds.size(); ++i) out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBounds[i], counts_[i]);
+  for (size_t i = 0; i < kBounds.size(); ++i)
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBounds[i], counts_[i]);
   out += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name, count_, sum_);
   return out;
 }
@@ -42,11 +43,14 @@ void Metrics::count_turn(double first_token, double first_audio, int64_t prompt_
 
 std::string Metrics::render(size_t active_sessions, size_t waiting, bool busy) const {
   std::lock_guard lock(mutex_);
-  std::string out = "# HELP attune_requests_total HTTP requests by route and status.\n# TYPE attune_requests_total counter\n";
+  std::string out =
+      "# HELP attune_requests_total HTTP requests by route and status.\n# TYPE attune_requests_total counter\n";
   for (const auto& [key, n] : requests_)
     out += fmt::format("attune_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
-  out += request_seconds_.render("attune_request_duration_seconds", "Time from request to the last byte of the response.");
-  out += first_token_seconds_.render("attune_first_token_seconds", "End of the user's audio to the first generated token.");
+  out +=
+      request_seconds_.render("attune_request_duration_seconds", "Time from request to the last byte of the response.");
+  out += first_token_seconds_.render("attune_first_token_seconds",
+                                     "End of the user's audio to the first generated token.");
   out += first_audio_seconds_.render("attune_first_audio_seconds", "End of the user's audio to the first reply audio.");
   auto counter = [&](const char* name, const char* help, auto value) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);

@@ -16,7 +16,7 @@ namespace attune::serve {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (see Server::port)
+  int port = 8080;       // 0: any free port (see Server::port)
   std::string model_id;  // the name /v1/models reports; "" = the model directory's name
   size_t max_sessions = 64;
   std::chrono::seconds session_idle{1800};  // idle sessions are forgotten after this

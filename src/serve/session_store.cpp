@@ -14,13 +14,14 @@ std::pair<std::string, std::shared_ptr<SessionStore::Entry>> SessionStore::add(S
     // Make room: the least recently used session that no request holds.
     auto victim = sessions_.end();
     for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-      if (it->second.use_count() == 1 && (victim == sessions_.end() || it->second->last_used < victim->second->last_used))
+      if (it->second.use_count() == 1 &&
+          (victim == sessions_.end() || it->second->last_used < victim->second->last_used))
         victim = it;
     }
     if (victim == sessions_.end())
-      throw ApiError(429, "too_many_sessions",
-                     fmt::format("all {} sessions are in use; retry later or continue an existing session",
-                                 max_sessions_));
+      throw ApiError(
+          429, "too_many_sessions",
+          fmt::format("all {} sessions are in use; retry later or continue an existing session", max_sessions_));
     sessions_.erase(victim);
   }
   // Unguessable ids: one client cannot read another's dialogue by counting.

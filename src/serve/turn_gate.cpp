@@ -13,9 +13,9 @@ TurnGate::Pass::~Pass() { gate_->leave(); }
 std::unique_ptr<TurnGate::Pass> TurnGate::enter(Clock::time_point deadline) {
   std::unique_lock lock(mutex_);
   if (queue_.size() >= max_waiting_) {
-    throw ApiError(429, "queue_full",
-                   fmt::format("the server is busy: {} requests are already waiting for the model; retry later",
-                               queue_.size()));
+    throw ApiError(
+        429, "queue_full",
+        fmt::format("the server is busy: {} requests are already waiting for the model; retry later", queue_.size()));
   }
   const uint64_t ticket = next_ticket_++;
   queue_.push_back(ticket);

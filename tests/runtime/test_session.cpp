@@ -57,8 +57,10 @@ TEST(Session, CacheReuseMatchesReReadingTheDialogue) {
 TEST(Session, AddedExchangeMatchesTheGeneratedOne) {
   auto talker = tts::make_talker("espeak");
   const tts::Voice voice = tts::find_voice("en-female-1");
-  const AudioBuffer first = talker->synthesize("I failed my driving test again.", tts::emotion_style("sad", 0.7), voice);
-  const AudioBuffer second = talker->synthesize("But the examiner said I was close.", tts::emotion_style("happy", 0.5), voice);
+  const AudioBuffer first =
+      talker->synthesize("I failed my driving test again.", tts::emotion_style("sad", 0.7), voice);
+  const AudioBuffer second =
+      talker->synthesize("But the examiner said I was close.", tts::emotion_style("happy", 0.5), voice);
   RuntimeOptions ro;
   ro.dtype = "fp32";
   ro.speak = false;

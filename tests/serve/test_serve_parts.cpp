@@ -20,8 +20,12 @@ namespace {
 using nlohmann::json;
 
 TEST(Base64, Rfc4648TestVectors) {
-  const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(common::base64_encode(plain), encoded);
@@ -30,36 +34,41 @@ TEST(Base64, Rfc4648TestVectors) {
   std::string all;
   for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
   EXPECT_EQ(common::base64_decode(common::base64_encode(all)), all);
-  EXPECT_EQ(common::base64_decode("Zm9v\nYmFy"), "foobar");  // MIME line breaks
+  EXPECT_EQ(common::base64_decode("Zm9v\nYmFy"), "foobar");                    // MIME line breaks
   for (const char* bad : {"Zm9", "Zm9v!", "Zg=", "Zg==Zg==", "Z===", "Zh=="})  // Zh==: non-zero fill bits
     EXPECT_FALSE(common::base64_decode(bad).has_value()) << bad;
 }
 
-std::string wav_base64(double seconds, int rate = 16000) {
+std::string wav_base64(double seconds, int rate = 16000, audio::AudioFormat format = audio::AudioFormat::kWav16) {
   AudioBuffer a;
   a.sample_rate = rate;
   a.samples.resize(static_cast<size_t>(seconds * rate));
   for (size_t i = 0; i < a.samples.size(); ++i) a.samples[i] = 0.3f * static_cast<float>(std::sin(0.05 * i));
-  return common::base64_encode(audio::encode_audio(a, audio::AudioFormat::kWav16));
+  return common::base64_encode(audio::encode_audio(a, format));
 }
 
 json audio_message(const std::string& data) {
-  return {{"role", "user"}, {"content", json::array({{{"type", "input_audio"}, {"input_audio", {{"data", data}, {"format", "wav"}}}}})}};
+  return {{"role", "user"},
+          {"content", json::array({{{"type", "input_audio"}, {"input_audio", {{"data", data}, {"format", "wav"}}}}})}};
 }
 
 TEST(ChatRequest, ReadsTheOpenAiShapeAndTheExtension) {
-  const json body = {{"model", "attune-small"},
-                     {"messages", json::array({{{"role", "system"}, {"content", "Be kind."}},
-                                               audio_message(wav_base64(1.0)),
-                                               {{"role", "assistant"}, {"content", "Oh no."}, {"reasoning_content", "sad"}},
-                                               {{"role", "user"}, {"content", json::array({{{"type", "text"}, {"text", "and"}}, {{"type", "text"}, {"text", "then?"}}})}}})},
-                     {"stream", true},
-                     {"stream_options", {{"include_usage", true}}},
-                     {"max_tokens", 99},
-                     {"temperature", 0.7},
-                     {"modalities", {"text", "audio"}},
-                     {"audio", {{"voice", "en-male-1"}, {"format", "pcm16"}}},
-                     {"attune", {{"session_id", "sess-1"}, {"show_thinking", true}}}};
+  const json body = {
+      {"model", "attune-small"},
+      {"messages",
+       json::array(
+           {{{"role", "system"}, {"content", "Be kind."}},
+            audio_message(wav_base64(1.0)),
+            {{"role", "assistant"}, {"content", "Oh no."}, {"reasoning_content", "sad"}},
+            {{"role", "user"},
+             {"content", json::array({{{"type", "text"}, {"text", "and"}}, {{"type", "text"}, {"text", "then?"}}})}}})},
+      {"stream", true},
+      {"stream_options", {{"include_usage", true}}},
+      {"max_tokens", 99},
+      {"temperature", 0.7},
+      {"modalities", {"text", "audio"}},
+      {"audio", {{"voice", "en-male-1"}, {"format", "pcm16"}}},
+      {"attune", {{"session_id", "sess-1"}, {"show_thinking", true}}}};
   const ChatRequest r = parse_chat_request(body.dump(), {});
   ASSERT_EQ(r.messages.size(), 4u);
   EXPECT_EQ(r.messages[1].audio.sample_rate, 16000);
@@ -72,6 +81,11 @@ TEST(ChatRequest, ReadsTheOpenAiShapeAndTheExtension) {
   EXPECT_EQ(r.audio_format, "pcm16");
   EXPECT_EQ(r.voice, "en-male-1");
   EXPECT_EQ(r.session_id, "sess-1");
+  // FLAC at another rate decodes as well (the session resamples).
+  const ChatRequest flac = parse_chat_request(
+      json({{"messages", {audio_message(wav_base64(0.5, 44100, audio::AudioFormat::kFlac16))}}}).dump(), {});
+  EXPECT_EQ(flac.messages[0].audio.sample_rate, 44100);
+  EXPECT_EQ(flac.messages[0].audio.frames(), 22050);
 }
 
 // Every malformed request is a 400 that names the field.
@@ -95,10 +109,12 @@ TEST(ChatRequest, BadRequestsNameTheField) {
   fails(R"({"messages":[{"role":"user","content":5}]})", "messages[0].content");
   fails(R"({"messages":[{"role":"user","content":""}]})", "messages[0].content");
   fails(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "messages[0].content[0].type");
-  fails(json({{"messages", {audio_message("###")}}}).dump(), "messages[0].content[0].input_audio.data", "invalid_base64");
+  fails(json({{"messages", {audio_message("###")}}}).dump(), "messages[0].content[0].input_audio.data",
+        "invalid_base64");
   fails(json({{"messages", {audio_message(common::base64_encode("this is not audio at all, just words"))}}}).dump(),
         "messages[0].content[0].input_audio.data", "invalid_audio");
-  fails(json({{"messages", {audio_message(wav_base64(3.0))}}}).dump(), "messages[0].content[0].input_audio", "audio_too_long");
+  fails(json({{"messages", {audio_message(wav_base64(3.0))}}}).dump(), "messages[0].content[0].input_audio",
+        "audio_too_long");
   fails(R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]})", "messages");
   fails(R"({"messages":[)" + ok_user + R"(],"temperature":"hot"})", "temperature");
   fails(R"({"messages":[)" + ok_user + R"(],"max_tokens":0})", "max_tokens");

@@ -13,6 +13,7 @@
 
 #include <thread>
 
+#include "attune/error.h"
 #include "audio/audio_file.h"
 #include "common/base64.h"
 #include "serve/api_error.h"
@@ -46,8 +47,9 @@ class ServerTest : public ::testing::Test {
     thread_ = new std::thread([] { server_->run(); });
     auto talker = tts::make_talker("espeak");
     const tts::Voice voice = tts::find_voice("en-male-2");
-    first_ = new std::string(common::base64_encode(audio::encode_audio(
-        talker->synthesize("I lost my job today.", tts::emotion_style("sad", 0.8), voice), audio::AudioFormat::kWav16)));
+    first_ = new std::string(common::base64_encode(
+        audio::encode_audio(talker->synthesize("I lost my job today.", tts::emotion_style("sad", 0.8), voice),
+                            audio::AudioFormat::kWav16)));
     second_ = new std::string(common::base64_encode(audio::encode_audio(
         talker->synthesize("But my friend offered to help me.", tts::emotion_style("happy", 0.6), voice),
         audio::AudioFormat::kWav16)));
@@ -89,8 +91,10 @@ class ServerTest : public ::testing::Test {
       const size_t end = res->body.find("\n\n", at);
       const std::string data = res->body.substr(at + 6, end - at - 6);
       at = end;
-      if (data == "[DONE]") done = true;
-      else events.push_back(json::parse(data));
+      if (data == "[DONE]")
+        done = true;
+      else
+        events.push_back(json::parse(data));
     }
     return {events, done};
   }
@@ -136,7 +140,8 @@ TEST_F(ServerTest, HealthModelsMetricsAndThePage) {
 }
 
 TEST_F(ServerTest, SpokenTurnWholeAndStreamedAgree) {
-  const json body = {{"messages", {user_audio(*first_)}}, {"modalities", {"text", "audio"}}, {"attune", {{"show_thinking", true}}}};
+  const json body = {
+      {"messages", {user_audio(*first_)}}, {"modalities", {"text", "audio"}}, {"attune", {{"show_thinking", true}}}};
   const auto [status, whole] = post(body);
   ASSERT_EQ(status, 200) << whole.dump();
   const json& message = whole["choices"][0]["message"];
@@ -147,14 +152,19 @@ TEST_F(ServerTest, SpokenTurnWholeAndStreamedAgree) {
   double p = 0;
   for (const auto& item : x["emotion"]["probabilities"].items()) p += item.value().get<double>();
   // Probabilities over the labels when the thinking named one; none when it did not.
-  if (x["emotion"]["label"] != "") EXPECT_NEAR(p, 1.0, 1e-9) << x.dump();
-  else EXPECT_EQ(p, 0.0);
+  if (x["emotion"]["label"] != "") {
+    EXPECT_NEAR(p, 1.0, 1e-9) << x.dump();
+  } else {
+    EXPECT_EQ(p, 0.0);
+  }
   EXPECT_EQ(x["trajectory"].size(), 1u);
   EXPECT_TRUE(x["session_id"].is_null());  // stateless
   EXPECT_FALSE(x["thinking"].get<std::string>().empty());
-  EXPECT_EQ(whole["usage"]["total_tokens"], whole["usage"]["prompt_tokens"].get<int>() + whole["usage"]["completion_tokens"].get<int>());
+  EXPECT_EQ(whole["usage"]["total_tokens"],
+            whole["usage"]["prompt_tokens"].get<int>() + whole["usage"]["completion_tokens"].get<int>());
   if (!text.empty()) {
-    const AudioBuffer audio = audio::decode_audio(*common::base64_decode(message["audio"]["data"].get<std::string>()), "reply");
+    const AudioBuffer audio =
+        audio::decode_audio(*common::base64_decode(message["audio"]["data"].get<std::string>()), "reply");
     EXPECT_GT(audio.duration_s(), 0.3);
   }
 
@@ -171,14 +181,17 @@ TEST_F(ServerTest, SpokenTurnWholeAndStreamedAgree) {
     if (d.contains("content")) streamed += d["content"].get<std::string>();
     if (d.contains("audio")) {
       ++audio_chunks;
-      EXPECT_GT(audio::decode_audio(*common::base64_decode(d["audio"]["data"].get<std::string>()), "chunk").frames(), 0);
+      EXPECT_GT(audio::decode_audio(*common::base64_decode(d["audio"]["data"].get<std::string>()), "chunk").frames(),
+                0);
     }
     if (e.contains("attune") && e["attune"].contains("thinking") && !e["choices"][0]["finish_reason"].is_string())
       thinking += e["attune"]["thinking"].get<std::string>();
   }
   EXPECT_EQ(streamed, text);
   EXPECT_NE(thinking.find(x["thinking"].get<std::string>().substr(0, 20)), std::string::npos);
-  if (!text.empty()) EXPECT_GE(audio_chunks, 1u);
+  if (!text.empty()) {
+    EXPECT_GE(audio_chunks, 1u);
+  }
   const json& last = events.back();
   EXPECT_EQ(last["choices"][0]["finish_reason"], whole["choices"][0]["finish_reason"]);
   EXPECT_EQ(last["attune"]["emotion"], x["emotion"]);
@@ -186,7 +199,8 @@ TEST_F(ServerTest, SpokenTurnWholeAndStreamedAgree) {
 
 // A session kept on the server and a stateless client resending the dialogue reach the same second reply.
 TEST_F(ServerTest, SessionAndResentHistoryAgree) {
-  auto [s1, r1] = post({{"messages", {user_audio(*first_)}}, {"attune", {{"new_session", true}, {"show_thinking", true}}}});
+  auto [s1, r1] =
+      post({{"messages", {user_audio(*first_)}}, {"attune", {{"new_session", true}, {"show_thinking", true}}}});
   ASSERT_EQ(s1, 200) << r1.dump();
   const std::string id = r1["attune"]["session_id"];
   EXPECT_EQ(id.rfind("sess-", 0), 0u);
@@ -225,17 +239,22 @@ TEST_F(ServerTest, ErrorsAreJsonWithTheRightStatusAndTheServerGoesOn) {
     EXPECT_FALSE(e["error"]["message"].get<std::string>().empty());
   };
   expect_error(c.Post("/v1/chat/completions", "{oops", "application/json"), 400, "invalid_request_error");
-  expect_error(c.Post("/v1/chat/completions", json({{"messages", {user_audio("not base64!")}}}).dump(), "application/json"),
-               400, "invalid_request_error");
+  expect_error(
+      c.Post("/v1/chat/completions", json({{"messages", {user_audio("not base64!")}}}).dump(), "application/json"), 400,
+      "invalid_request_error");
   expect_error(c.Post("/v1/chat/completions",
                       json({{"messages", {user_audio(common::base64_encode(std::string(5000, 'x')))}}}).dump(),
                       "application/json"),
                400, "invalid_request_error");
   expect_error(c.Post("/v1/chat/completions",
-                      json({{"messages", {user_audio(*first_)}}, {"audio", {{"voice", "alloy"}}}, {"modalities", {"text", "audio"}}}).dump(),
+                      json({{"messages", {user_audio(*first_)}},
+                            {"audio", {{"voice", "alloy"}}},
+                            {"modalities", {"text", "audio"}}})
+                          .dump(),
                       "application/json"),
                400, "invalid_request_error");
-  expect_error(c.Post("/v1/chat/completions", std::string(5u << 20, ' '), "application/json"), 413, "invalid_request_error");
+  expect_error(c.Post("/v1/chat/completions", std::string(5u << 20, ' '), "application/json"), 413,
+               "invalid_request_error");
   expect_error(c.Get("/v1/nothing"), 404, "not_found_error");
   auto health = c.Get("/health");
   ASSERT_TRUE(health);
@@ -257,8 +276,9 @@ TEST_F(ServerTest, ClientsThatLeaveOrStallDoNotHurtOthers) {
   {
     json body = {{"messages", {user_audio(*first_)}}, {"stream", true}, {"max_tokens", 160}};
     const std::string payload = body.dump();
-    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-                             std::to_string(payload.size()) + "\r\n\r\n";
+    const std::string head =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(payload.size()) + "\r\n\r\n";
     const int fd = connect_loopback(port_);
     ASSERT_GT(write(fd, head.data(), head.size()), 0);
     ASSERT_GT(write(fd, payload.data(), payload.size()), 0);
@@ -270,7 +290,8 @@ TEST_F(ServerTest, ClientsThatLeaveOrStallDoNotHurtOthers) {
   // timeout (1 s here) and closes the connection.
   const int slow = connect_loopback(port_);
   const std::string partial =
-      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"mess";
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+      "1000\r\n\r\n{\"mess";
   ASSERT_GT(write(slow, partial.data(), partial.size()), 0);
   // Meanwhile the server answers others.
   const auto [status, reply] = post({{"messages", {user_audio(*second_)}}, {"max_tokens", 160}});
@@ -286,6 +307,18 @@ TEST_F(ServerTest, ClientsThatLeaveOrStallDoNotHurtOthers) {
   auto metrics = client().Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("attune_model_busy 0"), std::string::npos);
+}
+
+TEST_F(ServerTest, APortInUseIsAClearError) {
+  ServerOptions so;
+  so.port = port_;
+  Server second(*model_, so);
+  try {
+    second.bind();
+    ADD_FAILURE() << "bound a port in use";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(port_)), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ServerTest, SessionStoreCapsExpiresAndKeepsSessionsInUse) {
