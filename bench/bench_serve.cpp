@@ -52,6 +52,7 @@ struct Phase {
   double seconds = 0;
   std::vector<double> first_text, first_audio;
   double rss_before = 0, rss_after = 0;
+  std::vector<std::string> error_kinds;
   double rate() const { return seconds > 0 ? static_cast<double>(turns) / seconds : 0; }
 };
 
@@ -191,6 +192,9 @@ Phase load(int port, size_t clients, double seconds, const std::vector<std::stri
         std::lock_guard lock(mutex);
         if (!res || res->status != 200 || !done) {
           ++p.errors;
+          p.error_kinds.push_back(!res ? "connection: " + httplib::to_string(res.error())
+                                       : res->status != 200 ? fmt::format("HTTP {}: {}", res->status, res->body.substr(0, 200))
+                                                            : "stream ended without [DONE]");
           continue;
         }
         ++p.turns;
@@ -278,6 +282,9 @@ int main(int argc, char** argv) {
       "a request waits for the turns ahead of it (the server runs one turn at a time).\n",
       rss_start);
   size_t errors = 0;
-  for (const Phase& p : phases) errors += p.errors;
+  for (const Phase& p : phases) {
+    errors += p.errors;
+    for (const std::string& e : p.error_kinds) std::printf("error in '%s': %s\n", p.name.c_str(), e.c_str());
+  }
   return errors ? 1 : 0;
 }

@@ -59,6 +59,24 @@ struct Turn {
   Session& session() { return stored ? stored->session : *own; }
 };
 
+// Debian's cpp-httplib is compiled with a listen backlog of 5: 64 clients connecting at once overflow
+// it and some connections fail (bench_serve). listen() again on the bound socket widens the queue;
+// the socket is found by its port, as httplib does not hand it out.
+void widen_listen_backlog(int port) {
+  for (int fd = 0; fd < 1024; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    const int bound = addr.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                      : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                                   : -1;
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -337,7 +355,9 @@ struct Server::Impl {
     http.set_payload_max_length(options.max_body_bytes);
     http.set_read_timeout(options.io_timeout);
     http.set_write_timeout(options.io_timeout);
-    http.set_keep_alive_timeout(5);
+    // Clients that reuse connections find them open (an idle close racing a new request fails it).
+    http.set_keep_alive_timeout(30);
+    http.set_keep_alive_max_count(1000);
     // Enough threads for every queued request plus the quick routes (/health, /metrics, the page).
     const size_t threads = options.max_waiting + 8;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -359,6 +379,7 @@ int Server::bind() {
     throw IoError(fmt::format("{}:{}: cannot listen there (the port is in use, or the address is not this machine's)",
                               s.options.host, s.options.port));
   s.bound_port = port;
+  widen_listen_backlog(port);
   return port;
 }
 
