@@ -12,7 +12,8 @@ valid=${2:-runs/data/valid}
 out=${3:-runs/model-card}
 attune=./build/src/cli/attune
 mkdir -p "$out"
-"$attune" --threads 2 eval ser --model "$model" --json "$out/ser_ravdess_valid.json" | tee "$out/ser_ravdess_valid.txt"
+"$attune" --threads 2 eval ser --model "$model" --baseline prosody --out "$out/ser_ravdess_valid" | tee "$out/ser_ravdess_valid.txt"
+"$attune" --threads 2 eval ser --model "$model" --corpus emodb --baseline prosody --out "$out/ser_emodb_valid" | tee "$out/ser_emodb_valid.txt"
 "$attune" --threads 2 eval turns --model "$model" --dialogues "$valid/dialogues.jsonl" --corpus reccon \
   --json "$out/turns_reccon_valid.json" | tee "$out/turns_reccon_valid.txt"
 "$attune" --threads 2 demo --model "$model" --out "$out/demo" --show-thinking | tee "$out/demo.txt"

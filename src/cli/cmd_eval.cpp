@@ -1,7 +1,8 @@
 // `attune eval ser | turns`: the measurements behind a model card, on the runtime.
-//   attune eval ser   [--model DIR] [--corpus ravdess] [--split valid] [--data-root DIR] [--json FILE]
+//   attune eval ser   [--model DIR] [--corpus ravdess|emodb | --manifest CSV] [--baseline prosody] [--out DIR]
 //   attune eval turns [--model DIR] --dialogues BUILD/dialogues.jsonl [--corpus reccon] [--json FILE]
-// `ser`: emotion from the voice alone, one clip per session (RAVDESS valid = actors 19-20).
+// `ser`: emotion from the voice alone, one clip per session (RAVDESS valid = actors 19-20), beside
+// the classical prosody baseline.
 // `turns`: per-turn emotion, the cause quoted in the thinking vs the annotation (word F1), and the
 // replies, over voiced multi-turn dialogues. Tables on stdout, details in --json.
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "attune/error.h"
 #include "cli/chat_options.h"
@@ -17,6 +19,7 @@
 #include "cli/dialogue_printer.h"
 #include "common/file_util.h"
 #include "eval/evaluate.h"
+#include "eval/ser_eval.h"
 
 #ifndef ATTUNE_DEFAULT_SHARED_DIR
 #define ATTUNE_DEFAULT_SHARED_DIR "../shared"
@@ -27,7 +30,8 @@ namespace {
 
 struct EvalCli {
   ChatModelOptions model;
-  eval::SerOptions ser;
+  std::string corpus = "ravdess", split = "valid", manifest, train_manifest, baseline, out;
+  int64_t limit = 0;
   eval::TurnsOptions turns;
   std::string data_root;
   std::string json;
@@ -39,32 +43,81 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   std::printf("details: %s\n", path.c_str());
 }
 
+std::string shared_data_root(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("ATTUNE_SHARED_DIR")) return std::string(env) + "/data";
+  return std::string(ATTUNE_DEFAULT_SHARED_DIR) + "/data";
+}
+
+void print_ser_row(const eval::SerRun& r) {
+  std::printf("| %s | %lld | %.3f | %.3f | %.3f |\n", r.system.c_str(), static_cast<long long>(r.scores.count()),
+              r.scores.unweighted_average_recall(), r.scores.accuracy(), r.scores.macro_f1());
+}
+
 int run_ser(EvalCli& c) {
-  c.ser.data_root = !c.data_root.empty()               ? c.data_root
-                    : std::getenv("ATTUNE_SHARED_DIR") ? std::string(std::getenv("ATTUNE_SHARED_DIR")) + "/data"
-                                                       : std::string(ATTUNE_DEFAULT_SHARED_DIR) + "/data";
+  const std::string root = shared_data_root(c.data_root);
+  if (!c.manifest.empty() && c.baseline == "prosody" && c.train_manifest.empty())
+    throw ConfigError("--baseline prosody with --manifest needs --train-manifest (the clips to fit it on)");
+  eval::SerManifest test =
+      c.manifest.empty() ? eval::corpus_manifest(c.corpus, c.split, root) : eval::read_ser_manifest(c.manifest);
+  if (c.limit > 0 && static_cast<int64_t>(test.clips.size()) > c.limit) test.clips.resize(static_cast<size_t>(c.limit));
+  if (test.clips.empty())
+    throw InputError(test.source, "no usable clips (" + std::to_string(test.skipped.size()) + " skipped)");
+  for (const std::string& s : test.skipped) std::fprintf(stderr, "skipped: %s\n", s.c_str());
+
   c.model.no_speech = true;
   Model model = load_chat_model(c.model, stdout);
-  const eval::SerReport r = eval::evaluate_ser(model, session_options(c.model), c.ser);
+  const std::string name = std::filesystem::path(chat_model_dir(c.model)).filename().string();
+  const eval::SerRun run = eval::evaluate_ser_model(model, session_options(c.model), test.clips, name);
+  std::optional<eval::SerRun> baseline;
+  std::optional<eval::SerManifest> train;
+  if (c.baseline == "prosody") {
+    train =
+        c.manifest.empty() ? eval::corpus_manifest(c.corpus, "train", root) : eval::read_ser_manifest(c.train_manifest);
+    baseline = eval::evaluate_prosody_baseline(train->clips, test.clips);
+  }
+
   std::printf(
-      "\n%s %s: %lld clips; accuracy %.3f, unweighted average recall %.3f, macro F1 %.3f "
-      "(chance: 1/%d labels present); median first token %.0f ms\n\n%s",
-      c.ser.corpus.c_str(), c.ser.split.c_str(), static_cast<long long>(r.scores.count()), r.scores.accuracy(),
-      r.scores.unweighted_average_recall(), r.scores.macro_f1(),
-      static_cast<int>(std::count_if(r.scores.confusion().begin(), r.scores.confusion().end(),
-                                     [](const auto& row) {
-                                       int64_t n = 0;
-                                       for (int64_t v : row) n += v;
-                                       return n > 0;
-                                     })),
-      1000 * median(r.first_token_s), r.scores.markdown().c_str());
-  write_json(c.json, {{"corpus", c.ser.corpus},
-                      {"split", c.ser.split},
-                      {"clips", r.scores.count()},
-                      {"accuracy", r.scores.accuracy()},
-                      {"uar", r.scores.unweighted_average_recall()},
-                      {"macro_f1", r.scores.macro_f1()},
-                      {"per_clip", r.clips}});
+      "\n%s: %zu clips (%zu skipped); UA = mean recall over the labels present (the headline), WA = accuracy\n\n",
+      test.source.c_str(), test.clips.size(), test.skipped.size());
+  std::printf("| system | clips | UA | WA | macro-F1 |\n|---|---|---|---|---|\n");
+  print_ser_row(run);
+  if (baseline) print_ser_row(*baseline);
+  std::printf("\nper speaker (UA): ");
+  for (const auto& [speaker, s] : run.per_speaker) {
+    std::printf("%s %.3f", speaker.c_str(), s.unweighted_average_recall());
+    if (baseline && baseline->per_speaker.count(speaker))
+      std::printf(" (baseline %.3f)", baseline->per_speaker.at(speaker).unweighted_average_recall());
+    std::printf("; ");
+  }
+  std::printf("\nmedian first token %.0f ms\n\n%s: confusion\n%s", 1000 * median(run.first_token_s), name.c_str(),
+              run.scores.markdown().c_str());
+  if (baseline) std::printf("\nprosody baseline: confusion\n%s", baseline->scores.markdown().c_str());
+
+  nlohmann::json summary = {{"source", test.source},
+                            {"clips", test.clips.size()},
+                            {"skipped", test.skipped},
+                            {"model", run.summary()},
+                            {"first_token_median_s", median(run.first_token_s)}};
+  if (baseline) {
+    summary["baseline"] = baseline->summary();
+    summary["baseline"]["trained_on"] = {{"source", train->source}, {"clips", train->clips.size()}};
+  }
+  if (!c.out.empty()) {
+    const std::filesystem::path out(c.out);
+    std::filesystem::create_directories(out);
+    common::write_file_atomically(out / "summary.json", summary.dump(2) + "\n");
+    std::string lines;
+    for (const auto& clip : run.clips) lines += clip.dump() + "\n";
+    common::write_file_atomically(out / "clips.jsonl", lines);
+    common::write_file_atomically(out / "confusion-model.svg",
+                                  eval::confusion_svg(run.scores, name + " on " + test.source));
+    if (baseline)
+      common::write_file_atomically(out / "confusion-prosody-baseline.svg",
+                                    eval::confusion_svg(baseline->scores, "prosody baseline on " + test.source));
+    std::printf("\nresults: %s (summary.json, clips.jsonl, confusion-*.svg)\n", c.out.c_str());
+  }
+  write_json(c.json, summary);
   return 0;
 }
 
@@ -98,11 +151,18 @@ const bool registered_eval = register_command(
        app.require_subcommand(1);
        auto* ser = app.add_subcommand("ser", "Emotion from the voice alone, one clip per session");
        add_chat_model_options(*ser, c->model);
-       ser->add_option("--corpus", c->ser.corpus, "A speech corpus reader (default ravdess)");
-       ser->add_option("--split", c->ser.split, "train or valid (RAVDESS valid: actors 19-20)");
+       ser->add_option("--corpus", c->corpus, "A speech corpus of ../shared/data: ravdess (default) or emodb")
+           ->check(CLI::IsMember({"ravdess", "emodb"}));
+       ser->add_option("--split", c->split, "train or valid (valid: RAVDESS actors 19-20, EmoDB speakers 03 and 08)");
+       ser->add_option("--manifest", c->manifest, "A CSV with columns file, emotion, speaker instead of a corpus");
+       ser->add_option("--baseline", c->baseline, "prosody: also a linear classifier over prosody functionals")
+           ->check(CLI::IsMember({"prosody"}));
+       ser->add_option("--train-manifest", c->train_manifest,
+                       "Clips to fit the baseline on (with --manifest; a corpus uses its train split)");
        ser->add_option("--data-root", c->data_root, "The shared data folder (default ../shared/data)");
-       ser->add_option("--limit", c->ser.limit, "Clips at most");
-       ser->add_option("--json", c->json, "Write the scores and every clip's result here");
+       ser->add_option("--limit", c->limit, "Clips at most");
+       ser->add_option("--out", c->out, "Write summary.json, clips.jsonl and confusion plots (SVG) here");
+       ser->add_option("--json", c->json, "Write the summary here");
        auto* turns = app.add_subcommand("turns", "Per-turn emotion, cause and replies over voiced dialogues");
        add_chat_model_options(*turns, c->model);
        turns->add_option("--dialogues", c->turns.dialogues, "dialogues.jsonl of `attune data build --voices`")

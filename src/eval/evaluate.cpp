@@ -28,33 +28,6 @@ size_t word_count(const std::string& s) {
 
 }  // namespace
 
-SerReport evaluate_ser(const Model& model, const SessionOptions& session, const SerOptions& options) {
-  data::Diagnostics diag;
-  std::vector<data::Dialogue> clips = data::read_corpus(options.corpus, options.split, options.data_root, diag);
-  if (options.limit > 0 && static_cast<int64_t>(clips.size()) > options.limit) clips.resize(options.limit);
-  if (clips.empty())
-    throw InputError(options.data_root.string(), "no " + options.corpus + " clips in split " + options.split);
-  SerReport report;
-  common::Progress bar("eval ser " + options.corpus + " " + options.split, static_cast<int64_t>(clips.size()), "clips");
-  for (const data::Dialogue& d : clips) {
-    for (const data::Turn& t : d.turns) {
-      if (t.split_audio_file.empty() || t.emotion.empty()) continue;
-      Session s = model.open_session(session);
-      const Reply r = s.turn(audio::load_audio(t.split_audio_file));
-      report.scores.add(t.emotion, r.emotion.label);
-      report.first_token_s.push_back(r.timings.first_token);
-      report.clips.push_back({{"audio", t.split_audio_file},
-                              {"truth", t.emotion},
-                              {"heard", r.emotion.label},
-                              {"intensity", r.emotion.intensity}});
-    }
-    bar.advance();
-    bar.set_postfix(fmt::format("accuracy {:.3f}", report.scores.accuracy()));
-  }
-  bar.finish();
-  return report;
-}
-
 nlohmann::json TurnsReport::summary() const {
   auto ratio = [](double a, int64_t b) { return b ? a / static_cast<double>(b) : 0.0; };
   return {{"dialogues", dialogues},

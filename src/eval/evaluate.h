@@ -1,6 +1,5 @@
-// The model card's measurements on the runtime API (attune/runtime.h):
-//   evaluate_ser:   emotion from the voice alone, one clip per session (RAVDESS actors 19-20 = its
-//                   valid split: the same sentences said in every emotion, so words give nothing away);
+// The model card's measurements on the runtime API (attune/runtime.h) (emotion from the voice
+// alone is eval/ser_eval.h):
 //   evaluate_turns: per-turn emotion, cause and reply over voiced multi-turn dialogues (a
 //                   `attune data build --voices` dialogues.jsonl, e.g. RECCON valid).
 // Torch-free.
@@ -17,21 +16,6 @@
 #include "eval/emotion_scores.h"
 
 namespace attune::eval {
-
-struct SerOptions {
-  std::string corpus = "ravdess";
-  std::string split = "valid";
-  std::filesystem::path data_root;  // the shared data folder (holding speech/)
-  int64_t limit = 0;                // clips at most (0: all)
-};
-
-struct SerReport {
-  EmotionScores scores;
-  std::vector<double> first_token_s;               // per clip
-  nlohmann::json clips = nlohmann::json::array();  // {audio, truth, heard, intensity}
-};
-
-SerReport evaluate_ser(const Model& model, const SessionOptions& session, const SerOptions& options);
 
 struct TurnsOptions {
   std::filesystem::path dialogues;  // dialogues.jsonl of a voiced build (audio paths relative to it)
