@@ -122,7 +122,7 @@ SerRun evaluate_prosody_baseline(const std::vector<SerClip>& train, const std::v
 
 std::string confusion_svg(const EmotionScores& scores, const std::string& title) {
   const auto& labels = emotion_labels();
-  const int cell = 46, left = 80, top = 60;
+  const int cell = 58, left = 80, top = 60;
   const int width = left + 8 * cell + 20, height = top + 7 * cell + 50;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
