@@ -1,4 +1,5 @@
-// `attune eval ser | turns`: the measurements behind a model card, on the runtime.
+// `attune eval ser | humdial | turns`: the measurements behind a model card, on the runtime.
+//   attune eval humdial --data FILE.jsonl --task t1|t2|t3 --out DIR [--judge-url URL --judge-model M]
 //   attune eval ser   [--model DIR] [--corpus ravdess|emodb | --manifest CSV] [--baseline prosody] [--out DIR]
 //   attune eval turns [--model DIR] --dialogues BUILD/dialogues.jsonl [--corpus reccon] [--json FILE]
 // `ser`: emotion from the voice alone, one clip per session (RAVDESS valid = actors 19-20), beside
@@ -19,6 +20,7 @@
 #include "cli/dialogue_printer.h"
 #include "common/file_util.h"
 #include "eval/evaluate.h"
+#include "eval/humdial_report.h"
 #include "eval/ser_eval.h"
 
 #ifndef ATTUNE_DEFAULT_SHARED_DIR
@@ -32,6 +34,8 @@ struct EvalCli {
   ChatModelOptions model;
   std::string corpus = "ravdess", split = "valid", manifest, train_manifest, baseline, out;
   int64_t limit = 0;
+  eval::HumdialOptions humdial;
+  eval::JudgeOptions judge;
   eval::TurnsOptions turns;
   std::string data_root;
   std::string json;
@@ -121,6 +125,57 @@ int run_ser(EvalCli& c) {
   return 0;
 }
 
+int run_humdial(EvalCli& c) {
+  const eval::HumdialOptions& o = c.humdial;
+  c.model.no_speech = o.task != "t3";
+  Model model = load_chat_model(c.model, stdout);
+  const std::string name = std::filesystem::path(chat_model_dir(c.model)).filename().string();
+  eval::HumdialRun run = eval::evaluate_humdial(model, session_options(c.model), o);
+  nlohmann::json judged = nullptr;
+  if (!c.judge.url.empty()) {
+    eval::JudgeOptions jo = c.judge;
+    if (jo.model.empty()) throw ConfigError("--judge-url needs --judge-model");
+    for (const char* env : {"ATTUNE_JUDGE_API_KEY", "OPENAI_API_KEY"}) {
+      if (jo.api_key.empty() && std::getenv(env)) jo.api_key = std::getenv(env);
+    }
+    jo.cache = o.out / "judge-cache.jsonl";
+    eval::Judge judge(jo);
+    judged = eval::judge_humdial(run, judge);
+  }
+  nlohmann::json summary = run.summary();
+  summary["model"] = name;
+  summary["data"] = o.data.string();
+  summary["judge"] = judged;
+  summary["score_components"] = eval::score_components(judged, o.task);
+  summary["final_score"] = eval::final_score(summary["score_components"]);
+  std::filesystem::create_directories(o.out);
+  std::string lines;
+  for (const auto& r : run.records) lines += r.dump() + "\n";
+  common::write_file_atomically(o.out / "results.jsonl", lines);
+  if (o.task == "t3") eval::write_human_rating_sheet(run, o.out);
+  common::write_file_atomically(o.out / "summary.json", summary.dump(2) + "\n");
+
+  std::printf("\nHumDial %s on %s: %lld dialogues (%zu skipped)\n", o.task.c_str(), o.data.string().c_str(),
+              static_cast<long long>(run.dialogues), run.skipped.size());
+  for (size_t i = 0; i < run.skipped.size() && i < 20; ++i)
+    std::fprintf(stderr, "skipped: %s\n", run.skipped[i].c_str());
+  if (run.skipped.size() > 20)
+    std::fprintf(stderr, "skipped: ... %zu more (summary.json lists them)\n", run.skipped.size() - 20);
+  std::printf("per-turn emotion: %lld turns, accuracy %.3f, UA %.3f, macro-F1 %.3f\n",
+              static_cast<long long>(run.emotion.count()), run.emotion.accuracy(),
+              run.emotion.unweighted_average_recall(), run.emotion.macro_f1());
+  for (const char* key : {"t1", "t2", "t3"}) {
+    if (summary.contains(key)) std::printf("%s: %s\n", key, summary[key].dump().c_str());
+  }
+  if (!judged.is_null())
+    std::printf("judge: %lld of %lld items judged (%zu failed); means %s\n", judged["judged"].get<long long>(),
+                judged["items"].get<long long>(), judged["failures"].size(), judged["mean"].dump().c_str());
+  std::printf("score components %s; final (renormalised) %s\nresults: %s (%s.jsonl, results.jsonl, summary.json%s)\n",
+              summary["score_components"].dump().c_str(), summary["final_score"]["score"].dump().c_str(),
+              o.out.string().c_str(), o.task.c_str(), o.task == "t3" ? ", t3/*.wav, human-rating.{csv,html}" : "");
+  return 0;
+}
+
 int run_turns(EvalCli& c) {
   c.model.no_speech = true;
   Model model = load_chat_model(c.model, stdout);
@@ -145,7 +200,8 @@ int run_turns(EvalCli& c) {
 }
 
 const bool registered_eval = register_command(
-    {"eval", "Measure a model: emotion from voice (ser), per-turn emotion, cause and replies (turns)",
+    {"eval",
+     "Measure a model: emotion from voice (ser), HumDial T1/T2/T3 (humdial), per-turn emotion and cause (turns)",
      [](CLI::App& app) -> Action {
        auto c = std::make_shared<EvalCli>();
        app.require_subcommand(1);
@@ -163,6 +219,22 @@ const bool registered_eval = register_command(
        ser->add_option("--limit", c->limit, "Clips at most");
        ser->add_option("--out", c->out, "Write summary.json, clips.jsonl and confusion plots (SVG) here");
        ser->add_option("--json", c->json, "Write the summary here");
+       auto* hd =
+           app.add_subcommand("humdial", "HumDial Track I: T1 trajectory, T2 reasoning, T3 empathy, turn by turn");
+       hd->add_option("--data", c->humdial.data, "HumDial JSONL (audio paths relative to it)")->required();
+       hd->add_option("--task", c->humdial.task, "t1, t2 or t3")->check(CLI::IsMember({"t1", "t2", "t3"}))->required();
+       hd->add_option("--out", c->humdial.out, "Where the task's JSONL, results, summary.json (and T3 audio) go")
+           ->required();
+       hd->add_option("--lang", c->humdial.lang, "Keep only en or zh dialogues")->check(CLI::IsMember({"en", "zh"}));
+       hd->add_option("--limit", c->humdial.limit, "Dialogues at most");
+       hd->add_option("--judge-url", c->judge.url,
+                      "An OpenAI-compatible endpoint for the LLM judge (http(s)://host:port/v1)");
+       hd->add_option("--judge-model", c->judge.model,
+                      "The judge model's name (key: $ATTUNE_JUDGE_API_KEY or $OPENAI_API_KEY)");
+       hd->add_option("--judge-prompts", c->judge.prompts_dir, "A folder with t1.txt/t2.txt/t3.txt prompt templates");
+       hd->add_option("--judge-timeout", c->judge.timeout_s, "Seconds per judge request")->check(CLI::Range(1, 3600));
+       hd->add_option("--judge-retries", c->judge.retries, "Retries after a failed or garbled judge answer")
+           ->check(CLI::Range(0, 20));
        auto* turns = app.add_subcommand("turns", "Per-turn emotion, cause and replies over voiced dialogues");
        add_chat_model_options(*turns, c->model);
        turns->add_option("--dialogues", c->turns.dialogues, "dialogues.jsonl of `attune data build --voices`")
@@ -170,7 +242,7 @@ const bool registered_eval = register_command(
        turns->add_option("--corpus", c->turns.corpus, "Keep dialogues of this corpus (default reccon; \"\" = all)");
        turns->add_option("--limit", c->turns.limit, "Dialogues at most");
        turns->add_option("--json", c->json, "Write the summary and every turn's result here");
-       return [c, ser] { return ser->parsed() ? run_ser(*c) : run_turns(*c); };
+       return [c, ser, hd] { return ser->parsed() ? run_ser(*c) : hd->parsed() ? run_humdial(*c) : run_turns(*c); };
      }});
 
 }  // namespace

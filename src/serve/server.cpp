@@ -355,8 +355,8 @@ struct Server::Impl {
     http.set_payload_max_length(options.max_body_bytes);
     http.set_read_timeout(options.io_timeout);
     http.set_write_timeout(options.io_timeout);
-    // Clients that reuse connections find them open (an idle close racing a new request fails it).
-    http.set_keep_alive_timeout(30);
+    // An idle connection is closed after the I/O timeout too: httplib bounds a stalled request by it.
+    http.set_keep_alive_timeout(options.io_timeout.count());
     http.set_keep_alive_max_count(1000);
     // Enough threads for every queued request plus the quick routes (/health, /metrics, the page).
     const size_t threads = options.max_waiting + 8;
