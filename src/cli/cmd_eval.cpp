@@ -1,5 +1,6 @@
 // `attune eval ser | humdial | turns`: the measurements behind a model card, on the runtime.
 //   attune eval humdial --data FILE.jsonl --task t1|t2|t3 --out DIR [--judge-url URL --judge-model M]
+//   attune eval report DIR... [--out DIR]
 //   attune eval ser   [--model DIR] [--corpus ravdess|emodb | --manifest CSV] [--baseline prosody] [--out DIR]
 //   attune eval turns [--model DIR] --dialogues BUILD/dialogues.jsonl [--corpus reccon] [--json FILE]
 // `ser`: emotion from the voice alone, one clip per session (RAVDESS valid = actors 19-20), beside
@@ -21,6 +22,7 @@
 #include "common/file_util.h"
 #include "eval/evaluate.h"
 #include "eval/humdial_report.h"
+#include "eval/report.h"
 #include "eval/ser_eval.h"
 
 #ifndef ATTUNE_DEFAULT_SHARED_DIR
@@ -36,6 +38,8 @@ struct EvalCli {
   int64_t limit = 0;
   eval::HumdialOptions humdial;
   eval::JudgeOptions judge;
+  std::vector<std::string> report_dirs;
+  std::string report_out = "report";
   eval::TurnsOptions turns;
   std::string data_root;
   std::string json;
@@ -176,6 +180,19 @@ int run_humdial(EvalCli& c) {
   return 0;
 }
 
+int run_report(EvalCli& c) {
+  std::vector<std::filesystem::path> dirs(c.report_dirs.begin(), c.report_dirs.end());
+  const eval::Report r = eval::build_report(dirs);
+  const std::filesystem::path out(c.report_out);
+  std::filesystem::create_directories(out);
+  common::write_file_atomically(out / "report.md", r.markdown);
+  common::write_file_atomically(out / "report.html", r.html);
+  common::write_file_atomically(out / "report.json", r.summary.dump(2) + "\n");
+  std::printf("%s\nreport: %s (report.html, report.md, report.json)\n",
+              r.markdown.substr(0, r.markdown.find("## Figures")).c_str(), out.string().c_str());
+  return 0;
+}
+
 int run_turns(EvalCli& c) {
   c.model.no_speech = true;
   Model model = load_chat_model(c.model, stdout);
@@ -235,6 +252,12 @@ const bool registered_eval = register_command(
        hd->add_option("--judge-timeout", c->judge.timeout_s, "Seconds per judge request")->check(CLI::Range(1, 3600));
        hd->add_option("--judge-retries", c->judge.retries, "Retries after a failed or garbled judge answer")
            ->check(CLI::Range(0, 20));
+       auto* rep =
+           app.add_subcommand("report", "Gather eval ser / eval humdial runs into one report (HTML, Markdown, JSON)");
+       rep->add_option("runs", c->report_dirs, "Run directories (each with summary.json); several side by side")
+           ->required()
+           ->check(CLI::ExistingDirectory);
+       rep->add_option("--out", c->report_out, "Where report.html, report.md and report.json go (default ./report)");
        auto* turns = app.add_subcommand("turns", "Per-turn emotion, cause and replies over voiced dialogues");
        add_chat_model_options(*turns, c->model);
        turns->add_option("--dialogues", c->turns.dialogues, "dialogues.jsonl of `attune data build --voices`")
@@ -242,7 +265,11 @@ const bool registered_eval = register_command(
        turns->add_option("--corpus", c->turns.corpus, "Keep dialogues of this corpus (default reccon; \"\" = all)");
        turns->add_option("--limit", c->turns.limit, "Dialogues at most");
        turns->add_option("--json", c->json, "Write the summary and every turn's result here");
-       return [c, ser, hd] { return ser->parsed() ? run_ser(*c) : hd->parsed() ? run_humdial(*c) : run_turns(*c); };
+       return [c, ser, hd, rep] {
+         if (ser->parsed()) return run_ser(*c);
+         if (hd->parsed()) return run_humdial(*c);
+         return rep->parsed() ? run_report(*c) : run_turns(*c);
+       };
      }});
 
 }  // namespace
