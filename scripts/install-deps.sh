@@ -17,6 +17,8 @@ packages=(
   libpcre2-dev libsentencepiece-dev sentencepiece
   # utilities
   nlohmann-json3-dev libcli11-dev zlib1g-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  # jq: the README's curl examples of `attune serve`
+  jq
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # reference values for tests are generated with numpy (never a runtime dependency)
