@@ -193,8 +193,9 @@ Phase load(int port, size_t clients, double seconds, const std::vector<std::stri
         if (!res || res->status != 200 || !done) {
           ++p.errors;
           p.error_kinds.push_back(!res ? "connection: " + httplib::to_string(res.error())
-                                       : res->status != 200 ? fmt::format("HTTP {}: {}", res->status, res->body.substr(0, 200))
-                                                            : "stream ended without [DONE]");
+                                  : res->status != 200
+                                      ? fmt::format("HTTP {}: {}", res->status, res->body.substr(0, 200))
+                                      : "stream ended without [DONE]");
           continue;
         }
         ++p.turns;

@@ -9,24 +9,12 @@
 #include "data/dialogue.h"
 #include "data/readers.h"
 #include "eval/cause_score.h"
+#include "eval/humdial_scores.h"
 
 namespace fs = std::filesystem;
 
 namespace attune::eval {
-namespace {
-
-size_t word_count(const std::string& s) {
-  size_t n = 0;
-  bool in_word = false;
-  for (char c : s) {
-    const bool space = c == ' ' || c == '\n' || c == '\t';
-    if (!space && !in_word) ++n;
-    in_word = !space;
-  }
-  return n;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 nlohmann::json TurnsReport::summary() const {
   auto ratio = [](double a, int64_t b) { return b ? a / static_cast<double>(b) : 0.0; };

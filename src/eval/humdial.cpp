@@ -204,8 +204,7 @@ HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, c
           if (i == play.back()) {  // the graded turn
             ++run.graded;
             run.acknowledged += acknowledges_emotion(r.text);
-            run.graded_words +=
-                static_cast<double>(std::count(r.text.begin(), r.text.end(), ' ') + (r.text.empty() ? 0 : 1));
+            run.graded_words += static_cast<double>(word_count(r.text));
             run.graded_replies.push_back(r.text);
             rec["graded"] = true;
             rec["intended_style"] = r.style.emotion;

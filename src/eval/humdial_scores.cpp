@@ -113,6 +113,17 @@ bool same_emotions(const std::set<std::string>& named, const std::set<std::strin
   return !annotated.empty() && named == annotated;
 }
 
+size_t word_count(std::string_view text) {
+  size_t n = 0;
+  bool in_word = false;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
+
 double distinct_n(const std::vector<std::string>& texts, int n) {
   std::set<std::vector<std::string>> unique;
   size_t total = 0;

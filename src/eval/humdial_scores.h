@@ -28,6 +28,9 @@ SetScore set_score(const std::set<int>& predicted, const std::set<int>& referenc
 // renaming, no extras).
 bool same_emotions(const std::set<std::string>& named, const std::set<std::string>& annotated);
 
+// Words separated by spaces, tabs or line breaks.
+size_t word_count(std::string_view text);
+
 // Distinct n-grams over all n-grams of the texts' words (lower-cased), 0 with no n-grams.
 double distinct_n(const std::vector<std::string>& texts, int n);
 

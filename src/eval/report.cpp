@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 
 #include "attune/error.h"
 #include "common/file_util.h"
@@ -28,8 +30,15 @@ nlohmann::json human_ratings(const fs::path& dir) {
   int cv = 0, cn = 0;
   for (const auto& r : t.rows) {
     if (!r.error.empty() || r.fields.size() != t.header.size()) continue;
-    if (v >= 0 && !r.fields[v].empty()) sv += std::stod(r.fields[v]), ++cv;
-    if (n >= 0 && !r.fields[n].empty()) sn += std::stod(r.fields[n]), ++cn;
+    // Blank or non-numeric cells are ratings not given.
+    const auto rating = [&](int col) -> std::optional<double> {
+      if (col < 0) return std::nullopt;
+      char* end = nullptr;
+      const double x = std::strtod(r.fields[col].c_str(), &end);
+      return end != r.fields[col].c_str() && x >= 1 && x <= 5 ? std::optional<double>(x) : std::nullopt;
+    };
+    if (const auto x = rating(v)) sv += *x, ++cv;
+    if (const auto x = rating(n)) sn += *x, ++cn;
   }
   nlohmann::json h = {{"ratings", std::max(cv, cn)}};
   if (cv) h["T3_vocal"] = sv / cv / 5.0;

@@ -90,9 +90,8 @@ ChatMessageIn read_message(const json& m, size_t index, const RequestLimits& lim
   }
   if (out.role == "assistant") {
     // The thinking a client kept: attune's own field, or the reasoning_content other servers use.
-    for (const char* key : {"reasoning_content"}) {
-      if (m.contains(key) && m[key].is_string()) out.thinking = m[key].get<std::string>();
-    }
+    if (m.contains("reasoning_content") && m["reasoning_content"].is_string())
+      out.thinking = m["reasoning_content"].get<std::string>();
     if (m.contains("attune") && m["attune"].is_object() && m["attune"].contains("thinking") &&
         m["attune"]["thinking"].is_string())
       out.thinking = m["attune"]["thinking"].get<std::string>();

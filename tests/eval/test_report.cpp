@@ -49,9 +49,13 @@ TEST(Report, SideBySideAndTheFinalScore) {
   EXPECT_NE(r.html.find("per-turn emotion, annotated vs heard"), std::string::npos);
   const std::string svg = trajectory_svg(nlohmann::json::parse(
       R"({"dialogue_id":"d1","turns":[{"turn_id":1,"emotion":"sad","heard":"neutral","task":""},{"turn_id":2,"emotion":"anger","heard":"","task":""}]})"));
-  EXPECT_EQ(std::count(svg.begin(), svg.end(), 'c') > 0, true);
-  EXPECT_NE(svg.find("<circle"), std::string::npos);
-  EXPECT_EQ(svg.find("<rect x=") != std::string::npos, true);  // one heard point (turn 2 heard nothing)
+  const auto occurrences = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(occurrences("<circle"), 2u);   // two annotated turns
+  EXPECT_EQ(occurrences("<rect x="), 1u);  // one heard point (turn 2 heard nothing)
 
   fs::create_directories(dir.path() / "empty");
   EXPECT_THROW(build_report({dir.path() / "empty"}), InputError);

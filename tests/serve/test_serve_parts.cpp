@@ -97,7 +97,9 @@ TEST(ChatRequest, BadRequestsNameTheField) {
     } catch (const ApiError& e) {
       EXPECT_EQ(e.status(), 400) << body.substr(0, 120);
       EXPECT_EQ(e.param(), param) << e.what();
-      if (!code.empty()) EXPECT_EQ(e.code(), code) << e.what();
+      if (!code.empty()) {
+        EXPECT_EQ(e.code(), code) << e.what();
+      }
     }
   };
   const std::string ok_user = R"({"role":"user","content":"hi"})";
