@@ -40,6 +40,11 @@ struct RuntimeOptions {
   int threads = 0;              // torch intra-op threads; <= 0: unchanged
   std::string talker = "espeak";
   bool speak = true;  // synthesise the reply's audio (off: text only, no talker process)
+  // For models with encoder heads (config.json "encoder_heads"), overrides of the model's own
+  // settings: where the heard emotion comes from ("head" or "thinking"; "": the model's choice), and
+  // the weight of the head's evidence on the thinking's emotion word (< 0: the model's; 0: none).
+  std::string heard_from;
+  double evidence_weight = -1;
 };
 
 struct SessionOptions {
@@ -69,6 +74,9 @@ struct HeardEmotion {
   // model's next-token probabilities where it named the feeling in its thinking. One-hot on `label`
   // when the thinking names it in a way the tokenizer splits differently; empty when no label.
   std::vector<std::pair<std::string, double>> probabilities;
+  // Where label and probabilities come from: "encoder head" (the speech encoder's emotion head, on
+  // the voice alone) or "thinking" (the words the model wrote); "" when nothing was heard.
+  std::string source;
 };
 
 struct TurnTimings {
@@ -89,6 +97,9 @@ struct TurnTimings {
 struct Reply {
   size_t turn = 0;  // 1-based within the session
   HeardEmotion emotion;
+  // Both sources, whichever `emotion` reports: the encoder head's top label ("" without heads or
+  // audio) and the label the thinking names ("" when it names none).
+  std::string head_label, thinking_label;
   // The heard label of every turn so far, this one last ("" where unclear), and the model's own
   // sentence about it when its thinking has one ("So far: calm -> sad; ...").
   std::vector<std::string> trajectory;

@@ -76,7 +76,8 @@ int run_ser(EvalCli& c) {
   c.model.no_speech = true;
   Model model = load_chat_model(c.model, stdout);
   const std::string name = std::filesystem::path(chat_model_dir(c.model)).filename().string();
-  const eval::SerRun run = eval::evaluate_ser_model(model, session_options(c.model), test.clips, name);
+  const std::vector<eval::SerRun> runs = eval::evaluate_ser_model(model, session_options(c.model), test.clips, name);
+  const eval::SerRun& run = runs.front();
   std::optional<eval::SerRun> baseline;
   std::optional<eval::SerManifest> train;
   if (c.baseline == "prosody") {
@@ -89,7 +90,7 @@ int run_ser(EvalCli& c) {
       "\n%s: %zu clips (%zu skipped); UA = mean recall over the labels present (the headline), WA = accuracy\n\n",
       test.source.c_str(), test.clips.size(), test.skipped.size());
   std::printf("| system | clips | UA | WA | macro-F1 |\n|---|---|---|---|---|\n");
-  print_ser_row(run);
+  for (const eval::SerRun& r : runs) print_ser_row(r);
   if (baseline) print_ser_row(*baseline);
   std::printf("\nper speaker (UA): ");
   for (const auto& [speaker, s] : run.per_speaker) {
@@ -106,7 +107,9 @@ int run_ser(EvalCli& c) {
                             {"clips", test.clips.size()},
                             {"skipped", test.skipped},
                             {"model", run.summary()},
+                            {"model_source", runs.size() > 1 ? "encoder heads present" : "thinking"},
                             {"first_token_median_s", median(run.first_token_s)}};
+  for (size_t i = 1; i < runs.size(); ++i) summary[i == 1 ? "encoder_head" : "thinking"] = runs[i].summary();
   if (baseline) {
     summary["baseline"] = baseline->summary();
     summary["baseline"]["trained_on"] = {{"source", train->source}, {"clips", train->clips.size()}};
@@ -120,6 +123,10 @@ int run_ser(EvalCli& c) {
     common::write_file_atomically(out / "clips.jsonl", lines);
     common::write_file_atomically(out / "confusion-model.svg",
                                   eval::confusion_svg(run.scores, name + " on " + test.source));
+    for (size_t i = 1; i < runs.size(); ++i) {
+      common::write_file_atomically(out / (i == 1 ? "confusion-encoder-head.svg" : "confusion-thinking.svg"),
+                                    eval::confusion_svg(runs[i].scores, runs[i].system + " on " + test.source));
+    }
     if (baseline)
       common::write_file_atomically(out / "confusion-prosody-baseline.svg",
                                     eval::confusion_svg(baseline->scores, "prosody baseline on " + test.source));

@@ -28,11 +28,13 @@ int run_train(const TrainCli& c) {
   options.progress = !c.no_progress;
   options.stop_at_step = c.stop_at_step;
   options.threads = global_options().threads;
-  std::fprintf(stderr, "attune train: %s, stage %d, %lld steps -> %s\n", recipe.name.c_str(), recipe.stage,
-               static_cast<long long>(recipe.steps), recipe.out.string().c_str());
+  std::fprintf(stderr, "attune train: %s, stage %s, %lld steps -> %s\n", recipe.name.c_str(),
+               train::stage_name(recipe.stage).c_str(), static_cast<long long>(recipe.steps),
+               recipe.out.string().c_str());
   train::TrainResult r = train::run_training(recipe, options);
-  std::printf("trained %lld steps (%lld tokens, %.0f tokens/s this run)\n", static_cast<long long>(r.steps),
-              static_cast<long long>(r.tokens), r.tokens_per_second);
+  const char* unit = recipe.stage == train::kEncoderStage ? "clips" : "tokens";
+  std::printf("trained %lld steps (%lld %s, %.1f %s/s this run)\n", static_cast<long long>(r.steps),
+              static_cast<long long>(r.tokens), unit, r.tokens_per_second, unit);
   if (!std::isnan(r.first_valid_loss)) {
     std::printf("validation loss %.4f -> %.4f\n", r.first_valid_loss, r.last_valid_loss);
   }
@@ -42,7 +44,7 @@ int run_train(const TrainCli& c) {
 }
 
 const bool registered = register_command(
-    {"train", "Train a model from a recipe (stage 0, 1 or 2)", [](CLI::App& app) -> Action {
+    {"train", "Train a model from a recipe (stage encoder, 0, 1 or 2)", [](CLI::App& app) -> Action {
        auto c = std::make_shared<TrainCli>();
        app.add_option("recipe", c->recipe, "Recipe file (JSON; see recipes/ and docs/training.md)")->required();
        app.add_option(

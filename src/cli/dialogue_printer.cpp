@@ -70,8 +70,8 @@ void DialoguePrinter::end_turn(const Reply& r, const std::string& audio_path) {
   if (r.emotion.label.empty()) {
     std::fputs("   heard:      (the model did not name a feeling)\n", out);
   } else {
-    std::fprintf(out, "   heard:      %s %.2f   [%s]\n", r.emotion.label.c_str(), r.emotion.intensity,
-                 top_probabilities(r.emotion).c_str());
+    std::fprintf(out, "   heard:      %s %.2f   [%s]   (from the %s)\n", r.emotion.label.c_str(), r.emotion.intensity,
+                 top_probabilities(r.emotion).c_str(), r.emotion.source.c_str());
   }
   std::fprintf(out, "   trajectory: %s\n", arrows(r.trajectory).c_str());
   if (!r.trajectory_text.empty()) std::fprintf(out, "               (model: %s)\n", r.trajectory_text.c_str());
@@ -121,6 +121,7 @@ nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector
     for (const auto& [label, p] : r.emotion.probabilities) probabilities[label] = p;
     const TurnTimings& tm = r.timings;
     j["attune"] = {{"probabilities", probabilities},
+                   {"emotion_source", r.emotion.source},
                    {"trajectory", r.trajectory},
                    {"trajectory_text", r.trajectory_text},
                    {"style", r.style.to_string()},

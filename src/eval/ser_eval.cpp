@@ -63,10 +63,13 @@ nlohmann::json SerRun::summary() const {
   return j;
 }
 
-SerRun evaluate_ser_model(const Model& model, const SessionOptions& session, const std::vector<SerClip>& clips,
-                          const std::string& name) {
-  SerRun run;
+std::vector<SerRun> evaluate_ser_model(const Model& model, const SessionOptions& session,
+                                       const std::vector<SerClip>& clips, const std::string& name) {
+  SerRun run, head, thinking;
   run.system = name;
+  head.system = name + " encoder head";
+  thinking.system = name + " thinking";
+  bool has_head = false;
   common::Progress bar("eval ser: " + name, static_cast<int64_t>(clips.size()), "clips");
   for (const SerClip& clip : clips) {
     try {
@@ -74,6 +77,9 @@ SerRun evaluate_ser_model(const Model& model, const SessionOptions& session, con
       const Reply r = s.turn(audio::load_audio(clip.file));
       run.add(clip, r.emotion.label);
       run.first_token_s.push_back(r.timings.first_token);
+      has_head = has_head || !r.head_label.empty();
+      head.add(clip, r.head_label);
+      thinking.add(clip, r.thinking_label);
     } catch (const Error& e) {
       run.failed.push_back(fmt::format("{}: {}", clip.file.string(), e.what()));
     }
@@ -81,7 +87,12 @@ SerRun evaluate_ser_model(const Model& model, const SessionOptions& session, con
     bar.set_postfix(fmt::format("UA {:.3f}", run.scores.unweighted_average_recall()));
   }
   bar.finish();
-  return run;
+  std::vector<SerRun> out{std::move(run)};
+  if (has_head) {
+    out.push_back(std::move(head));
+    out.push_back(std::move(thinking));
+  }
+  return out;
 }
 
 SerRun evaluate_prosody_baseline(const std::vector<SerClip>& train, const std::vector<SerClip>& test) {

@@ -30,8 +30,11 @@ struct SerRun {
   nlohmann::json summary() const;
 };
 
-SerRun evaluate_ser_model(const Model& model, const SessionOptions& session, const std::vector<SerClip>& clips,
-                          const std::string& name);
+// One pass of the model over the clips. The first run is what the model reports; for a model with
+// encoder heads two more follow from the same turns: "<name> encoder head" (the head alone) and
+// "<name> thinking" (the label its thinking names).
+std::vector<SerRun> evaluate_ser_model(const Model& model, const SessionOptions& session,
+                                       const std::vector<SerClip>& clips, const std::string& name);
 
 // Fits on `train` (prosody functionals of each clip), predicts `test`.
 SerRun evaluate_prosody_baseline(const std::vector<SerClip>& train, const std::vector<SerClip>& test);

@@ -664,8 +664,30 @@ void SlmConfig::validate(const std::string& source) const {
              std::to_string(lm.hidden_size));
   }
   if (talker.emotions.empty()) fail(source, "talker.emotions", "expected at least one emotion label");
-  for (const auto& [key, list] : {std::pair{"talker.emotions", &talker.emotions},
-                                  std::pair{"talker.style_attributes", &talker.style_attributes}}) {
+  std::vector<std::pair<const char*, const std::vector<std::string>*>> lists = {
+      {"talker.emotions", &talker.emotions}, {"talker.style_attributes", &talker.style_attributes}};
+  if (encoder_heads) {
+    const EncoderHeadsConfig& h = *encoder_heads;
+    require_positive(source, "encoder_heads.input_size", h.input_size);
+    require_positive(source, "encoder_heads.hidden_size", h.hidden_size);
+    if (h.input_size != enc.d_model) {
+      fail(source, "encoder_heads.input_size",
+           "is " + std::to_string(h.input_size) + " but the encoder's d_model is " + std::to_string(enc.d_model));
+    }
+    if (h.emotions.empty()) fail(source, "encoder_heads.emotions", "expected at least one emotion label");
+    for (const auto& c : h.ctc_alphabet) {
+      if (c.empty() || c.size() > 4) fail(source, "encoder_heads.ctc_alphabet", "expected single UTF-8 characters");
+    }
+    if (h.heard_from != "head" && h.heard_from != "thinking") {
+      fail(source, "encoder_heads.heard_from", "expected \"head\" or \"thinking\", got \"" + h.heard_from + "\"");
+    }
+    if (!(h.evidence_weight >= 0 && h.evidence_weight <= 100)) {
+      fail(source, "encoder_heads.evidence_weight", "expected a number in [0, 100]");
+    }
+    lists.push_back({"encoder_heads.emotions", &h.emotions});
+    lists.push_back({"encoder_heads.ctc_alphabet", &h.ctc_alphabet});
+  }
+  for (const auto& [key, list] : lists) {
     std::set<std::string> seen;
     for (const auto& s : *list) {
       if (s.empty()) fail(source, key, "labels must not be empty");
@@ -716,6 +738,11 @@ json adapter_json(const AdapterConfig& a) {
           {"activation", a.activation}};
 }
 
+json encoder_heads_json(const EncoderHeadsConfig& h) {
+  return {{"input_size", h.input_size},     {"hidden_size", h.hidden_size}, {"emotions", h.emotions},
+          {"ctc_alphabet", h.ctc_alphabet}, {"heard_from", h.heard_from},   {"evidence_weight", h.evidence_weight}};
+}
+
 json talker_json(const TalkerConfig& t) {
   return {{"backend", t.backend},       {"input_size", t.input_size}, {"hidden_size", t.hidden_size},
           {"num_layers", t.num_layers}, {"emotions", t.emotions},     {"style_attributes", t.style_attributes}};
@@ -729,7 +756,7 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
   }
   Keys top(config, source);
   top.only({"model_type", "format_version", "architectures", "torch_dtype", "encoder", "adapter", "language_model",
-            "talker", "transformers_version"});
+            "talker", "encoder_heads", "transformers_version"});
   SlmConfig c;
   c.format_version = static_cast<int>(top.integer("format_version", kSlmFormatVersion));
   if (top.has("torch_dtype")) c.torch_dtype = top.string("torch_dtype", "");
@@ -776,6 +803,20 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     c.talker.style_attributes = k.strings("style_attributes", c.talker.style_attributes);
   }
   if (c.talker.input_size == 0) c.talker.input_size = c.language_model.config.hidden_size;
+  if (top.has("encoder_heads")) {
+    const json& h = top.at("encoder_heads");
+    if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
+    Keys k(h, source, "encoder_heads.");
+    k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "heard_from", "evidence_weight"});
+    EncoderHeadsConfig e;
+    e.input_size = k.integer("input_size", c.encoder.config.d_model);
+    e.hidden_size = k.integer("hidden_size", e.hidden_size);
+    e.emotions = k.strings("emotions", e.emotions);
+    e.ctc_alphabet = k.strings("ctc_alphabet", {});
+    e.heard_from = k.string("heard_from", e.heard_from);
+    e.evidence_weight = k.number("evidence_weight", e.evidence_weight);
+    c.encoder_heads = e;
+  }
   c.validate(source);
   return c;
 }
@@ -810,6 +851,7 @@ json to_json(const SlmConfig& c, const fs::path& base_dir) {
   j["adapter"] = adapter_json(c.adapter);
   j["language_model"] = component_json(c.language_model, base_dir);
   j["talker"] = talker_json(c.talker);
+  if (c.encoder_heads) j["encoder_heads"] = encoder_heads_json(*c.encoder_heads);
   return j;
 }
 

@@ -179,6 +179,23 @@ struct TalkerConfig {
   std::vector<std::string> style_attributes = {"intensity", "pitch", "pace", "energy"};
 };
 
+// Direct heads on the speech encoder, trained by the encoder pre-training stage (docs/training.md):
+// per-frame CTC over characters and an utterance emotion head over pooled frames. The runtime can
+// report the head's posterior as the heard emotion and pass it to the thinking as evidence.
+struct EncoderHeadsConfig {
+  int64_t input_size = 0;  // = encoder d_model
+  int64_t hidden_size = 256;
+  std::vector<std::string> emotions = {"neutral", "happy", "sad", "anger", "fear", "surprise", "disgust"};
+  // CTC output i + 1 is ctc_alphabet[i] (one UTF-8 character each); output 0 is the blank.
+  std::vector<std::string> ctc_alphabet;
+  // Where the runtime takes the heard emotion from: "head" or "thinking" (the better calibrated on
+  // valid, chosen when the model is built).
+  std::string heard_from = "head";
+  // Weight of the head's log-posterior added to the logits of the thinking's emotion word (the
+  // decode-time evidence path); 0: the thinking gets no evidence from the head.
+  double evidence_weight = 0;
+};
+
 // A sub-model: its config, and where it came from when given by `path`.
 template <typename Config>
 struct SlmComponent {
@@ -194,6 +211,7 @@ struct SlmConfig {
   AdapterConfig adapter;
   SlmComponent<LanguageModelConfig> language_model;
   TalkerConfig talker;
+  std::optional<EncoderHeadsConfig> encoder_heads;  // "encoder_heads" in the file; none: no heads
   std::optional<std::string> torch_dtype;
 
   // Sizes and cross-component rules (adapter sizes vs encoder/LM, talker input vs LM, ...).

@@ -66,7 +66,39 @@ SpokenLanguageModelImpl::SpokenLanguageModelImpl(io::SlmConfig config, const Slm
     register_module("encoder", nest("model", nest("encoder", encoder_.ptr())));
     register_module("adapter", adapter_.ptr());
     register_module("language_model", language_model_.ptr());
+    if (config_.encoder_heads) {
+      encoder_heads_ = EncoderHeads(*config_.encoder_heads, init);
+      register_module("encoder_heads", encoder_heads_.ptr());
+    }
   });
+}
+
+void SpokenLanguageModelImpl::attach_encoder_heads(io::EncoderHeadsConfig heads) {
+  if (heads.input_size == 0) heads.input_size = config_.encoder.config.d_model;
+  io::SlmConfig c = config_;
+  c.encoder_heads = heads;
+  c.validate("encoder heads");
+  config_ = std::move(c);
+  with_torch_context("building the encoder heads", [&] {
+    InitOptions init;
+    init.dtype = language_model_->dtype();
+    init.device = language_model_->device();
+    auto fresh = EncoderHeads(*config_.encoder_heads, init);
+    if (encoder_heads_) {
+      encoder_heads_ = replace_module("encoder_heads", fresh);
+    } else {
+      encoder_heads_ = register_module("encoder_heads", fresh);
+    }
+  });
+}
+
+void SpokenLanguageModelImpl::set_heard_emotion_use(const std::string& heard_from, double evidence_weight) {
+  if (!config_.encoder_heads) throw ConfigError("the model has no encoder heads");
+  io::SlmConfig c = config_;
+  c.encoder_heads->heard_from = heard_from;
+  c.encoder_heads->evidence_weight = evidence_weight;
+  c.validate("encoder heads");
+  config_ = std::move(c);
 }
 
 int64_t SpokenLanguageModelImpl::audio_embeddings_for(int64_t mel_frames) const {
@@ -87,7 +119,7 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
     std::vector<std::string> stray;
     for (const auto& name : ckpt->names()) {
       bool known = false;
-      for (const char* p : {kEncoderPrefix, kAdapterPrefix, kLanguageModelPrefix, kTalkerPrefix}) {
+      for (const char* p : {kEncoderPrefix, kAdapterPrefix, kLanguageModelPrefix, kTalkerPrefix, kEncoderHeadsPrefix}) {
         known = known || name.rfind(p, 0) == 0;
       }
       if (!known) stray.push_back(name);
@@ -95,7 +127,7 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
     if (!stray.empty()) {
       throw InputError((dir / io::kSafetensorsSingleName).string(),
                        std::to_string(stray.size()) + " tensor(s) belong to no component (expected the prefixes " +
-                           "encoder., adapter., language_model., talker.), e.g. " + stray.front());
+                           "encoder., adapter., language_model., talker., encoder_heads.), e.g. " + stray.front());
     }
   }
   const std::string where = dir.string();
@@ -136,6 +168,12 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
     } else {
       spdlog::warn("{}: no adapter.* tensors; the adapter keeps its random initialisation", where);
     }
+    if (slm->encoder_heads_) {
+      if (!in_composite(kEncoderHeadsPrefix)) {
+        throw InputError(where, "config.json has encoder_heads but the weights hold no encoder_heads.* tensors");
+      }
+      slm->encoder_heads_->load(*ckpt);
+    }
   });
   slm->eval();
   return slm;
@@ -159,6 +197,7 @@ void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSave
       add(*language_model_, kLanguageModelPrefix);
     }
     if (options.talker != nullptr) add(*options.talker, kTalkerPrefix);
+    if (encoder_heads_) add(*encoder_heads_, kEncoderHeadsPrefix);
     io::write_safetensors(dir / io::kSafetensorsSingleName, std::move(tensors), {{"format", "pt"}});
     io::write_slm_config(dir / "config.json", config_);
   });
@@ -166,7 +205,8 @@ void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSave
 
 // ---- embeddings ---------------------------------------------------------------------------------------
 
-std::vector<torch::Tensor> SpokenLanguageModelImpl::embed_audio(const std::vector<torch::Tensor>& mels) {
+std::vector<torch::Tensor> SpokenLanguageModelImpl::embed_audio(const std::vector<torch::Tensor>& mels,
+                                                                EncoderHeadsOutput* heard) {
   std::vector<torch::Tensor> out;
   if (mels.empty()) return out;
   return with_torch_context("spoken language model: embedding audio", [&] {
@@ -181,6 +221,7 @@ std::vector<torch::Tensor> SpokenLanguageModelImpl::embed_audio(const std::vecto
       batch[b].slice(0, 0, e.size(0)).copy_(e);
       lengths[b] = e.size(0);
     }
+    if (heard != nullptr && encoder_heads_) *heard = encoder_heads_->forward(batch, lengths);
     AdapterOutput adapted = adapter_->forward(batch, lengths);
     const auto dtype = language_model_->dtype();
     for (int64_t b = 0; b < B; ++b) {

@@ -37,6 +37,7 @@
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "model/adapter.h"
+#include "model/encoder_heads.h"
 #include "model/language_model.h"
 #include "model/speech_encoder.h"
 #include "model/talker_head.h"
@@ -101,7 +102,8 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
 
   // ---- pieces ----
   // Log-mels [M, T_i] -> adapter embeddings [N_i, C] (LLM dtype), batched through encoder and adapter.
-  std::vector<torch::Tensor> embed_audio(const std::vector<torch::Tensor>& mels);
+  // With `heard` and encoder heads: also the heads' emotion and intensity per input (no CTC).
+  std::vector<torch::Tensor> embed_audio(const std::vector<torch::Tensor>& mels, EncoderHeadsOutput* heard = nullptr);
   // embed_tokens(ids) with audio_embeds[i] placed at audio_slots[i] -> [1, L, C]. InputError when
   // the numbers of slots and embeddings differ, a slot lies outside ids, or a slot's count differs
   // from its embeddings' length (both numbers in the message).
@@ -132,6 +134,12 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
   SpeechEncoderImpl& encoder() { return *encoder_; }
   AdapterImpl& adapter() { return *adapter_; }
   LanguageModelImpl& language_model() { return *language_model_; }
+  // The encoder's direct heads (config "encoder_heads"), or nullptr when the model has none.
+  EncoderHeadsImpl* encoder_heads() { return encoder_heads_ ? encoder_heads_.get() : nullptr; }
+  // Adds fresh heads (the encoder pre-training stage); replaces any the model had.
+  void attach_encoder_heads(io::EncoderHeadsConfig heads);
+  // Where the runtime reads the heard emotion from and the evidence weight (io::EncoderHeadsConfig).
+  void set_heard_emotion_use(const std::string& heard_from, double evidence_weight);
   // Audio embeddings (<|AUDIO|> slots) that `mel_frames` log-mel frames give.
   int64_t audio_embeddings_for(int64_t mel_frames) const;
 
@@ -140,6 +148,7 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
   SpeechEncoder encoder_{nullptr};
   Adapter adapter_{nullptr};
   LanguageModel language_model_{nullptr};
+  EncoderHeads encoder_heads_{nullptr};
 };
 TORCH_MODULE(SpokenLanguageModel);
 

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
+#include <numeric>
 #include <optional>
 #include <unordered_set>
 
@@ -71,6 +73,11 @@ struct Model::Impl {
   std::vector<int32_t> newline;  // "\n" after <|im_end|>
   // Per label (emotion_labels() order), the ids a trace's emotion word can start with.
   std::array<std::vector<int32_t>, 7> label_ids;
+  // The encoder heads' use (io::EncoderHeadsConfig, or RuntimeOptions' overrides); head_index[i]: the
+  // heads' output for emotion_labels()[i], -1 when the heads lack it.
+  bool heard_from_head = false;
+  double evidence_weight = 0;
+  std::array<int64_t, 7> head_index{};
 
   void find_label_ids() {
     const text::Tokenizer& tok = chat->tokenizer();
@@ -192,6 +199,9 @@ struct Session::Impl {
   struct UserPart {
     Exchange exchange;
     model::ForwardOutput out;
+    // The encoder heads' posterior over emotion_labels() and intensity (none without heads or audio).
+    std::optional<std::array<double, 7>> head_probabilities;
+    double head_intensity = 0;
   };
   UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
                      TurnTimings& timings, std::vector<std::string>& warnings);
@@ -215,15 +225,32 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   model::SpokenLanguageModelImpl& slm = *m.slm;
   model::LanguageModelImpl& lm = slm.language_model();
 
-  // 1. Hear: log-mel, encoder, adapter.
+  // 1. Hear: log-mel, encoder (and its heads), adapter.
   at::Tensor audio_embeds;
+  std::optional<std::array<double, 7>> head_probabilities;
+  double head_intensity = 0;
   int64_t audio_tokens = 0;
   if (audio) {
     audio::LogMel mel = m.mel->compute(audio->samples);
     timings.features = seconds_since(t0);
     const auto t1 = Clock::now();
     const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
-    audio_embeds = slm.embed_audio({log_mel})[0];
+    model::EncoderHeadsOutput heard;
+    audio_embeds = slm.embed_audio({log_mel}, &heard)[0];
+    if (heard.emotion_logits.defined()) {
+      const at::Tensor p = at::softmax(heard.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
+      std::array<double, 7> probabilities{};
+      double total = 0;
+      for (size_t i = 0; i < 7; ++i) {
+        if (m.head_index[i] >= 0) probabilities[i] = p[m.head_index[i]].item<double>();
+        total += probabilities[i];
+      }
+      if (total > 0) {
+        for (double& v : probabilities) v /= total;
+        head_probabilities = probabilities;
+        head_intensity = heard.intensity[0].item<double>();
+      }
+    }
     audio_tokens = audio_embeds.size(0);
     timings.encoder = seconds_since(t1);
   }
@@ -257,7 +284,7 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   // 3. Read the turn into the cache.
   const at::Tensor x = embed(ids, slots, audio_embeds);
   UserPart part{Exchange{user.ids, user.audio_slots, audio_embeds, {}},
-                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1})};
+                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}), head_probabilities, head_intensity};
   context_ids.insert(context_ids.end(), ids.begin(), ids.end());
   timings.prefill = seconds_since(t2);
   timings.prompt_tokens = static_cast<int64_t>(ids.size());
@@ -331,6 +358,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
       std::array<double, 7> mass;
     };
     std::vector<LabelStep> label_steps;
+    bool evidence_pending = m.evidence_weight > 0 && user.head_probabilities.has_value();
     std::vector<float> row;
     auto take_row = [&](const at::Tensor& logits) {
       const at::Tensor r = logits[0][logits.size(1) - 1].to(at::kCPU, at::kFloat).contiguous();
@@ -346,10 +374,25 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
       }
       std::optional<LabelStep> label_step;
       if (part != Part::kReply) {
-        const std::vector<double> p = model::softmax(row);
-        LabelStep s{raw_thinking.size(), {}};
-        for (size_t i = 0; i < 7; ++i) {
-          for (int32_t id : m.label_ids[i]) s.mass[i] += p[static_cast<size_t>(id)];
+        std::vector<double> p = model::softmax(row);
+        auto label_mass = [&] {
+          LabelStep s{raw_thinking.size(), {}};
+          for (size_t i = 0; i < 7; ++i) {
+            for (int32_t id : m.label_ids[i]) s.mass[i] += p[static_cast<size_t>(id)];
+          }
+          return s;
+        };
+        LabelStep s = label_mass();
+        // The evidence path: where the thinking first names the feeling (most of the next token's
+        // mass on emotion words), the head's log-posterior is added to each emotion word's logit.
+        if (evidence_pending && std::accumulate(s.mass.begin(), s.mass.end(), 0.0) >= 0.5) {
+          evidence_pending = false;
+          for (size_t i = 0; i < 7; ++i) {
+            const double bias = m.evidence_weight * std::log(std::max((*user.head_probabilities)[i], 1e-6));
+            for (int32_t id : m.label_ids[i]) row[static_cast<size_t>(id)] += static_cast<float>(bias);
+          }
+          p = model::softmax(row);
+          s = label_mass();
         }
         label_step = s;
       }
@@ -453,9 +496,22 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     const size_t to = raw_thinking.find_last_not_of(" \n\r\t");
     reply.thinking = from == std::string::npos ? "" : raw_thinking.substr(from, to - from + 1);
     const runtime::ThinkingEmotion heard = runtime::read_heard_emotion(raw_thinking);
-    reply.emotion.label = heard.label;
-    reply.emotion.intensity = heard.intensity;
-    if (!heard.label.empty()) {
+    reply.thinking_label = heard.label;
+    if (user.head_probabilities) {
+      const std::array<double, 7>& p = *user.head_probabilities;
+      reply.head_label = emotion_labels()[static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin())];
+    }
+    if (m.heard_from_head && user.head_probabilities) {
+      const auto& labels = emotion_labels();
+      const std::array<double, 7>& p = *user.head_probabilities;
+      reply.emotion.label = reply.head_label;
+      reply.emotion.intensity = user.head_intensity;
+      reply.emotion.source = "encoder head";
+      for (size_t i = 0; i < 7; ++i) reply.emotion.probabilities.emplace_back(labels[i], p[i]);
+    } else if (!heard.label.empty()) {
+      reply.emotion.label = heard.label;
+      reply.emotion.intensity = heard.intensity;
+      reply.emotion.source = "thinking";
       std::array<double, 7> mass{};
       for (size_t i = 0; i < label_steps.size(); ++i) {
         const size_t end = i + 1 < label_steps.size() ? label_steps[i + 1].offset : raw_thinking.size();
@@ -545,6 +601,18 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   impl->im_end = require("<|im_end|>");
   impl->newline = tok.encode("\n");
   impl->find_label_ids();
+  if (const auto& heads = impl->slm->config().encoder_heads) {
+    const std::string from = options.heard_from.empty() ? heads->heard_from : options.heard_from;
+    if (from != "head" && from != "thinking") {
+      throw ConfigError("heard_from: expected \"head\" or \"thinking\", got \"" + from + "\"");
+    }
+    impl->heard_from_head = from == "head";
+    impl->evidence_weight = options.evidence_weight >= 0 ? options.evidence_weight : heads->evidence_weight;
+    for (size_t i = 0; i < 7; ++i) {
+      const auto it = std::find(heads->emotions.begin(), heads->emotions.end(), emotion_labels()[i]);
+      impl->head_index[i] = it == heads->emotions.end() ? -1 : it - heads->emotions.begin();
+    }
+  }
   impl->mel.emplace(model::slm_log_mel_options(impl->slm->config()));
   impl->load_seconds = seconds_since(t0);
   return Model(std::move(impl));

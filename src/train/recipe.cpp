@@ -143,18 +143,43 @@ void apply_override(json& root, const std::string& assignment, const std::string
   (void)source;
 }
 
-}  // namespace
+void parse_optim(Recipe& r, Section& top) {
+  Section optim = top.section("optim");
+  r.lr = optim.number("lr", 1e-3, 0, INFINITY, true);
+  r.min_lr_ratio = optim.number("min_lr_ratio", 0.1, 0, 1);
+  r.warmup_steps = optim.integer("warmup_steps", 0, 0);
+  r.schedule = optim.string("schedule", "cosine", {"cosine", "linear", "constant"});
+  r.weight_decay = optim.number("weight_decay", 0.01, 0, 10);
+  const json betas = optim.raw("betas");
+  if (!betas.is_null()) {
+    if (!betas.is_array() || betas.size() != 2 || !betas[0].is_number() || !betas[1].is_number() ||
+        betas[0].get<double>() < 0 || betas[0].get<double>() >= 1 || betas[1].get<double>() < 0 ||
+        betas[1].get<double>() >= 1) {
+      optim.fail("optim.betas", "expected two numbers in [0, 1), got " + betas.dump());
+    }
+    r.beta1 = betas[0];
+    r.beta2 = betas[1];
+  }
+  r.eps = optim.number("eps", 1e-8, 0, 1, true);
+  r.grad_accum = optim.integer("grad_accum", 1, 1, 4096);
+  r.clip_norm = optim.number("clip_norm", 1.0, 0, INFINITY);
+  optim.finish();
+  if (r.warmup_steps >= r.steps && r.warmup_steps > 0) {
+    optim.fail("optim.warmup_steps",
+               std::to_string(r.warmup_steps) + " is not below steps (" + std::to_string(r.steps) + ")");
+  }
+}
 
-Recipe parse_recipe(json root, const std::string& source, const std::vector<std::string>& overrides) {
-  if (!root.is_object()) throw ConfigError(source + ": expected a JSON object");
-  for (const auto& o : overrides) apply_override(root, o, source);
+void parse_checkpoint(Recipe& r, Section& top) {
+  Section ckpt = top.section("checkpoint");
+  r.checkpoint_interval = ckpt.integer("interval", 50, 0);
+  r.keep_checkpoints = ckpt.integer("keep", 2, 1);
+  ckpt.finish();
+}
 
-  Recipe r;
-  r.source = source;
-  Section top(root, "", source);
-  r.stage = static_cast<int>(top.integer("stage", -1, 0, 2));
-  if (r.stage < 0) top.fail("stage", "missing (0 text teacher, 1 speech alignment, 2 end-to-end)");
-  r.name = top.string("name", "stage" + std::to_string(r.stage));
+// Settings every stage shares: name, out, seed, device, threads, steps, precision, log_interval.
+void parse_common(Recipe& r, Section& top) {
+  r.name = top.string("name", "stage" + stage_name(r.stage));
   r.out = top.path("out");
   if (r.out.empty()) top.fail("out", "missing: the run directory (checkpoints, metrics, final model)");
   r.seed = static_cast<uint64_t>(top.integer("seed", 1234, 0));
@@ -166,6 +191,119 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   r.steps = top.integer("steps", 100, 1);
   r.precision = top.string("precision", "fp32", {"fp32", "bf16"});
   r.log_interval = top.integer("log_interval", 10, 1);
+}
+
+Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std::string& source) {
+  parse_common(r, top);
+  EncoderPretrainSpec& p = r.pretrain;
+  Section model = top.section("model");
+  r.from = model.path("from");
+  r.slm = model.raw("slm");
+  r.tokenizer = model.path("tokenizer");
+  r.save_dtype = model.string("save_dtype", "fp32", {"fp32", "bf16"});
+  Section heads = model.section("heads");
+  p.heads_hidden = heads.integer("hidden_size", p.heads_hidden, 1, 65536);
+  p.alphabet_min_count = heads.integer("alphabet_min_count", p.alphabet_min_count, 1);
+  heads.finish();
+  model.finish();
+  if (r.from.empty() == r.slm.is_null()) {
+    model.fail("model",
+               "the encoder stage needs exactly one of model.from (an attune_slm directory whose encoder to "
+               "continue) and model.slm (a composite config)");
+  }
+  if (!r.slm.is_null()) {
+    json slm = r.slm;
+    slm["model_type"] = "attune_slm";
+    io::SlmConfig c = io::parse_slm_config(slm, source + ": model.slm", fs::current_path());
+    c.validate(source + ": model.slm");
+    if (r.tokenizer.empty()) model.fail("model.tokenizer", "missing: the tokenizer the final model carries");
+  } else if (r.tokenizer.empty()) {
+    r.tokenizer = r.from;
+  }
+
+  Section data = top.section("data");
+  // A path or a list of paths.
+  auto paths = [&](const std::string& key, bool required) {
+    const json v = data.raw(key);
+    std::vector<fs::path> out;
+    if (v.is_string() && !v.get<std::string>().empty()) {
+      out.emplace_back(v.get<std::string>());
+    } else if (v.is_array() && !v.empty()) {
+      for (const json& t : v) {
+        if (!t.is_string() || t.get<std::string>().empty()) data.fail("data." + key, "expected paths, got " + v.dump());
+        out.emplace_back(t.get<std::string>());
+      }
+    } else if (!v.is_null() || required) {
+      data.fail("data." + key, "expected a data build directory (or a list of them) with dialogues.jsonl");
+    }
+    return out;
+  };
+  p.train_builds = paths("train", true);
+  p.valid_builds = paths("valid", false);
+  r.train_data = p.train_builds.front();
+  if (!p.valid_builds.empty()) r.valid_data = p.valid_builds.front();
+  p.batch_clips = data.integer("batch_clips", p.batch_clips, 1, 4096);
+  p.max_clip_seconds = data.number("max_clip_seconds", p.max_clip_seconds, 0.5, 30);
+  p.real_share = data.number("real_share", p.real_share, 0, 1);
+  const json balance = data.raw("balance_classes");
+  if (!balance.is_null()) {
+    if (!balance.is_boolean()) data.fail("data.balance_classes", "expected true or false, got " + balance.dump());
+    p.balance_classes = balance.get<bool>();
+  }
+  data.finish();
+
+  Section aug = top.section("augment");
+  p.augment_real = aug.number("real", p.augment_real, 0, 1);
+  p.augment_synthetic = aug.number("synthetic", p.augment_synthetic, 0, 1);
+  aug.finish();
+
+  Section tr = top.section("train");
+  r.parts = tr.strings("parts", {"encoder", "encoder_heads"}, {"encoder", "encoder_heads"});
+  if (r.parts.empty()) tr.fail("train.parts", "nothing to train");
+  tr.finish();
+
+  parse_optim(r, top);
+
+  Section loss = top.section("loss");
+  p.ctc_weight = loss.number("ctc", p.ctc_weight, 0, 1e6);
+  p.emotion_weight = loss.number("emotion", p.emotion_weight, 0, 1e6);
+  p.intensity_weight = loss.number("intensity", p.intensity_weight, 0, 1e6);
+  loss.finish();
+  if (p.ctc_weight + p.emotion_weight + p.intensity_weight <= 0) top.fail("loss", "every weight is 0");
+
+  Section eval = top.section("eval");
+  r.eval_interval = eval.integer("interval", 50, 0);
+  p.eval_clips = eval.integer("clips", p.eval_clips, 1);
+  eval.finish();
+  parse_checkpoint(r, top);
+  top.finish();
+  r.resolved = root;
+  return r;
+}
+
+}  // namespace
+
+std::string stage_name(int stage) { return stage == kEncoderStage ? "encoder" : std::to_string(stage); }
+
+Recipe parse_recipe(json root, const std::string& source, const std::vector<std::string>& overrides) {
+  if (!root.is_object()) throw ConfigError(source + ": expected a JSON object");
+  for (const auto& o : overrides) apply_override(root, o, source);
+
+  Recipe r;
+  r.source = source;
+  Section top(root, "", source);
+  const json stage = top.raw("stage");
+  if (stage.is_string() && stage.get<std::string>() == "encoder") {
+    r.stage = kEncoderStage;
+  } else if (stage.is_number_integer() && stage.get<int64_t>() >= 0 && stage.get<int64_t>() <= 2) {
+    r.stage = stage.get<int>();
+  } else {
+    top.fail("stage", (stage.is_null() ? std::string("missing") : "got " + stage.dump()) +
+                          ": expected \"encoder\" (encoder pre-training), 0 (text teacher), 1 (speech alignment) "
+                          "or 2 (end-to-end)");
+  }
+  if (r.stage == kEncoderStage) return parse_encoder_recipe(std::move(r), root, top, source);
+  parse_common(r, top);
 
   Section model = top.section("model");
   r.from = model.path("from");
@@ -236,30 +374,7 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
     top.fail("train.lora", "LoRA adapts the language model, which train.parts does not include");
   }
 
-  Section optim = top.section("optim");
-  r.lr = optim.number("lr", 1e-3, 0, INFINITY, true);
-  r.min_lr_ratio = optim.number("min_lr_ratio", 0.1, 0, 1);
-  r.warmup_steps = optim.integer("warmup_steps", 0, 0);
-  r.schedule = optim.string("schedule", "cosine", {"cosine", "linear", "constant"});
-  r.weight_decay = optim.number("weight_decay", 0.01, 0, 10);
-  const json betas = optim.raw("betas");
-  if (!betas.is_null()) {
-    if (!betas.is_array() || betas.size() != 2 || !betas[0].is_number() || !betas[1].is_number() ||
-        betas[0].get<double>() < 0 || betas[0].get<double>() >= 1 || betas[1].get<double>() < 0 ||
-        betas[1].get<double>() >= 1) {
-      optim.fail("optim.betas", "expected two numbers in [0, 1), got " + betas.dump());
-    }
-    r.beta1 = betas[0];
-    r.beta2 = betas[1];
-  }
-  r.eps = optim.number("eps", 1e-8, 0, 1, true);
-  r.grad_accum = optim.integer("grad_accum", 1, 1, 4096);
-  r.clip_norm = optim.number("clip_norm", 1.0, 0, INFINITY);
-  optim.finish();
-  if (r.warmup_steps >= r.steps && r.warmup_steps > 0) {
-    optim.fail("optim.warmup_steps",
-               std::to_string(r.warmup_steps) + " is not below steps (" + std::to_string(r.steps) + ")");
-  }
+  parse_optim(r, top);
 
   Section loss = top.section("loss");
   r.ce_weight = loss.number("ce", 1, 0, 1e6);
@@ -278,10 +393,7 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   r.eval_interval = eval.integer("interval", 50, 0);
   r.eval_batches = eval.integer("batches", 16, 1);
   eval.finish();
-  Section ckpt = top.section("checkpoint");
-  r.checkpoint_interval = ckpt.integer("interval", 50, 0);
-  r.keep_checkpoints = ckpt.integer("keep", 2, 1);
-  ckpt.finish();
+  parse_checkpoint(r, top);
   top.finish();
 
   r.resolved = root;

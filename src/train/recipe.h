@@ -22,11 +22,29 @@ struct LoraSpec {
   std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj"};
 };
 
+// The encoder pre-training stage ("stage": "encoder"): direct losses on the speech encoder with no
+// language model in the loop (docs/training.md, "Encoder pre-training").
+inline constexpr int kEncoderStage = -1;
+
+struct EncoderPretrainSpec {
+  std::vector<std::filesystem::path> train_builds;     // data.train: data build directories (dialogues.jsonl)
+  std::vector<std::filesystem::path> valid_builds;     // data.valid: the same for evaluation (may be empty)
+  int64_t batch_clips = 24;                            // data.batch_clips: clips per step
+  double max_clip_seconds = 12;                        // data.max_clip_seconds: longer clips are left out
+  double real_share = 0.4;                             // data.real_share: of each batch, clips of recorded speech
+  bool balance_classes = true;                         // data.balance_classes: synthetic clips drawn label first
+  double augment_real = 0.9, augment_synthetic = 0.5;  // augment.real / augment.synthetic: chance per clip
+  double ctc_weight = 1, emotion_weight = 1, intensity_weight = 0.5;  // loss.ctc / emotion / intensity
+  int64_t heads_hidden = 256;                                         // model.heads.hidden_size
+  int64_t alphabet_min_count = 20;                                    // model.heads.alphabet_min_count
+  int64_t eval_clips = 400;                                           // eval.clips: fixed valid clips per evaluation
+};
+
 struct Recipe {
   std::filesystem::path source;  // the recipe file
   nlohmann::json resolved;       // the recipe as run: the file's JSON after the overrides
 
-  int stage = 0;  // 0 text teacher, 1 speech alignment by self-distillation, 2 end-to-end
+  int stage = 0;  // kEncoderStage, 0 text teacher, 1 speech alignment by self-distillation, 2 end-to-end
   std::string name;
   std::filesystem::path out;
   uint64_t seed = 1234;
@@ -63,7 +81,12 @@ struct Recipe {
 
   // ---- schedule of side jobs ----
   int64_t log_interval = 10, eval_interval = 50, eval_batches = 16, checkpoint_interval = 50, keep_checkpoints = 2;
+
+  EncoderPretrainSpec pretrain;  // stage "encoder" only
 };
+
+// "encoder", "0", "1" or "2".
+std::string stage_name(int stage);
 
 // Reads `path`, applies `overrides` ("optim.lr=3e-4", "data.train=DIR": the value is JSON when it
 // parses as JSON, else a string), validates and fills defaults.

@@ -27,7 +27,9 @@
 #include "train/autocast.h"
 #include "train/batch.h"
 #include "train/distributed.h"
+#include "train/encoder_pretrain.h"
 #include "train/metrics.h"
+#include "train/run_support.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -82,21 +84,8 @@ Models build_models(const Recipe& r, const text::Tokenizer& tokenizer, at::Devic
           io::parse_language_model_config(r.language_model, r.source.string() + ": model.language_model");
       m.lm = model::LanguageModel(c, model::InitOptions{.random = true});
     }
-  } else if (!r.from.empty()) {
-    m.slm = model::SpokenLanguageModel(
-        model::SpokenLanguageModelImpl::from_pretrained(r.from, {.allow_untrained_adapter = r.stage == 1}));
   } else {
-    json j = r.slm;
-    j["model_type"] = io::kSlmModelType;
-    io::SlmConfig c = io::parse_slm_config(j, r.source.string() + ": model.slm", fs::current_path());
-    // Components given by path are loaded from there and then stored inline, so the result is one
-    // self-contained directory.
-    const fs::path lm_dir = c.language_model.dir, encoder_dir = c.encoder.dir;
-    c.language_model.path.clear(), c.language_model.dir.clear();
-    c.encoder.path.clear(), c.encoder.dir.clear();
-    m.slm = model::SpokenLanguageModel(c, model::SlmLoadOptions{}, /*random_init=*/lm_dir.empty());
-    if (!lm_dir.empty()) model::load_weights(m.slm->language_model(), io::SafetensorsCheckpoint::open(lm_dir));
-    if (!encoder_dir.empty()) model::load_weights(m.slm->encoder(), io::SafetensorsCheckpoint::open(encoder_dir));
+    m.slm = model::SpokenLanguageModel(build_spoken_model(r));
   }
   if (r.stage == 2) {
     auto head = model::TalkerHeadImpl::from_pretrained(r.from, m.slm->config().talker);
@@ -243,12 +232,6 @@ StepLosses compute_losses(const Recipe& r, Models& m, const Batch& b, at::Device
   return out;
 }
 
-std::string step_name(int64_t step) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
-  return buf;
-}
-
 class Run {
  public:
   Run(const Recipe& recipe, const TrainOptions& options);
@@ -278,27 +261,16 @@ class Run {
   std::unique_ptr<MetricsLog> log_;
   int64_t tokens_ = 0;
   double elapsed_before_ = 0;
-  fs::path last_checkpoint_;
+  CheckpointWriter checkpoints_;
 };
-
-at::Device pick_device(const std::string& name, int local_rank) {
-  if (name == "cpu") return at::kCPU;
-  if (name == "auto") {
-    return torch::cuda::is_available() ? at::Device(at::kCUDA, static_cast<int8_t>(local_rank)) : at::Device(at::kCPU);
-  }
-  if (!torch::cuda::is_available())
-    throw ConfigError("device " + name + ": this machine (or this libtorch) has no CUDA");
-  at::Device d(name);
-  if (!d.has_index()) d.set_index(static_cast<int8_t>(local_rank));
-  return d;
-}
 
 Run::Run(const Recipe& recipe, const TrainOptions& options)
     : r_(recipe),
       options_(options),
       env_(distributed_env_from_environment()),
       tokenizer_path_(tokenizer_file(recipe.tokenizer)),
-      tokenizer_(text::Tokenizer::load(tokenizer_path_)) {
+      tokenizer_(text::Tokenizer::load(tokenizer_path_)),
+      checkpoints_(recipe.out, recipe.keep_checkpoints) {
   const int threads = options.threads > 0 ? options.threads : recipe.threads;
   if (threads > 0) at::set_num_threads(threads);
   device_ = pick_device(r_.device, env_.local_rank);
@@ -400,96 +372,24 @@ void Run::save_model_dir(const fs::path& dir, io::Dtype dtype) const {
 
 void Run::save_checkpoint(int64_t step) {
   if (env_.rank != 0) return;
-  const fs::path root = r_.out / "checkpoints";
-  const fs::path final_dir = root / step_name(step), tmp = root / (step_name(step) + ".tmp");
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  try {
-    fs::create_directories(tmp);
-    save_model_dir(tmp, io::Dtype::kF32);
-    // A test hook that stands for a full disk part-way through a checkpoint.
-    if (const char* fail = std::getenv("ATTUNE_TEST_FAIL_CHECKPOINT_AT_STEP"); fail && std::atoll(fail) == step) {
-      throw IoError((tmp / "optimizer.pt").string() + ": No space left on device");
-    }
-    std::vector<io::TensorToWrite> tensors;
-    std::vector<at::Tensor> keep;
-    for (const auto& [name, p] : trainable_) {
-      at::Tensor t = p.detach().to(at::kCPU, at::kFloat).contiguous();
-      keep.push_back(t);
-      tensors.push_back({name,
-                         io::Dtype::kF32,
-                         std::vector<int64_t>(t.sizes().begin(), t.sizes().end()),
-                         {static_cast<const std::byte*>(t.data_ptr()), static_cast<size_t>(t.nbytes())}});
-    }
-    io::write_safetensors(tmp / "trainable.safetensors", std::move(tensors));
-    torch::save(*optimizer_, (tmp / "optimizer.pt").string());
-    json state = {{"step", step},
-                  {"stage", r_.stage},
-                  {"planner", planner_->state()},
-                  {"tokens", tokens_},
-                  {"elapsed_s", elapsed_before_},
-                  {"world_size", env_.world_size},
-                  {"recipe", r_.resolved}};
-    common::write_file_atomically(tmp / "trainer_state.json", state.dump(2) + "\n");
-    fs::remove_all(final_dir, ec);
-    fs::rename(tmp, final_dir);
-    common::write_file_atomically(root / "latest", step_name(step) + "\n");
-  } catch (const std::exception& e) {
-    fs::remove_all(tmp, ec);
-    throw IoError("checkpoint at step " + std::to_string(step) + " failed: " + e.what() +
-                  (last_checkpoint_.empty() ? std::string("; no earlier checkpoint exists")
-                                            : "; the previous checkpoint " + last_checkpoint_.string() + " is intact"));
-  }
-  last_checkpoint_ = final_dir;
-  // Keep the newest `keep_checkpoints`.
-  std::vector<fs::path> all;
-  for (const auto& e : fs::directory_iterator(root)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step-", 0) == 0 && n.find(".tmp") == std::string::npos) all.push_back(e.path());
-  }
-  std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + static_cast<size_t>(r_.keep_checkpoints) < all.size(); ++i) fs::remove_all(all[i], ec);
+  json state = {{"step", step},
+                {"stage", r_.stage},
+                {"planner", planner_->state()},
+                {"tokens", tokens_},
+                {"elapsed_s", elapsed_before_},
+                {"world_size", env_.world_size},
+                {"recipe", r_.resolved}};
+  checkpoints_.write(
+      step, [&](const fs::path& dir) { save_model_dir(dir, io::Dtype::kF32); }, trainable_, *optimizer_, state);
 }
 
 int64_t Run::resume_from(const fs::path& where) {
-  fs::path dir = where;
-  if (fs::exists(where / "checkpoints" / "latest")) {
-    std::string name = common::read_file(where / "checkpoints" / "latest");
-    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
-    dir = where / "checkpoints" / name;
-  }
-  if (!fs::exists(dir / "trainer_state.json")) {
-    throw InputError(where.string() +
-                     ": not a run directory with checkpoints/latest, nor a checkpoint directory "
-                     "(no trainer_state.json)");
-  }
-  json state = io::read_json_file(dir / "trainer_state.json");
-  if (state.value("stage", -1) != r_.stage) {
-    throw InputError((dir / "trainer_state.json").string() + ": a stage " + std::to_string(state.value("stage", -1)) +
-                     " checkpoint, but the recipe is stage " + std::to_string(r_.stage));
-  }
-  if (state.value("world_size", 1) != env_.world_size) {
-    throw InputError((dir / "trainer_state.json").string() + ": written by " +
-                     std::to_string(state.value("world_size", 1)) + " processes, resumed with " +
-                     std::to_string(env_.world_size) + " (the batch order would differ)");
-  }
-  auto ckpt = io::SafetensorsCheckpoint::open(dir / "trainable.safetensors");
-  at::NoGradGuard no_grad;
-  for (auto& [name, p] : trainable_) {
-    const io::TensorView* v = ckpt.find(name);
-    if (!v) throw InputError((dir / "trainable.safetensors").string() + ": missing " + name + " (another recipe?)");
-    at::Tensor dst = p.detach();
-    model::copy_into(*v, dst, name, (dir / "trainable.safetensors").string());
-  }
-  if (ckpt.size() != trainable_.size()) {
-    throw InputError((dir / "trainable.safetensors").string() + ": holds " + std::to_string(ckpt.size()) +
-                     " tensors, the recipe trains " + std::to_string(trainable_.size()));
-  }
-  torch::load(*optimizer_, (dir / "optimizer.pt").string());
+  fs::path dir;
+  json state = read_checkpoint(where, r_.stage, env_.world_size, trainable_, *optimizer_, dir);
   planner_->restore(state.at("planner"));
   tokens_ = state.value("tokens", int64_t{0});
   elapsed_before_ = state.value("elapsed_s", 0.0);
-  last_checkpoint_ = dir;
+  checkpoints_.set_last(dir);
   return state.at("step").get<int64_t>();
 }
 
@@ -580,8 +480,8 @@ TrainResult Run::train() {
       if (!std::isfinite(value)) {
         throw Error("step " + std::to_string(step + 1) + ": the loss is " + std::to_string(value) + " (cross-entropy " +
                     std::to_string(s.ce) + "); training stopped. " +
-                    (last_checkpoint_.empty() ? std::string("No checkpoint was written yet")
-                                              : "The last good checkpoint is " + last_checkpoint_.string()) +
+                    (checkpoints_.last().empty() ? std::string("No checkpoint was written yet")
+                                                 : "The last good checkpoint is " + checkpoints_.last().string()) +
                     " (try a lower optim.lr, or precision fp32)");
       }
       (s.total / static_cast<double>(r_.grad_accum)).backward();
@@ -614,8 +514,8 @@ TrainResult Run::train() {
     if (!std::isfinite(grad_norm)) {
       throw Error("step " + std::to_string(step + 1) + ": the gradient norm is " + std::to_string(grad_norm) +
                   "; training stopped. " +
-                  (last_checkpoint_.empty() ? std::string("No checkpoint was written yet")
-                                            : "The last good checkpoint is " + last_checkpoint_.string()));
+                  (checkpoints_.last().empty() ? std::string("No checkpoint was written yet")
+                                               : "The last good checkpoint is " + checkpoints_.last().string()));
     }
     optimizer_->step();
     ++step;
@@ -679,6 +579,7 @@ TrainResult Run::train() {
 }  // namespace
 
 TrainResult run_training(const Recipe& recipe, const TrainOptions& options) {
+  if (recipe.stage == kEncoderStage) return run_encoder_pretraining(recipe, options);
   // Every step frees and reallocates the same large activations; glibc would hand them back to the
   // kernel and fault them in again each time (a third of the smoke run's time went to the kernel).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);

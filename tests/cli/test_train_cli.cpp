@@ -123,6 +123,67 @@ TEST_F(TrainCli, StagesZeroOneTwoRunFromTheSmokeRecipesWithFallingValidationLoss
   EXPECT_EQ(spoken.exit_code, 0) << spoken.err;
 }
 
+// The encoder stage on voiced RECCON turns and RAVDESS clips: CTC and emotion losses fall, a run
+// stopped and resumed gives the uninterrupted run's losses bit for bit, and the final directory is a
+// composite the runtime loads with its encoder heads.
+TEST_F(TrainCli, EncoderPretrainingLearnsAndResumesBitForBit) {
+  ATTUNE_REQUIRE_SHARED(shared);
+  build_data(shared);
+  const fs::path src = attune::testing::source_dir();
+  auto encoder = [&](const std::string& out, const std::string& extra) {
+    return "train " + (src / "recipes/smoke-encoder.json").string() +
+           " --no-progress --set data.train=" + (dir_ / "train").string() +
+           " --set data.valid=" + (dir_ / "valid").string() +
+           " --set model.tokenizer=" + (src / "models/attune-bpe-8k").string() + " --set out=" + (dir_ / out).string() +
+           " --set steps=40 --set eval.interval=40 --set checkpoint.interval=10 " + extra;
+  };
+  auto whole = run_attune(encoder("enc", ""));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  std::map<std::string, std::vector<double>> curves;
+  for (const json& j : metrics(dir_ / "enc")) {
+    if (!j.contains("loss")) continue;
+    for (const char* k : {"loss", "ctc", "emotion"}) curves[k].push_back(j[k]);
+  }
+  ASSERT_EQ(curves["loss"].size(), 40u);
+  auto mean = [](const std::vector<double>& v, size_t from, size_t to) {
+    double s = 0;
+    for (size_t i = from; i < to; ++i) s += v[i];
+    return s / static_cast<double>(to - from);
+  };
+  for (const char* k : {"loss", "ctc", "emotion"}) {
+    const double first = mean(curves[k], 0, 8), last = mean(curves[k], 32, 40);
+    std::printf("encoder pre-training %s: first 8 steps %.3f, last 8 %.3f\n", k, first, last);
+    EXPECT_LT(last, first) << k;
+  }
+  const json last = metrics(dir_ / "enc").back();
+  EXPECT_TRUE(last.contains("valid_ua_recorded")) << last.dump();
+  EXPECT_TRUE(last.contains("valid_cer_synthetic")) << last.dump();
+
+  auto first_part = run_attune(encoder("parts", "--stop-at-step 20"));
+  ASSERT_EQ(first_part.exit_code, 0) << first_part.err;
+  auto rest = run_attune(encoder("parts", "--resume " + (dir_ / "parts").string()));
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  const auto a = losses(dir_ / "enc"), b = losses(dir_ / "parts");
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [step, loss] : a) EXPECT_EQ(b.at(step), loss) << "step " << step;  // bit for bit
+
+  auto ckpt = attune::io::SafetensorsCheckpoint::open(dir_ / "enc/final");
+  EXPECT_TRUE(ckpt.contains("encoder_heads.mlp.0.weight"));
+  EXPECT_TRUE(ckpt.contains("encoder_heads.ctc.weight"));
+  fs::path clip;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "valid/audio")) {
+    if (e.is_regular_file()) clip = e.path();
+  }
+  auto chat = run_attune("chat --model " + (dir_ / "enc/final").string() + " --no-speech --max-new-tokens 4 --json " +
+                         clip.string());
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_NE(chat.out.find("\"emotion_source\":\"encoder head\""), std::string::npos) << chat.out;
+
+  auto bad = run_attune(encoder("bad", "--set augment.reel=1"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("augment.reel: unknown key"), std::string::npos) << bad.err;
+}
+
 TEST_F(TrainCli, KilledRunResumesToTheSameLosses) {
   ATTUNE_REQUIRE_SHARED(shared);
   build_data(shared);

@@ -1,0 +1,57 @@
+// Direct heads on the speech encoder (io::EncoderHeadsConfig, the composite's "encoder_heads.*"
+// tensors), trained by the encoder pre-training stage so the encoder learns to hear words and
+// feelings without the language model in the loop (docs/training.md, "Encoder pre-training").
+//
+//   encoder states h [B, T', C] (real frames per row: lengths)
+//     ctc      Linear(C -> 1 + alphabet)                   per-frame character logits, 0 = blank
+//     pool     Linear(C -> 1): attention weights over the real frames
+//     [attention-pooled h ; mean of h] [B, 2C] -> mlp.0 (2C -> hidden) -> GELU -> mlp.1 (-> E + 1)
+//     emotion_logits [B, E], intensity = sigmoid(last output) [B]
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "io/model_config.h"
+#include "model/language_model.h"
+
+namespace attune::io {
+class SafetensorsCheckpoint;
+}
+
+namespace attune::model {
+
+struct EncoderHeadsOutput {
+  at::Tensor ctc_logits;      // float32 [B, T', 1 + alphabet]; undefined unless asked for
+  at::Tensor emotion_logits;  // float32 [B, E]
+  at::Tensor intensity;       // float32 [B], in (0, 1)
+};
+
+class EncoderHeadsImpl : public torch::nn::Module {
+ public:
+  explicit EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const InitOptions& init = {});
+  // hidden [B, T', C]; lengths [B] real frames per row (undefined: all). Padding never reaches the
+  // pooled vector, so a row's result equals encoding that row alone.
+  EncoderHeadsOutput forward(const at::Tensor& hidden, const at::Tensor& lengths = {}, bool with_ctc = false);
+  const io::EncoderHeadsConfig& config() const { return config_; }
+
+  // Loads "encoder_heads.*" from `checkpoint` (strict: missing or mis-shaped tensors name the file).
+  void load(const io::SafetensorsCheckpoint& checkpoint);
+
+ private:
+  io::EncoderHeadsConfig config_;
+  Projection ctc_{nullptr}, pool_{nullptr};
+  torch::nn::ModuleList mlp_{nullptr};
+};
+TORCH_MODULE(EncoderHeads);
+
+inline constexpr const char* kEncoderHeadsPrefix = "encoder_heads.";
+
+// Greedy CTC decoding of one row's logits [T', 1 + alphabet]: the best class per frame, repeats
+// merged, blanks dropped, mapped through the alphabet.
+std::string ctc_greedy_decode(const at::Tensor& logits, const std::vector<std::string>& alphabet);
+
+}  // namespace attune::model

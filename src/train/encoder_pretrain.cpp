@@ -1,0 +1,689 @@
+#include "train/encoder_pretrain.h"
+
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+
+#include <malloc.h>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <future>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+#include "attune/error.h"
+#include "audio/audio_file.h"
+#include "audio/augment.h"
+#include "audio/log_mel.h"
+#include "common/file_util.h"
+#include "common/progress.h"
+#include "common/random.h"
+#include "data/dialogue.h"
+#include "model/encoder_heads.h"
+#include "model/spoken_language_model.h"
+#include "model/talker_head.h"
+#include "model/torch_error.h"
+#include "text/unicode.h"
+#include "train/metrics.h"
+#include "train/run_support.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace attune::train {
+
+// ---- transcripts ------------------------------------------------------------------------------------
+
+std::vector<std::string> ctc_characters(std::string_view text) {
+  std::vector<std::string> out;
+  bool pending_space = false;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  size_t i = 0;
+  while (i < text.size()) {
+    const text::unicode::Utf8Step step = text::unicode::next_utf8(s + i, text.size() - i);
+    i += std::max<size_t>(1, step.length);
+    if (step.kind != text::unicode::Utf8Kind::kValid) {
+      pending_space = true;
+      continue;
+    }
+    char32_t cp = step.cp;
+    // ASCII and Latin-1 capitals (A-Z, À-Þ but ×) to lower case: enough for English and German.
+    if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)) cp += 0x20;
+    const uint8_t props = text::unicode::properties(cp);
+    const bool keep = (props & (text::unicode::kLetter | text::unicode::kNumber)) || cp == '\'' || cp == 0x2019;
+    if (!keep) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (cp == 0x2019) cp = '\'';
+    if (pending_space) out.emplace_back(" ");
+    pending_space = false;
+    std::string c;
+    text::unicode::append_utf8(c, cp);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<std::string> build_ctc_alphabet(const std::vector<std::vector<std::string>>& transcripts,
+                                            int64_t min_count) {
+  std::map<std::string, int64_t> counts;
+  for (const auto& t : transcripts) {
+    for (const auto& c : t) ++counts[c];
+  }
+  std::vector<std::pair<std::string, int64_t>> kept;
+  for (const auto& [c, n] : counts) {
+    if (n >= min_count) kept.emplace_back(c, n);
+  }
+  std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> out;
+  for (auto& [c, n] : kept) out.push_back(c);
+  return out;
+}
+
+int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::vector<int64_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int64_t>(j);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    int64_t diagonal = row[0];
+    row[0] = static_cast<int64_t>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const int64_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+extern "C" void on_encoder_stop_signal(int) { g_stop_requested = true; }
+
+// One voiced user turn.
+struct Clip {
+  fs::path audio;
+  std::vector<std::string> chars;  // the CTC transcript
+  std::vector<int64_t> ctc;        // alphabet ids (1-based); empty: no CTC target for this clip
+  int64_t emotion = 0;             // index into the heads' emotions
+  float intensity = -1;            // [0, 1]; -1 unknown
+  bool real = false;               // a recording (not synthesised)
+  double seconds = 0;
+  std::string corpus;
+};
+
+// Every usable turn of the builds: audio present and no longer than `max_s`, emotion labelled.
+std::vector<Clip> read_clips(const std::vector<fs::path>& builds, const std::vector<std::string>& emotions,
+                             double max_s, bool progress) {
+  std::vector<Clip> clips;
+  int64_t too_long = 0, unreadable = 0;
+  for (const fs::path& build : builds) {
+    const fs::path file = fs::is_directory(build) ? build / "dialogues.jsonl" : build;
+    if (!fs::exists(file)) {
+      throw InputError(file.string() +
+                       ": no dialogues.jsonl here; build the data with `attune data build --corpus ... "
+                       "--voices --out " +
+                       build.string() + "`");
+    }
+    const fs::path base = file.parent_path();
+    const std::vector<data::Dialogue> dialogues = data::read_dialogues(file.string());
+    common::Progress bar("reading " + file.string(), static_cast<int64_t>(dialogues.size()), "dialogues",
+                         {.live = progress ? -1 : 0});
+    for (const data::Dialogue& d : dialogues) {
+      bar.advance();
+      for (const data::Turn& t : d.turns) {
+        if (t.split_audio_file.empty() || t.emotion.empty() || t.task == "t1" || t.task == "t2") continue;
+        const auto it = std::find(emotions.begin(), emotions.end(), t.emotion);
+        if (it == emotions.end()) continue;
+        Clip c;
+        const fs::path a(t.split_audio_file);
+        c.audio = a.is_absolute() ? a : base / a;
+        try {
+          c.seconds = audio::probe_audio(c.audio).duration_s();
+          if (c.seconds > max_s) {
+            ++too_long;
+            continue;
+          }
+        } catch (const Error&) {
+          ++unreadable;
+          continue;
+        }
+        c.chars = ctc_characters(t.text);
+        c.emotion = it - emotions.begin();
+        c.intensity = t.intensity ? static_cast<float>(*t.intensity) : -1.0f;
+        c.real = t.voice && t.voice->source == "recorded";
+        c.corpus = d.meta.corpus;
+        clips.push_back(std::move(c));
+      }
+    }
+  }
+  if (too_long + unreadable > 0) {
+    spdlog::info("left out {} clips longer than {:.0f} s and {} unreadable ones", too_long, max_s, unreadable);
+  }
+  return clips;
+}
+
+// Alphabet ids of each clip's transcript; a transcript with more than 5 % characters outside the
+// alphabet (e.g. Chinese, whose characters are mostly rare) gets no CTC target.
+void assign_ctc_targets(std::vector<Clip>& clips, const std::vector<std::string>& alphabet) {
+  std::map<std::string, int64_t> id;
+  for (size_t i = 0; i < alphabet.size(); ++i) id[alphabet[i]] = static_cast<int64_t>(i) + 1;
+  for (Clip& c : clips) {
+    c.ctc.clear();
+    int64_t unknown = 0;
+    for (const auto& ch : c.chars) {
+      auto it = id.find(ch);
+      if (it == id.end()) {
+        ++unknown;
+      } else {
+        c.ctc.push_back(it->second);
+      }
+    }
+    if (c.ctc.empty() || unknown * 20 > static_cast<int64_t>(c.chars.size())) c.ctc.clear();
+  }
+}
+
+// The augmentations pre-training draws from (issue: SNR 5-30 dB, gain, speed 0.9-1.1, telephone or
+// laptop bandwidth, a small room).
+audio::AugmentRanges pretrain_augment_ranges() {
+  audio::AugmentRanges r;
+  r.gain_db_min = -6, r.gain_db_max = 6;
+  r.noise_probability = 0.6;
+  r.snr_db_min = 5, r.snr_db_max = 30;
+  r.speed_min = 0.9, r.speed_max = 1.1;
+  r.band_probability = 0.3;
+  r.reverb_probability = 0.3;
+  return r;
+}
+
+// A step's clips, sorted by length and cut into chunks of similar length so that little of each
+// chunk is padding (attention costs the square of the longest clip).
+struct ClipBatch {
+  std::vector<size_t> items;
+  at::Tensor mel;        // float [B, M, T_max]
+  at::Tensor lengths;    // int64 [B] mel frames
+  at::Tensor emotion;    // int64 [B]
+  at::Tensor intensity;  // float [B] (-1 unknown)
+};
+inline constexpr size_t kChunkClips = 8;
+
+class ClipSampler {
+ public:
+  ClipSampler(const std::vector<Clip>& clips, const EncoderPretrainSpec& spec, uint64_t seed)
+      : clips_(clips), spec_(spec), seed_(seed) {
+    for (size_t i = 0; i < clips.size(); ++i) {
+      if (clips[i].real) {
+        real_.push_back(i);
+      } else {
+        synthetic_by_label_[clips[i].emotion].push_back(i);
+        synthetic_.push_back(i);
+      }
+    }
+  }
+  // The clips of step `step` (0-based): a function of the seed and the step only.
+  std::vector<size_t> clips_of_step(int64_t step) const {
+    common::SeededRng rng(seed_, "encoder-batch", static_cast<uint64_t>(step));
+    std::vector<size_t> out;
+    for (int64_t k = 0; k < spec_.batch_clips; ++k) {
+      const bool real = !real_.empty() && (synthetic_.empty() || rng.chance(spec_.real_share));
+      if (real) {
+        out.push_back(real_[rng.below(real_.size())]);
+      } else if (spec_.balance_classes) {
+        auto it = synthetic_by_label_.begin();
+        std::advance(it, static_cast<std::ptrdiff_t>(rng.below(synthetic_by_label_.size())));
+        out.push_back(it->second[rng.below(it->second.size())]);
+      } else {
+        out.push_back(synthetic_[rng.below(synthetic_.size())]);
+      }
+    }
+    return out;
+  }
+  size_t real_count() const { return real_.size(); }
+  size_t synthetic_count() const { return synthetic_.size(); }
+
+ private:
+  const std::vector<Clip>& clips_;
+  const EncoderPretrainSpec& spec_;
+  uint64_t seed_;
+  std::vector<size_t> real_, synthetic_;
+  std::map<int64_t, std::vector<size_t>> synthetic_by_label_;
+};
+
+// Loads, (optionally) augments and featurises clips, in chunks of kChunkClips by length;
+// `augment_seed` 0: no augmentation (evaluation).
+std::vector<ClipBatch> make_clip_batches(const std::vector<Clip>& clips, std::vector<size_t> items,
+                                         const audio::LogMelExtractor& mel, const EncoderPretrainSpec& spec,
+                                         uint64_t augment_seed, int64_t step) {
+  const int64_t n = static_cast<int64_t>(items.size());
+  std::vector<audio::LogMel> mels;
+  const audio::AugmentRanges ranges = pretrain_augment_ranges();
+  const auto max_samples = static_cast<size_t>(spec.max_clip_seconds * audio::kModelSampleRate);
+  for (int64_t k = 0; k < n; ++k) {
+    const Clip& c = clips[items[static_cast<size_t>(k)]];
+    AudioBuffer a = audio::load_mono(c.audio);
+    if (augment_seed != 0) {
+      common::SeededRng rng(augment_seed, "encoder-augment",
+                            static_cast<uint64_t>(step) * 4096 + static_cast<uint64_t>(k));
+      const uint64_t s = rng.next();
+      if (rng.chance(c.real ? spec.augment_real : spec.augment_synthetic)) {
+        a = audio::augment(a, audio::sample_augment_options(ranges, s), s);
+      }
+    }
+    if (a.samples.size() > max_samples) a.samples.resize(max_samples);
+    if (a.samples.size() < 800) a.samples.resize(800, 0.0f);  // at least 50 ms: some frames to pool
+    mels.push_back(mel.compute(a.samples));
+  }
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return mels[static_cast<size_t>(a)].frames < mels[static_cast<size_t>(b)].frames;
+  });
+  std::vector<ClipBatch> out;
+  for (size_t from = 0; from < order.size(); from += kChunkClips) {
+    const size_t to = std::min(order.size(), from + kChunkClips);
+    const int64_t B = static_cast<int64_t>(to - from);
+    int64_t max_t = 0;
+    for (size_t i = from; i < to; ++i) max_t = std::max(max_t, mels[static_cast<size_t>(order[i])].frames);
+    const int64_t M = mels[0].n_mels;
+    ClipBatch b;
+    b.mel = at::zeros({B, M, max_t}, at::kFloat);
+    b.lengths = at::empty({B}, at::kLong);
+    b.emotion = at::empty({B}, at::kLong);
+    b.intensity = at::empty({B}, at::kFloat);
+    for (int64_t k = 0; k < B; ++k) {
+      const size_t j = static_cast<size_t>(order[from + static_cast<size_t>(k)]);
+      const audio::LogMel& m = mels[j];
+      b.mel[k]
+          .narrow(1, 0, m.frames)
+          .copy_(at::from_blob(const_cast<float*>(m.data.data()), {M, m.frames}, at::kFloat));
+      b.lengths[k] = m.frames;
+      const Clip& c = clips[items[j]];
+      b.emotion[k] = c.emotion;
+      b.intensity[k] = c.intensity;
+      b.items.push_back(items[j]);
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+struct Losses {
+  at::Tensor total;
+  double ctc = 0, emotion = 0, intensity = 0;
+  int64_t correct = 0, rows = 0;
+  model::EncoderHeadsOutput heads;
+  at::Tensor frames;  // encoder frames per row
+};
+
+Losses compute_losses(model::SpokenLanguageModelImpl& slm, const std::vector<Clip>& clips, const ClipBatch& b,
+                      const EncoderPretrainSpec& spec, at::Device device) {
+  Losses out;
+  model::EncoderOutput enc = slm.encoder().forward(b.mel.to(device), b.lengths.to(device));
+  const bool want_ctc = spec.ctc_weight > 0;
+  out.heads = slm.encoder_heads()->forward(enc.hidden, enc.lengths, /*with_ctc=*/true);
+  out.frames = enc.lengths.to(at::kCPU);
+  const at::Tensor emotion = b.emotion.to(device);
+  at::Tensor ce = at::cross_entropy_loss(out.heads.emotion_logits, emotion);
+  out.emotion = ce.item<double>();
+  out.rows = emotion.numel();
+  out.correct = out.heads.emotion_logits.argmax(-1).eq(emotion).sum().item<int64_t>();
+  at::Tensor total = ce * spec.emotion_weight;
+
+  const at::Tensor known = b.intensity.ge(0).nonzero().squeeze(1);
+  if (known.numel() > 0 && spec.intensity_weight > 0) {
+    at::Tensor mse = at::mse_loss(out.heads.intensity.index_select(0, known.to(device)),
+                                  b.intensity.index_select(0, known).to(device));
+    out.intensity = mse.item<double>();
+    total = total + mse * spec.intensity_weight;
+  }
+
+  std::vector<int64_t> rows, input_lengths, target_lengths, targets;
+  const int64_t* frames = out.frames.data_ptr<int64_t>();
+  for (size_t k = 0; k < b.items.size(); ++k) {
+    const Clip& c = clips[b.items[k]];
+    if (c.ctc.empty()) continue;
+    rows.push_back(static_cast<int64_t>(k));
+    input_lengths.push_back(frames[k]);
+    target_lengths.push_back(static_cast<int64_t>(c.ctc.size()));
+    targets.insert(targets.end(), c.ctc.begin(), c.ctc.end());
+  }
+  if (want_ctc && !rows.empty()) {
+    const at::Tensor r = at::tensor(rows, at::kLong).to(device);
+    at::Tensor log_probs = at::log_softmax(out.heads.ctc_logits.index_select(0, r), -1).transpose(0, 1);
+    at::Tensor ctc = at::ctc_loss(log_probs, at::tensor(targets, at::kLong).to(device), input_lengths, target_lengths,
+                                  /*blank=*/0, at::Reduction::Mean, /*zero_infinity=*/true);
+    out.ctc = ctc.item<double>();
+    total = total + ctc * spec.ctc_weight;
+  }
+  out.total = total;
+  return out;
+}
+
+// Unweighted average recall over the labels present in `truth`.
+double unweighted_recall(const std::vector<int64_t>& truth, const std::vector<int64_t>& guess) {
+  std::map<int64_t, std::pair<int64_t, int64_t>> per;  // label -> (right, all)
+  for (size_t i = 0; i < truth.size(); ++i) {
+    auto& p = per[truth[i]];
+    p.first += truth[i] == guess[i];
+    ++p.second;
+  }
+  double sum = 0;
+  for (const auto& [label, p] : per) sum += static_cast<double>(p.first) / static_cast<double>(p.second);
+  return per.empty() ? 0.0 : sum / static_cast<double>(per.size());
+}
+
+class EncoderRun {
+ public:
+  EncoderRun(const Recipe& recipe, const TrainOptions& options);
+  TrainResult train();
+
+ private:
+  json evaluate();
+  void save_model_dir(const fs::path& dir, io::Dtype dtype) const;
+
+  const Recipe& r_;
+  const EncoderPretrainSpec& spec_;
+  TrainOptions options_;
+  at::Device device_{at::kCPU};
+  std::vector<Clip> train_, valid_;
+  std::vector<size_t> eval_items_;
+  std::unique_ptr<ClipSampler> sampler_;
+  audio::LogMelExtractor mel_, prefetch_mel_;
+  std::shared_ptr<model::SpokenLanguageModelImpl> slm_;
+  std::shared_ptr<model::TalkerHeadImpl> talker_;
+  NamedParameters trainable_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<MetricsLog> log_;
+  CheckpointWriter checkpoints_;
+  double elapsed_before_ = 0;
+  fs::path tokenizer_path_;
+};
+
+EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
+    : r_(recipe), spec_(recipe.pretrain), options_(options), checkpoints_(recipe.out, recipe.keep_checkpoints) {
+  const int threads = options.threads > 0 ? options.threads : recipe.threads;
+  if (threads > 0) at::set_num_threads(threads);
+  device_ = pick_device(r_.device, 0);
+  // oneDNN made the encoder's backward non-repeatable on this CPU (trainer.cpp says more).
+  if (device_.is_cpu()) at::globalContext().setUserEnabledMkldnn(false);
+  tokenizer_path_ = fs::is_directory(r_.tokenizer) ? r_.tokenizer / "tokenizer.json" : r_.tokenizer;
+  if (!fs::exists(tokenizer_path_))
+    throw InputError(tokenizer_path_.string() + ": no tokenizer.json (model.tokenizer)");
+
+  torch::manual_seed(r_.seed);
+  slm_ = build_spoken_model(r_);
+  if (!r_.from.empty()) talker_ = model::TalkerHeadImpl::from_pretrained(r_.from, slm_->config().talker);
+
+  const std::vector<std::string> emotions = io::EncoderHeadsConfig{}.emotions;
+  train_ = read_clips(spec_.train_builds, emotions, spec_.max_clip_seconds, options.progress);
+  if (train_.empty()) throw InputError(r_.train_data.string() + ": no voiced user turn with an emotion label");
+  if (!spec_.valid_builds.empty())
+    valid_ = read_clips(spec_.valid_builds, emotions, spec_.max_clip_seconds, options.progress);
+
+  // The heads: kept when the starting model has them (a continued pre-training), else fresh, with
+  // an alphabet from the training transcripts.
+  if (!slm_->encoder_heads()) {
+    std::vector<std::vector<std::string>> transcripts;
+    for (const Clip& c : train_) transcripts.push_back(c.chars);
+    io::EncoderHeadsConfig heads;
+    heads.hidden_size = spec_.heads_hidden;
+    heads.ctc_alphabet = build_ctc_alphabet(transcripts, spec_.alphabet_min_count);
+    slm_->attach_encoder_heads(heads);
+  }
+  const auto& alphabet = slm_->encoder_heads()->config().ctc_alphabet;
+  assign_ctc_targets(train_, alphabet);
+  assign_ctc_targets(valid_, alphabet);
+  slm_->to(device_);
+
+  sampler_ = std::make_unique<ClipSampler>(train_, spec_, r_.seed);
+  int64_t with_ctc = 0;
+  for (const Clip& c : train_) with_ctc += !c.ctc.empty();
+  spdlog::info("encoder pre-training: {} clips ({} recorded, {} synthetic, {} with a CTC transcript), alphabet of {}",
+               train_.size(), sampler_->real_count(), sampler_->synthetic_count(), with_ctc, alphabet.size());
+  // A fixed evaluation sample: every recorded clip up to half the budget, synthetic ones evenly spread.
+  std::vector<size_t> real, synthetic;
+  for (size_t i = 0; i < valid_.size(); ++i) (valid_[i].real ? real : synthetic).push_back(i);
+  const size_t budget = static_cast<size_t>(spec_.eval_clips);
+  for (size_t i = 0; i < real.size() && eval_items_.size() < budget / 2; ++i) eval_items_.push_back(real[i]);
+  const size_t left = budget - eval_items_.size();
+  for (size_t k = 0; k < std::min(left, synthetic.size()); ++k) {
+    eval_items_.push_back(synthetic[k * synthetic.size() / std::min(left, synthetic.size())]);
+  }
+
+  for (auto& p : slm_->parameters()) p.set_requires_grad(false);
+  auto wants = [&](const char* part) { return std::find(r_.parts.begin(), r_.parts.end(), part) != r_.parts.end(); };
+  if (wants("encoder")) {
+    for (auto& item : slm_->encoder().named_parameters()) {
+      if (item.key().find("embed_positions") != std::string::npos) continue;  // Whisper's fixed sinusoids
+      item.value().set_requires_grad(true);
+      trainable_.emplace_back("encoder." + item.key(), item.value());
+    }
+  }
+  if (wants("encoder_heads")) {
+    for (auto& item : slm_->encoder_heads()->named_parameters()) {
+      item.value().set_requires_grad(true);
+      trainable_.emplace_back("encoder_heads." + item.key(), item.value());
+    }
+  }
+  std::vector<at::Tensor> decay, no_decay;
+  for (auto& [name, p] : trainable_) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto adamw = [&](double wd) {
+    return torch::optim::AdamWOptions(r_.lr).betas({r_.beta1, r_.beta2}).eps(r_.eps).weight_decay(wd);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(adamw(r_.weight_decay)));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(adamw(0.0)));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, adamw(r_.weight_decay));
+}
+
+void EncoderRun::save_model_dir(const fs::path& dir, io::Dtype dtype) const {
+  slm_->save_pretrained(dir, {.dtype = dtype, .include_path_components = true, .talker = talker_.get()});
+  fs::copy_file(tokenizer_path_, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
+}
+
+json EncoderRun::evaluate() {
+  json out;
+  if (eval_items_.empty()) return out;
+  at::NoGradGuard no_grad;
+  slm_->eval();
+  std::vector<int64_t> truth_real, guess_real, truth_synth, guess_synth;
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<int64_t>>> per_corpus;  // recorded only
+  int64_t edits = 0, ref_chars = 0;
+  double loss = 0, ctc = 0;
+  int64_t batches = 0;
+  const auto& alphabet = slm_->encoder_heads()->config().ctc_alphabet;
+  std::vector<ClipBatch> chunks;
+  for (size_t from = 0; from < eval_items_.size(); from += 64) {
+    const size_t to = std::min(eval_items_.size(), from + 64);
+    for (ClipBatch& b :
+         make_clip_batches(valid_, {eval_items_.begin() + from, eval_items_.begin() + to}, mel_, spec_, 0, 0)) {
+      chunks.push_back(std::move(b));
+    }
+  }
+  for (const ClipBatch& b : chunks) {
+    Losses l = compute_losses(*slm_, valid_, b, spec_, device_);
+    loss += l.total.item<double>(), ctc += l.ctc, ++batches;
+    const at::Tensor guess = l.heads.emotion_logits.argmax(-1).to(at::kCPU);
+    for (size_t k = 0; k < b.items.size(); ++k) {
+      const Clip& c = valid_[b.items[k]];
+      const int64_t g = guess[static_cast<int64_t>(k)].item<int64_t>();
+      (c.real ? truth_real : truth_synth).push_back(c.emotion);
+      (c.real ? guess_real : guess_synth).push_back(g);
+      if (c.real) per_corpus[c.corpus].first.push_back(c.emotion), per_corpus[c.corpus].second.push_back(g);
+      if (!c.real && !c.ctc.empty()) {
+        const int64_t n = l.frames[static_cast<int64_t>(k)].item<int64_t>();
+        const std::string text =
+            model::ctc_greedy_decode(l.heads.ctc_logits[static_cast<int64_t>(k)].narrow(0, 0, n), alphabet);
+        std::vector<std::string> ref;
+        for (int64_t id : c.ctc) ref.push_back(alphabet[static_cast<size_t>(id - 1)]);
+        edits += edit_distance(ctc_characters(text), ref);
+        ref_chars += static_cast<int64_t>(ref.size());
+      }
+    }
+  }
+  slm_->train();
+  out["valid_loss"] = loss / static_cast<double>(batches);
+  out["valid_ctc"] = ctc / static_cast<double>(batches);
+  if (!truth_real.empty()) out["valid_ua_recorded"] = unweighted_recall(truth_real, guess_real);
+  for (const auto& [corpus, tg] : per_corpus) out["valid_ua_" + corpus] = unweighted_recall(tg.first, tg.second);
+  if (!truth_synth.empty()) out["valid_ua_synthetic"] = unweighted_recall(truth_synth, guess_synth);
+  if (ref_chars > 0) out["valid_cer_synthetic"] = static_cast<double>(edits) / static_cast<double>(ref_chars);
+  out["valid_clips"] = eval_items_.size();
+  return out;
+}
+
+TrainResult EncoderRun::train() {
+  TrainResult result;
+  int64_t start = 0;
+  if (!options_.resume.empty()) {
+    fs::path dir;
+    json state = read_checkpoint(options_.resume, kEncoderStage, 1, trainable_, *optimizer_, dir);
+    start = state.at("step").get<int64_t>();
+    elapsed_before_ = state.value("elapsed_s", 0.0);
+    checkpoints_.set_last(dir);
+  } else if (fs::exists(r_.out / "checkpoints" / "latest")) {
+    throw ConfigError(r_.out.string() + " already holds a run's checkpoints: continue it with --resume " +
+                      r_.out.string() + ", or choose another out");
+  }
+  fs::create_directories(r_.out);
+  common::write_file_atomically(r_.out / "recipe.json", r_.resolved.dump(2) + "\n");
+  if (options_.resume.empty()) {
+    std::error_code ec;
+    fs::remove(r_.out / "metrics.jsonl", ec);
+  }
+  log_ = std::make_unique<MetricsLog>(r_.out / "metrics.jsonl", options_.resume.empty() ? -1 : start);
+  const std::string title = r_.name + " (encoder pre-training)";
+  auto eval_and_log = [&](int64_t step) {
+    json e = evaluate();
+    if (e.empty()) return;
+    e["step"] = step;
+    log_->write(e);
+    if (std::isnan(result.first_valid_loss)) result.first_valid_loss = e["valid_loss"];
+    result.last_valid_loss = e["valid_loss"];
+    spdlog::info("step {}: {}", step, e.dump());
+  };
+  slm_->train();
+  if (start == 0) eval_and_log(0);
+
+  auto previous_int = std::signal(SIGINT, on_encoder_stop_signal);
+  auto previous_term = std::signal(SIGTERM, on_encoder_stop_signal);
+  const int64_t end_step = options_.stop_at_step > 0 ? std::min(options_.stop_at_step, r_.steps) : r_.steps;
+  common::Progress bar(title, end_step - start, "steps", {.live = options_.progress ? -1 : 0});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  std::vector<at::Tensor> params;
+  for (auto& [name, p] : trainable_) params.push_back(p);
+  // The next step's clips are decoded, augmented and featurised while this step trains.
+  auto prepare = [this](int64_t s) {
+    return make_clip_batches(train_, sampler_->clips_of_step(s), prefetch_mel_, spec_, r_.seed, s);
+  };
+  std::future<std::vector<ClipBatch>> next = std::async(std::launch::async, prepare, start);
+  int64_t step = start, clips_seen = 0;
+  double audio_seconds = 0;
+  while (step < end_step) {
+    std::vector<ClipBatch> chunks = next.get();
+    if (step + 1 < end_step) next = std::async(std::launch::async, prepare, step + 1);
+    const double lr = learning_rate(r_, step);
+    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    optimizer_->zero_grad();
+    // Each chunk's losses weigh by its share of the step's clips; gradients add up over chunks.
+    Losses l;
+    double value = 0;
+    int64_t rows = 0;
+    for (const ClipBatch& b : chunks) rows += static_cast<int64_t>(b.items.size());
+    for (const ClipBatch& b : chunks) {
+      Losses c = compute_losses(*slm_, train_, b, spec_, device_);
+      const double share = static_cast<double>(b.items.size()) / static_cast<double>(rows);
+      const double v = c.total.item<double>();
+      if (!std::isfinite(v)) {
+        throw Error("step " + std::to_string(step + 1) + ": the loss is " + std::to_string(v) + "; training stopped" +
+                    (checkpoints_.last().empty() ? std::string()
+                                                 : ". The last good checkpoint is " + checkpoints_.last().string()));
+      }
+      (c.total * share).backward();
+      value += v * share;
+      l.ctc += c.ctc * share, l.emotion += c.emotion * share, l.intensity += c.intensity * share;
+      l.correct += c.correct, l.rows += c.rows;
+      clips_seen += static_cast<int64_t>(b.items.size());
+      audio_seconds += b.lengths.sum().item<double>() / 100.0;
+    }
+    for (auto& p : params) {
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    }
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, r_.clip_norm > 0 ? r_.clip_norm : 1e30);
+    optimizer_->step();
+    ++step;
+    result.last_train_loss = value;
+    bar.advance();
+    char postfix[128];
+    std::snprintf(postfix, sizeof postfix, "loss %.3f (ctc %.3f emo %.3f) %.1f audio s/s", value, l.ctc, l.emotion,
+                  audio_seconds / std::max(1e-9, elapsed()));
+    bar.set_postfix(postfix);
+    if (step % r_.log_interval == 0 || step == end_step) {
+      log_->write({{"step", step},
+                   {"loss", value},
+                   {"ctc", l.ctc},
+                   {"emotion", l.emotion},
+                   {"intensity", l.intensity},
+                   {"emotion_accuracy", static_cast<double>(l.correct) / std::max<int64_t>(1, l.rows)},
+                   {"lr", lr},
+                   {"grad_norm", grad_norm},
+                   {"clips_per_s", clips_seen / std::max(1e-9, elapsed())},
+                   {"audio_s_per_s", audio_seconds / std::max(1e-9, elapsed())},
+                   {"elapsed_s", elapsed_before_ + elapsed()}});
+    }
+    const bool last = step == end_step;
+    if ((r_.eval_interval > 0 && step % r_.eval_interval == 0) || last) eval_and_log(step);
+    if ((r_.checkpoint_interval > 0 && step % r_.checkpoint_interval == 0) || last || g_stop_requested) {
+      json state = {{"step", step},
+                    {"stage", kEncoderStage},
+                    {"elapsed_s", elapsed_before_ + elapsed()},
+                    {"world_size", 1},
+                    {"recipe", r_.resolved}};
+      checkpoints_.write(
+          step, [&](const fs::path& dir) { save_model_dir(dir, io::Dtype::kF32); }, trainable_, *optimizer_, state);
+      write_loss_plot(read_metrics(r_.out / "metrics.jsonl"), r_.out / "loss.svg", title);
+    }
+    if (g_stop_requested) {
+      if (next.valid()) next.wait();
+      bar.finish();
+      std::signal(SIGINT, previous_int);
+      std::signal(SIGTERM, previous_term);
+      throw Error("interrupted at step " + std::to_string(step) + "; resume with --resume " + r_.out.string());
+    }
+  }
+  bar.finish();
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+  result.steps = step;
+  result.tokens = clips_seen;
+  result.tokens_per_second = clips_seen / std::max(1e-9, elapsed());
+  result.final_dir = r_.out / "final";
+  const fs::path tmp = r_.out / "final.tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+  save_model_dir(tmp, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32);
+  fs::remove_all(result.final_dir, ec);
+  fs::rename(tmp, result.final_dir);
+  write_loss_plot(read_metrics(r_.out / "metrics.jsonl"), r_.out / "loss.svg", title);
+  return result;
+}
+
+}  // namespace
+
+TrainResult run_encoder_pretraining(const Recipe& recipe, const TrainOptions& options) {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  return model::with_torch_context("encoder pre-training", [&] {
+    EncoderRun run(recipe, options);
+    return run.train();
+  });
+}
+
+}  // namespace attune::train

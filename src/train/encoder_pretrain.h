@@ -1,0 +1,40 @@
+// The encoder pre-training stage (`"stage": "encoder"`, docs/training.md "Encoder pre-training"):
+// direct losses on the speech encoder, no language model in the loop.
+//
+//   every voiced user turn of the data builds (dialogues.jsonl): audio, transcript, emotion, intensity
+//   batch = real recordings (share data.real_share) + synthetic turns drawn label first (balanced),
+//           each clip augmented with a seeded chance (noise, gain, speed, band limit, reverb)
+//   log-mel -> SpeechEncoder -> EncoderHeads: CTC over characters + emotion CE + intensity MSE
+//
+// A step's clips and augmentations follow from (seed, step) alone, so a resumed run sees the same
+// batches and reproduces the uninterrupted run bit for bit. The run directory is laid out as
+// trainer.h says; final/ is an attune_slm directory: the model.from composite (or model.slm) with
+// the trained encoder and its encoder_heads. Torch-free header.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "train/recipe.h"
+#include "train/trainer.h"
+
+namespace attune::train {
+
+TrainResult run_encoder_pretraining(const Recipe& recipe, const TrainOptions& options);
+
+// The characters CTC transcribes for `text`: lower-cased (ASCII and Latin-1 letters), letters,
+// digits and apostrophes kept, every other run of characters one space, trimmed. One UTF-8
+// character per entry.
+std::vector<std::string> ctc_characters(std::string_view text);
+
+// Characters seen at least `min_count` times over `transcripts` (ctc_characters of each), most
+// frequent first, ties in byte order.
+std::vector<std::string> build_ctc_alphabet(const std::vector<std::vector<std::string>>& transcripts,
+                                            int64_t min_count);
+
+// Levenshtein distance between two character sequences (substitutions, insertions, deletions).
+int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);
+
+}  // namespace attune::train
