@@ -27,6 +27,14 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
   app.add_flag("--no-speech", o.no_speech, "Text replies only (no talker)");
   app.add_option("--dtype", o.dtype, "fp32, bf16 or auto")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N");
+  app.add_option("--heard-from", o.heard_from,
+                 "For models with encoder heads: report the heard emotion from the encoder's head or from the "
+                 "thinking (default: the model's choice, config.json encoder_heads.heard_from)")
+      ->check(CLI::IsMember({"head", "thinking"}));
+  app.add_option("--evidence-weight", o.evidence_weight,
+                 "For models with encoder heads: weight of the head's evidence on the thinking's emotion word "
+                 "(0: none; default: the model's, encoder_heads.evidence_weight)")
+      ->check(CLI::Range(0.0, 100.0));
 }
 
 std::string chat_model_dir(const ChatModelOptions& o) { return o.model.empty() ? ATTUNE_DEFAULT_MODEL_DIR : o.model; }
@@ -37,6 +45,8 @@ Model load_chat_model(const ChatModelOptions& o, std::FILE* transcript) {
   options.device = o.device;
   options.threads = global_options().threads;
   options.speak = !o.no_speech;
+  options.heard_from = o.heard_from;
+  options.evidence_weight = o.evidence_weight;
   Model model = Model::load(chat_model_dir(o), options);
   std::fprintf(transcript, "model: %s (loaded in %.2f s)\n", model.describe().c_str(), model.load_seconds());
   return model;

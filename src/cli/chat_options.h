@@ -18,6 +18,8 @@ struct ChatModelOptions {
   std::string dtype = "auto";
   std::string device = "auto";
   bool no_speech = false;
+  std::string heard_from;       // "": the model's choice
+  double evidence_weight = -1;  // < 0: the model's
   SessionOptions session;
 };
 

@@ -209,6 +209,16 @@ int run_turns(EvalCli& c) {
               static_cast<long long>(r.turns));
   std::printf("emotion per turn: accuracy %.3f, unweighted average recall %.3f, macro F1 %.3f\n", r.emotion.accuracy(),
               r.emotion.unweighted_average_recall(), r.emotion.macro_f1());
+  std::printf("calibration of the reported probabilities: Brier %.3f, ECE %.3f\n", s["emotion_brier"].get<double>(),
+              s["emotion_ece"].get<double>());
+  if (r.emotion_head.count() > 0) {
+    std::printf("by source: encoder head accuracy %.3f UA %.3f; thinking accuracy %.3f UA %.3f\n",
+                r.emotion_head.accuracy(), r.emotion_head.unweighted_average_recall(), r.emotion_thinking.accuracy(),
+                r.emotion_thinking.unweighted_average_recall());
+  }
+  std::printf("neutral words, emotional voice (%lld turns): the voice's label wins in %.1f%%, UA %.3f\n",
+              static_cast<long long>(r.voice_over_words.count()), 100 * r.voice_over_words.accuracy(),
+              r.voice_over_words.unweighted_average_recall());
   std::printf(
       "cause (%lld non-neutral turns with an annotated cause): mean word F1 of the quoted cause %.3f; "
       "F1 >= 0.5 in %.1f%%\n",

@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <cmath>
+
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "common/progress.h"
 #include "data/diagnostics.h"
 #include "data/dialogue.h"
+#include "data/labels.h"
 #include "data/readers.h"
 #include "eval/cause_score.h"
 #include "eval/humdial_scores.h"
@@ -14,15 +18,45 @@
 namespace fs = std::filesystem;
 
 namespace attune::eval {
-namespace {}  // namespace
+namespace {
+
+// Expected calibration error over 10 equal-width confidence bins.
+double expected_calibration_error(const std::vector<std::pair<double, bool>>& top) {
+  if (top.empty()) return 0;
+  std::array<double, 10> confidence{}, correct{};
+  std::array<int64_t, 10> count{};
+  for (const auto& [p, right] : top) {
+    const size_t bin = std::min<size_t>(9, static_cast<size_t>(p * 10));
+    confidence[bin] += p, correct[bin] += right ? 1 : 0, ++count[bin];
+  }
+  double ece = 0;
+  for (size_t b = 0; b < 10; ++b) {
+    if (count[b] > 0) ece += std::abs(confidence[b] - correct[b]);
+  }
+  return ece / static_cast<double>(top.size());
+}
+
+// A turn whose words read neutral but which was voiced in another emotion (data/voicing.h).
+bool neutral_words_emotional_voice(const data::Dialogue& d, const data::Turn& t) {
+  return t.voice && t.voice->source == "synthetic" && !t.emotion.empty() && t.emotion != "neutral" &&
+         (t.source_emotion.empty() || data::words_read_neutral(d.meta.corpus, t.source_emotion));
+}
+
+}  // namespace
 
 nlohmann::json TurnsReport::summary() const {
   auto ratio = [](double a, int64_t b) { return b ? a / static_cast<double>(b) : 0.0; };
-  return {{"dialogues", dialogues},
+  nlohmann::json j = {{"dialogues", dialogues},
           {"turns", turns},
           {"emotion_accuracy", emotion.accuracy()},
           {"emotion_uar", emotion.unweighted_average_recall()},
           {"emotion_macro_f1", emotion.macro_f1()},
+          {"emotion_brier", ratio(brier_sum, calibrated_turns)},
+          {"emotion_ece", expected_calibration_error(top_confidence)},
+          {"neutral_words_emotional_voice",
+           {{"turns", voice_over_words.count()},
+            {"voice_wins", voice_over_words.accuracy()},
+            {"uar", voice_over_words.unweighted_average_recall()}}},
           {"cause_turns", cause_turns},
           {"cause_f1_mean", ratio(cause_f1_sum, cause_turns)},
           {"cause_hit_rate", ratio(static_cast<double>(cause_hits), cause_turns)},
@@ -30,6 +64,12 @@ nlohmann::json TurnsReport::summary() const {
           {"empty_reply_rate", ratio(static_cast<double>(empty_replies), replies)},
           {"reply_words_mean", ratio(reply_words_sum, replies)},
           {"reply_f1_vs_reference_mean", ratio(reply_f1_sum, replies)}};
+  if (emotion_head.count() > 0) {
+    for (const auto& [key, scores] : {std::pair{"emotion_head", &emotion_head}, {"emotion_thinking", &emotion_thinking}}) {
+      j[key] = {{"accuracy", scores->accuracy()}, {"uar", scores->unweighted_average_recall()}};
+    }
+  }
+  return j;
 }
 
 TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, const TurnsOptions& options) {
@@ -52,7 +92,30 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
           fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file) : base / t.split_audio_file;
       const Reply r = s.turn(audio::load_audio(audio_path));
       ++report.turns;
-      if (!t.emotion.empty()) report.emotion.add(t.emotion, r.emotion.label);
+      if (!t.emotion.empty()) {
+        report.emotion.add(t.emotion, r.emotion.label);
+        if (!r.head_label.empty()) {
+          report.emotion_head.add(t.emotion, r.head_label);
+          report.emotion_thinking.add(t.emotion, r.thinking_label);
+        }
+        if (neutral_words_emotional_voice(d, t)) report.voice_over_words.add(t.emotion, r.emotion.label);
+        if (!r.emotion.probabilities.empty()) {
+          double brier = 0, top = 0;
+          std::string top_label;
+          for (const auto& [label, p] : r.emotion.probabilities) {
+            brier += (p - (label == t.emotion ? 1.0 : 0.0)) * (p - (label == t.emotion ? 1.0 : 0.0));
+            if (p > top) top = p, top_label = label;
+          }
+          report.brier_sum += brier;
+          ++report.calibrated_turns;
+          report.top_confidence.emplace_back(top, top_label == t.emotion);
+        } else {
+          // No feeling named: scored as the uniform distribution over the seven labels.
+          report.brier_sum += 6.0 / 49.0 + 36.0 / 49.0;
+          ++report.calibrated_turns;
+          report.top_confidence.emplace_back(1.0 / 7.0, false);
+        }
+      }
       double cause = -1;
       if (t.emotion != "neutral" && !t.emotion.empty() && (!t.cause_span.empty() || !t.cause_turns.empty())) {
         std::vector<std::string> refs = t.cause_span;
@@ -78,6 +141,9 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
                        {"text", t.text},
                        {"emotion", t.emotion},
                        {"heard", r.emotion.label},
+                       {"heard_source", r.emotion.source},
+                       {"head", r.head_label},
+                       {"thinking_label", r.thinking_label},
                        {"cause_f1", cause},
                        {"thinking", r.thinking},
                        {"reference_reply", t.response_text},

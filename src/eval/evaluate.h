@@ -24,7 +24,17 @@ struct TurnsOptions {
 };
 
 struct TurnsReport {
-  EmotionScores emotion;
+  EmotionScores emotion;  // what the model reports (Reply::emotion)
+  // The same turns by source, when the model has encoder heads: the head alone, the thinking's label.
+  EmotionScores emotion_head, emotion_thinking;
+  // Turns whose words are neutral but whose voice is not (the build's mismatched voices): does the
+  // voice's label win? (accuracy = the share where it does)
+  EmotionScores voice_over_words;
+  // Calibration of the reported probabilities over the labelled turns: Brier score (sum over the
+  // seven labels of (p - truth)^2, averaged) and expected calibration error of the top label (10 bins).
+  double brier_sum = 0;
+  int64_t calibrated_turns = 0;
+  std::vector<std::pair<double, bool>> top_confidence;  // (probability of the top label, right?)
   int64_t dialogues = 0, turns = 0;
   int64_t cause_turns = 0;  // non-neutral turns with an annotated cause
   double cause_f1_sum = 0;  // word F1 of the thinking's quote vs the annotated cause

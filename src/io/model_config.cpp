@@ -686,6 +686,7 @@ void SlmConfig::validate(const std::string& source) const {
     }
     lists.push_back({"encoder_heads.emotions", &h.emotions});
     lists.push_back({"encoder_heads.ctc_alphabet", &h.ctc_alphabet});
+    lists.push_back({"encoder_heads.prosody_features", &h.prosody_features});
   }
   for (const auto& [key, list] : lists) {
     std::set<std::string> seen;
@@ -740,7 +741,8 @@ json adapter_json(const AdapterConfig& a) {
 
 json encoder_heads_json(const EncoderHeadsConfig& h) {
   return {{"input_size", h.input_size},     {"hidden_size", h.hidden_size}, {"emotions", h.emotions},
-          {"ctc_alphabet", h.ctc_alphabet}, {"heard_from", h.heard_from},   {"evidence_weight", h.evidence_weight}};
+          {"ctc_alphabet", h.ctc_alphabet}, {"prosody_features", h.prosody_features},
+          {"heard_from", h.heard_from},     {"evidence_weight", h.evidence_weight}};
 }
 
 json talker_json(const TalkerConfig& t) {
@@ -807,12 +809,14 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     const json& h = top.at("encoder_heads");
     if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
     Keys k(h, source, "encoder_heads.");
-    k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "heard_from", "evidence_weight"});
+    k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from",
+            "evidence_weight"});
     EncoderHeadsConfig e;
     e.input_size = k.integer("input_size", c.encoder.config.d_model);
     e.hidden_size = k.integer("hidden_size", e.hidden_size);
     e.emotions = k.strings("emotions", e.emotions);
     e.ctc_alphabet = k.strings("ctc_alphabet", {});
+    e.prosody_features = k.strings("prosody_features", {});
     e.heard_from = k.string("heard_from", e.heard_from);
     e.evidence_weight = k.number("evidence_weight", e.evidence_weight);
     c.encoder_heads = e;

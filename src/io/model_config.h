@@ -188,6 +188,9 @@ struct EncoderHeadsConfig {
   std::vector<std::string> emotions = {"neutral", "happy", "sad", "anger", "fear", "surprise", "disgust"};
   // CTC output i + 1 is ctc_alphabet[i] (one UTF-8 character each); output 0 is the blank.
   std::vector<std::string> ctc_alphabet;
+  // Utterance prosody functionals (audio::prosody_feature_names) the emotion head reads beside the
+  // pooled states, standardised by the stored encoder_heads.prosody_mean / prosody_std; empty: none.
+  std::vector<std::string> prosody_features;
   // Where the runtime takes the heard emotion from: "head" or "thinking" (the better calibrated on
   // valid, chosen when the model is built).
   std::string heard_from = "head";

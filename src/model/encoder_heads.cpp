@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/container/modulelist.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "attune/error.h"
+#include "audio/prosody.h"
 #include "io/safetensors.h"
 #include "model/weights.h"
 
@@ -20,13 +22,40 @@ EncoderHeadsImpl::EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const I
   ctc_ = register_module("ctc",
                          Projection(c, 1 + static_cast<int64_t>(config.ctc_alphabet.size()), true, init, scaled(c)));
   pool_ = register_module("pool", Projection(c, 1, true, init, scaled(c)));
+  const int64_t p = static_cast<int64_t>(config.prosody_features.size());
+  const auto& names = audio::prosody_feature_names();
+  for (const std::string& f : config.prosody_features) {
+    const auto it = std::find(names.begin(), names.end(), f);
+    if (it == names.end()) throw ConfigError("encoder_heads.prosody_features: unknown prosody feature \"" + f + "\"");
+    prosody_index_.push_back(static_cast<size_t>(it - names.begin()));
+  }
+  const auto options = at::TensorOptions().dtype(init.dtype).device(init.device);
+  prosody_mean_ = register_parameter("prosody_mean", at::zeros({p}, options), /*requires_grad=*/false);
+  prosody_std_ = register_parameter("prosody_std", at::ones({p}, options), /*requires_grad=*/false);
   mlp_ = register_module("mlp", torch::nn::ModuleList());
-  mlp_->push_back(Projection(2 * c, config.hidden_size, true, init, scaled(2 * c)));
+  mlp_->push_back(Projection(2 * c + p, config.hidden_size, true, init, scaled(2 * c + p)));
   mlp_->push_back(Projection(config.hidden_size, static_cast<int64_t>(config.emotions.size()) + 1, true, init,
                              scaled(config.hidden_size)));
 }
 
-EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at::Tensor& lengths, bool with_ctc) {
+std::vector<float> EncoderHeadsImpl::select_prosody(const std::vector<double>& all_values) const {
+  std::vector<float> out;
+  for (size_t i : prosody_index_) out.push_back(i < all_values.size() ? static_cast<float>(all_values[i]) : NAN);
+  return out;
+}
+
+void EncoderHeadsImpl::set_prosody_statistics(const std::vector<double>& mean, const std::vector<double>& stddev) {
+  const size_t p = prosody_index_.size();
+  if (mean.size() != p || stddev.size() != p) throw InputError("encoder heads: prosody statistics of the wrong size");
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < p; ++i) {
+    prosody_mean_[static_cast<int64_t>(i)] = std::isfinite(mean[i]) ? mean[i] : 0.0;
+    prosody_std_[static_cast<int64_t>(i)] = std::isfinite(stddev[i]) && stddev[i] > 0 ? stddev[i] : 1.0;
+  }
+}
+
+EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at::Tensor& lengths, bool with_ctc,
+                                             const at::Tensor& prosody) {
   EncoderHeadsOutput out;
   const at::Tensor h = hidden.to(ctc_->weight.scalar_type());
   const int64_t B = h.size(0), T = h.size(1);
@@ -41,7 +70,19 @@ EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at:
   const at::Tensor attended = (weights * h).sum(1);
   const at::Tensor vf = valid.to(h.scalar_type()).unsqueeze(-1);
   const at::Tensor mean = (h * vf).sum(1) / vf.sum(1).clamp_min(1);
-  at::Tensor x = mlp_[0]->as<ProjectionImpl>()->forward(at::cat({attended, mean}, -1));
+  std::vector<at::Tensor> parts = {attended, mean};
+  if (!prosody_index_.empty()) {
+    const int64_t p = static_cast<int64_t>(prosody_index_.size());
+    if (!prosody.defined() || prosody.dim() != 2 || prosody.size(0) != B || prosody.size(1) != p) {
+      throw InputError("encoder heads: expected prosody functionals [" + std::to_string(B) + ", " + std::to_string(p) +
+                       "]");
+    }
+    at::Tensor x = prosody.to(h.device(), at::kFloat);
+    at::Tensor z = (x - prosody_mean_.to(at::kFloat)) / prosody_std_.to(at::kFloat);
+    z = at::nan_to_num(z, 0.0, 0.0, 0.0).clamp(-5, 5);
+    parts.push_back(z.to(h.scalar_type()));
+  }
+  at::Tensor x = mlp_[0]->as<ProjectionImpl>()->forward(at::cat(parts, -1));
   x = mlp_[1]->as<ProjectionImpl>()->forward(at::gelu(x)).to(at::kFloat);
   const int64_t e = static_cast<int64_t>(config_.emotions.size());
   out.emotion_logits = x.narrow(-1, 0, e);

@@ -5,8 +5,11 @@
 //   encoder states h [B, T', C] (real frames per row: lengths)
 //     ctc      Linear(C -> 1 + alphabet)                   per-frame character logits, 0 = blank
 //     pool     Linear(C -> 1): attention weights over the real frames
-//     [attention-pooled h ; mean of h] [B, 2C] -> mlp.0 (2C -> hidden) -> GELU -> mlp.1 (-> E + 1)
+//     prosody functionals x [B, P] -> z = clamp((x - prosody_mean) / prosody_std, -5, 5), NaN -> 0
+//     [attention-pooled h ; mean of h ; z] [B, 2C + P] -> mlp.0 (-> hidden) -> GELU -> mlp.1 (-> E + 1)
 //     emotion_logits [B, E], intensity = sigmoid(last output) [B]
+// The prosody functionals (config prosody_features, measured by audio::analyse_prosody) give the
+// head the classical evidence from the first step; the learnt states add what they miss.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -35,8 +38,15 @@ class EncoderHeadsImpl : public torch::nn::Module {
   explicit EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const InitOptions& init = {});
   // hidden [B, T', C]; lengths [B] real frames per row (undefined: all). Padding never reaches the
   // pooled vector, so a row's result equals encoding that row alone.
-  EncoderHeadsOutput forward(const at::Tensor& hidden, const at::Tensor& lengths = {}, bool with_ctc = false);
+  // prosody [B, P] raw functionals (NaN allowed), required when the config names prosody features.
+  EncoderHeadsOutput forward(const at::Tensor& hidden, const at::Tensor& lengths = {}, bool with_ctc = false,
+                             const at::Tensor& prosody = {});
   const io::EncoderHeadsConfig& config() const { return config_; }
+
+  // The config's prosody features picked out of audio::analyse_prosody's values.
+  std::vector<float> select_prosody(const std::vector<double>& all_values) const;
+  // Sets the standardisation (from training clips); std entries <= 0 become 1.
+  void set_prosody_statistics(const std::vector<double>& mean, const std::vector<double>& stddev);
 
   // Loads "encoder_heads.*" from `checkpoint` (strict: missing or mis-shaped tensors name the file).
   void load(const io::SafetensorsCheckpoint& checkpoint);
@@ -44,6 +54,8 @@ class EncoderHeadsImpl : public torch::nn::Module {
  private:
   io::EncoderHeadsConfig config_;
   Projection ctc_{nullptr}, pool_{nullptr};
+  at::Tensor prosody_mean_, prosody_std_;  // [P], not trained
+  std::vector<size_t> prosody_index_;      // into audio::prosody_feature_names()
   torch::nn::ModuleList mlp_{nullptr};
 };
 TORCH_MODULE(EncoderHeads);

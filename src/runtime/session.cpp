@@ -16,6 +16,7 @@
 
 #include "attune/error.h"
 #include "attune/runtime.h"
+#include "audio/prosody.h"
 #include "audio/log_mel.h"
 #include "data/ieat.h"
 #include "io/model_config.h"
@@ -73,6 +74,7 @@ struct Model::Impl {
   std::vector<int32_t> newline;  // "\n" after <|im_end|>
   // Per label (emotion_labels() order), the ids a trace's emotion word can start with.
   std::array<std::vector<int32_t>, 7> label_ids;
+  std::unordered_set<int32_t> label_of_id;  // every id in label_ids
   // The encoder heads' use (io::EncoderHeadsConfig, or RuntimeOptions' overrides); head_index[i]: the
   // heads' output for emotion_labels()[i], -1 when the heads lack it.
   bool heard_from_head = false;
@@ -94,7 +96,7 @@ struct Model::Impl {
     // A first token shared by two labels' words says nothing about which one follows.
     for (size_t i = 0; i < 7; ++i) {
       for (int32_t id : sets[i]) {
-        if (owners[id] == 1) label_ids[i].push_back(id);
+        if (owners[id] == 1) label_ids[i].push_back(id), label_of_id.insert(id);
       }
     }
   }
@@ -236,7 +238,12 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
     const auto t1 = Clock::now();
     const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
     model::EncoderHeadsOutput heard;
-    audio_embeds = slm.embed_audio({log_mel}, &heard)[0];
+    at::Tensor prosody;
+    if (const model::EncoderHeadsImpl* heads = slm.encoder_heads(); heads && !heads->config().prosody_features.empty()) {
+      std::vector<float> p = heads->select_prosody(audio::analyse_prosody(audio->samples, 16000).values);
+      prosody = at::tensor(p, at::kFloat).unsqueeze(0);
+    }
+    audio_embeds = slm.embed_audio({log_mel}, &heard, prosody)[0];
     if (heard.emotion_logits.defined()) {
       const at::Tensor p = at::softmax(heard.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
       std::array<double, 7> probabilities{};
@@ -386,7 +393,6 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
         // The evidence path: where the thinking first names the feeling (most of the next token's
         // mass on emotion words), the head's log-posterior is added to each emotion word's logit.
         if (evidence_pending && std::accumulate(s.mass.begin(), s.mass.end(), 0.0) >= 0.5) {
-          evidence_pending = false;
           for (size_t i = 0; i < 7; ++i) {
             const double bias = m.evidence_weight * std::log(std::max((*user.head_probabilities)[i], 1e-6));
             for (int32_t id : m.label_ids[i]) row[static_cast<size_t>(id)] += static_cast<float>(bias);
@@ -397,6 +403,11 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
         label_step = s;
       }
       const int32_t id = sampler.sample(row, context_ids);
+      // The evidence applies until the thinking has named a feeling (an adverb such as "fairly" may
+      // come first) or reached the intensity that follows it.
+      if (evidence_pending && (m.label_of_id.count(id) || raw_thinking.find('(') != std::string::npos)) {
+        evidence_pending = false;
+      }
       if (step == 0) reply.timings.first_token = seconds_since(t0);
       reply.timings.generated_tokens += 1;
       if (m.stop_ids.count(id)) {

@@ -3,7 +3,6 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
-#include <malloc.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +18,7 @@
 #include "audio/audio_file.h"
 #include "audio/augment.h"
 #include "audio/log_mel.h"
+#include "audio/prosody.h"
 #include "common/file_util.h"
 #include "common/progress.h"
 #include "common/random.h"
@@ -102,8 +102,6 @@ int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::
 
 namespace {
 
-std::atomic<bool> g_stop_requested{false};
-extern "C" void on_encoder_stop_signal(int) { g_stop_requested = true; }
 
 // One voiced user turn.
 struct Clip {
@@ -209,6 +207,7 @@ struct ClipBatch {
   at::Tensor lengths;    // int64 [B] mel frames
   at::Tensor emotion;    // int64 [B]
   at::Tensor intensity;  // float [B] (-1 unknown)
+  at::Tensor prosody;    // float [B, P]: the heads' prosody functionals of the (augmented) audio
 };
 inline constexpr size_t kChunkClips = 8;
 
@@ -257,10 +256,12 @@ class ClipSampler {
 // Loads, (optionally) augments and featurises clips, in chunks of kChunkClips by length;
 // `augment_seed` 0: no augmentation (evaluation).
 std::vector<ClipBatch> make_clip_batches(const std::vector<Clip>& clips, std::vector<size_t> items,
-                                         const audio::LogMelExtractor& mel, const EncoderPretrainSpec& spec,
-                                         uint64_t augment_seed, int64_t step) {
+                                         const audio::LogMelExtractor& mel, const model::EncoderHeadsImpl& heads,
+                                         const EncoderPretrainSpec& spec, uint64_t augment_seed, int64_t step) {
   const int64_t n = static_cast<int64_t>(items.size());
+  const bool with_prosody = !heads.config().prosody_features.empty();
   std::vector<audio::LogMel> mels;
+  std::vector<std::vector<float>> prosody;
   const audio::AugmentRanges ranges = pretrain_augment_ranges();
   const auto max_samples = static_cast<size_t>(spec.max_clip_seconds * audio::kModelSampleRate);
   for (int64_t k = 0; k < n; ++k) {
@@ -277,6 +278,7 @@ std::vector<ClipBatch> make_clip_batches(const std::vector<Clip>& clips, std::ve
     if (a.samples.size() > max_samples) a.samples.resize(max_samples);
     if (a.samples.size() < 800) a.samples.resize(800, 0.0f);  // at least 50 ms: some frames to pool
     mels.push_back(mel.compute(a.samples));
+    if (with_prosody) prosody.push_back(heads.select_prosody(audio::analyse_prosody(a.samples, a.sample_rate).values));
   }
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
@@ -295,6 +297,8 @@ std::vector<ClipBatch> make_clip_batches(const std::vector<Clip>& clips, std::ve
     b.lengths = at::empty({B}, at::kLong);
     b.emotion = at::empty({B}, at::kLong);
     b.intensity = at::empty({B}, at::kFloat);
+    const int64_t P = with_prosody ? static_cast<int64_t>(prosody[0].size()) : 0;
+    if (with_prosody) b.prosody = at::empty({B, P}, at::kFloat);
     for (int64_t k = 0; k < B; ++k) {
       const size_t j = static_cast<size_t>(order[from + static_cast<size_t>(k)]);
       const audio::LogMel& m = mels[j];
@@ -305,6 +309,7 @@ std::vector<ClipBatch> make_clip_batches(const std::vector<Clip>& clips, std::ve
       const Clip& c = clips[items[j]];
       b.emotion[k] = c.emotion;
       b.intensity[k] = c.intensity;
+      if (with_prosody) b.prosody[k].copy_(at::tensor(prosody[j], at::kFloat));
       b.items.push_back(items[j]);
     }
     out.push_back(std::move(b));
@@ -325,7 +330,7 @@ Losses compute_losses(model::SpokenLanguageModelImpl& slm, const std::vector<Cli
   Losses out;
   model::EncoderOutput enc = slm.encoder().forward(b.mel.to(device), b.lengths.to(device));
   const bool want_ctc = spec.ctc_weight > 0;
-  out.heads = slm.encoder_heads()->forward(enc.hidden, enc.lengths, /*with_ctc=*/true);
+  out.heads = slm.encoder_heads()->forward(enc.hidden, enc.lengths, /*with_ctc=*/true, b.prosody);
   out.frames = enc.lengths.to(at::kCPU);
   const at::Tensor emotion = b.emotion.to(device);
   at::Tensor ce = at::cross_entropy_loss(out.heads.emotion_logits, emotion);
@@ -375,6 +380,31 @@ double unweighted_recall(const std::vector<int64_t>& truth, const std::vector<in
   double sum = 0;
   for (const auto& [label, p] : per) sum += static_cast<double>(p.first) / static_cast<double>(p.second);
   return per.empty() ? 0.0 : sum / static_cast<double>(per.size());
+}
+
+// Mean and standard deviation of each prosody functional over an evenly spread sample of the
+// training clips (unaugmented), so the head sees standardised values.
+void set_prosody_statistics(model::EncoderHeadsImpl& heads, const std::vector<Clip>& clips) {
+  const size_t p = heads.config().prosody_features.size();
+  if (p == 0) return;
+  const size_t n = std::min<size_t>(clips.size(), 1500);
+  std::vector<double> sum(p, 0), sum2(p, 0);
+  std::vector<int64_t> count(p, 0);
+  for (size_t k = 0; k < n; ++k) {
+    const AudioBuffer a = audio::load_mono(clips[k * clips.size() / n].audio);
+    const std::vector<float> x = heads.select_prosody(audio::analyse_prosody(a.samples, a.sample_rate).values);
+    for (size_t i = 0; i < p; ++i) {
+      if (!std::isfinite(x[i])) continue;
+      sum[i] += x[i], sum2[i] += static_cast<double>(x[i]) * x[i], ++count[i];
+    }
+  }
+  std::vector<double> mean(p, 0), stddev(p, 1);
+  for (size_t i = 0; i < p; ++i) {
+    if (count[i] < 2) continue;
+    mean[i] = sum[i] / static_cast<double>(count[i]);
+    stddev[i] = std::sqrt(std::max(0.0, sum2[i] / static_cast<double>(count[i]) - mean[i] * mean[i]));
+  }
+  heads.set_prosody_statistics(mean, stddev);
 }
 
 class EncoderRun {
@@ -433,7 +463,9 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     io::EncoderHeadsConfig heads;
     heads.hidden_size = spec_.heads_hidden;
     heads.ctc_alphabet = build_ctc_alphabet(transcripts, spec_.alphabet_min_count);
+    heads.prosody_features = audio::prosody_feature_names();
     slm_->attach_encoder_heads(heads);
+    set_prosody_statistics(*slm_->encoder_heads(), train_);
   }
   const auto& alphabet = slm_->encoder_heads()->config().ctc_alphabet;
   assign_ctc_targets(train_, alphabet);
@@ -466,19 +498,12 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
   }
   if (wants("encoder_heads")) {
     for (auto& item : slm_->encoder_heads()->named_parameters()) {
+      if (item.key().rfind("prosody_", 0) == 0) continue;  // standardisation statistics, not trained
       item.value().set_requires_grad(true);
       trainable_.emplace_back("encoder_heads." + item.key(), item.value());
     }
   }
-  std::vector<at::Tensor> decay, no_decay;
-  for (auto& [name, p] : trainable_) (p.dim() >= 2 ? decay : no_decay).push_back(p);
-  auto adamw = [&](double wd) {
-    return torch::optim::AdamWOptions(r_.lr).betas({r_.beta1, r_.beta2}).eps(r_.eps).weight_decay(wd);
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(adamw(r_.weight_decay)));
-  if (!no_decay.empty()) groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(adamw(0.0)));
-  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, adamw(r_.weight_decay));
+  optimizer_ = make_adamw(r_, trainable_);
 }
 
 void EncoderRun::save_model_dir(const fs::path& dir, io::Dtype dtype) const {
@@ -501,7 +526,8 @@ json EncoderRun::evaluate() {
   for (size_t from = 0; from < eval_items_.size(); from += 64) {
     const size_t to = std::min(eval_items_.size(), from + 64);
     for (ClipBatch& b :
-         make_clip_batches(valid_, {eval_items_.begin() + from, eval_items_.begin() + to}, mel_, spec_, 0, 0)) {
+         make_clip_batches(valid_, {eval_items_.begin() + from, eval_items_.begin() + to}, mel_,
+                                          *slm_->encoder_heads(), spec_, 0, 0)) {
       chunks.push_back(std::move(b));
     }
   }
@@ -550,28 +576,18 @@ TrainResult EncoderRun::train() {
     throw ConfigError(r_.out.string() + " already holds a run's checkpoints: continue it with --resume " +
                       r_.out.string() + ", or choose another out");
   }
-  fs::create_directories(r_.out);
-  common::write_file_atomically(r_.out / "recipe.json", r_.resolved.dump(2) + "\n");
-  if (options_.resume.empty()) {
-    std::error_code ec;
-    fs::remove(r_.out / "metrics.jsonl", ec);
-  }
-  log_ = std::make_unique<MetricsLog>(r_.out / "metrics.jsonl", options_.resume.empty() ? -1 : start);
+  log_ = open_run_directory(r_, options_.resume.empty() ? -1 : start);
   const std::string title = r_.name + " (encoder pre-training)";
   auto eval_and_log = [&](int64_t step) {
     json e = evaluate();
     if (e.empty()) return;
-    e["step"] = step;
-    log_->write(e);
-    if (std::isnan(result.first_valid_loss)) result.first_valid_loss = e["valid_loss"];
-    result.last_valid_loss = e["valid_loss"];
+    record_validation(*log_, e, step, result);
     spdlog::info("step {}: {}", step, e.dump());
   };
   slm_->train();
   if (start == 0) eval_and_log(0);
 
-  auto previous_int = std::signal(SIGINT, on_encoder_stop_signal);
-  auto previous_term = std::signal(SIGTERM, on_encoder_stop_signal);
+  StopSignals stop;
   const int64_t end_step = options_.stop_at_step > 0 ? std::min(options_.stop_at_step, r_.steps) : r_.steps;
   common::Progress bar(title, end_step - start, "steps", {.live = options_.progress ? -1 : 0});
   const auto t0 = std::chrono::steady_clock::now();
@@ -580,7 +596,8 @@ TrainResult EncoderRun::train() {
   for (auto& [name, p] : trainable_) params.push_back(p);
   // The next step's clips are decoded, augmented and featurised while this step trains.
   auto prepare = [this](int64_t s) {
-    return make_clip_batches(train_, sampler_->clips_of_step(s), prefetch_mel_, spec_, r_.seed, s);
+    return make_clip_batches(train_, sampler_->clips_of_step(s), prefetch_mel_, *slm_->encoder_heads(), spec_,
+                             r_.seed, s);
   };
   std::future<std::vector<ClipBatch>> next = std::async(std::launch::async, prepare, start);
   int64_t step = start, clips_seen = 0;
@@ -639,7 +656,7 @@ TrainResult EncoderRun::train() {
     }
     const bool last = step == end_step;
     if ((r_.eval_interval > 0 && step % r_.eval_interval == 0) || last) eval_and_log(step);
-    if ((r_.checkpoint_interval > 0 && step % r_.checkpoint_interval == 0) || last || g_stop_requested) {
+    if ((r_.checkpoint_interval > 0 && step % r_.checkpoint_interval == 0) || last || stop.requested()) {
       json state = {{"step", step},
                     {"stage", kEncoderStage},
                     {"elapsed_s", elapsed_before_ + elapsed()},
@@ -649,37 +666,26 @@ TrainResult EncoderRun::train() {
           step, [&](const fs::path& dir) { save_model_dir(dir, io::Dtype::kF32); }, trainable_, *optimizer_, state);
       write_loss_plot(read_metrics(r_.out / "metrics.jsonl"), r_.out / "loss.svg", title);
     }
-    if (g_stop_requested) {
+    if (stop.requested()) {
       if (next.valid()) next.wait();
       bar.finish();
-      std::signal(SIGINT, previous_int);
-      std::signal(SIGTERM, previous_term);
       throw Error("interrupted at step " + std::to_string(step) + "; resume with --resume " + r_.out.string());
     }
   }
+  if (next.valid()) next.wait();
   bar.finish();
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
   result.steps = step;
   result.tokens = clips_seen;
   result.tokens_per_second = clips_seen / std::max(1e-9, elapsed());
-  result.final_dir = r_.out / "final";
-  const fs::path tmp = r_.out / "final.tmp";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp);
-  save_model_dir(tmp, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32);
-  fs::remove_all(result.final_dir, ec);
-  fs::rename(tmp, result.final_dir);
-  write_loss_plot(read_metrics(r_.out / "metrics.jsonl"), r_.out / "loss.svg", title);
+  result.final_dir = write_final_directory(
+      r_.out, [&](const fs::path& dir) { save_model_dir(dir, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32); },
+      title);
   return result;
 }
 
 }  // namespace
 
 TrainResult run_encoder_pretraining(const Recipe& recipe, const TrainOptions& options) {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   return model::with_torch_context("encoder pre-training", [&] {
     EncoderRun run(recipe, options);
     return run.train();

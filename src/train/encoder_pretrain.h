@@ -22,6 +22,7 @@
 
 namespace attune::train {
 
+// Called by run_training (trainer.h) for a "stage": "encoder" recipe.
 TrainResult run_encoder_pretraining(const Recipe& recipe, const TrainOptions& options);
 
 // The characters CTC transcribes for `text`: lower-cased (ASCII and Latin-1 letters), letters,

@@ -1,10 +1,14 @@
 #include "train/run_support.h"
 
 #include <torch/cuda.h>
+#include <torch/optim/adamw.h>
 #include <torch/optim/optimizer.h>
 #include <torch/serialize.h>
 
 #include <algorithm>
+#include <cmath>
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 
 #include "attune/error.h"
@@ -13,12 +17,70 @@
 #include "io/safetensors.h"
 #include "model/spoken_language_model.h"
 #include "model/weights.h"
+#include "train/metrics.h"
 #include "train/recipe.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace attune::train {
+
+namespace {
+std::atomic<bool> g_stop_requested{false};
+extern "C" void on_stop_signal(int) { g_stop_requested = true; }
+}  // namespace
+
+StopSignals::StopSignals()
+    : previous_int_(std::signal(SIGINT, on_stop_signal)), previous_term_(std::signal(SIGTERM, on_stop_signal)) {}
+
+StopSignals::~StopSignals() {
+  std::signal(SIGINT, previous_int_);
+  std::signal(SIGTERM, previous_term_);
+}
+
+bool StopSignals::requested() const { return g_stop_requested; }
+
+std::unique_ptr<torch::optim::AdamW> make_adamw(const Recipe& r, const NamedParameters& trainable) {
+  std::vector<at::Tensor> decay, no_decay;
+  for (const auto& [name, p] : trainable) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto adamw = [&](double wd) {
+    return torch::optim::AdamWOptions(r.lr).betas({r.beta1, r.beta2}).eps(r.eps).weight_decay(wd);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(adamw(r.weight_decay)));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(adamw(0.0)));
+  return std::make_unique<torch::optim::AdamW>(groups, adamw(r.weight_decay));
+}
+
+void record_validation(MetricsLog& log, json& line, int64_t step, TrainResult& result) {
+  line["step"] = step;
+  log.write(line);
+  if (std::isnan(result.first_valid_loss)) result.first_valid_loss = line["valid_loss"];
+  result.last_valid_loss = line["valid_loss"];
+}
+
+std::unique_ptr<MetricsLog> open_run_directory(const Recipe& recipe, int64_t resumed_at) {
+  fs::create_directories(recipe.out);
+  common::write_file_atomically(recipe.out / "recipe.json", recipe.resolved.dump(2) + "\n");
+  if (resumed_at < 0) {
+    std::error_code ec;
+    fs::remove(recipe.out / "metrics.jsonl", ec);
+  }
+  return std::make_unique<MetricsLog>(recipe.out / "metrics.jsonl", resumed_at);
+}
+
+fs::path write_final_directory(const fs::path& run_dir, const std::function<void(const fs::path&)>& save_model,
+                               const std::string& title) {
+  const fs::path final_dir = run_dir / "final", tmp = run_dir / "final.tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+  save_model(tmp);
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp, final_dir);
+  write_loss_plot(read_metrics(run_dir / "metrics.jsonl"), run_dir / "loss.svg", title);
+  return final_dir;
+}
 
 at::Device pick_device(const std::string& name, int local_rank) {
   if (name == "cpu") return at::kCPU;

@@ -18,8 +18,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "train/trainer.h"
+
 namespace torch::optim {
 class Optimizer;
+class AdamW;
 }
 
 namespace attune::model {
@@ -29,6 +32,39 @@ class SpokenLanguageModelImpl;
 namespace attune::train {
 
 struct Recipe;
+class MetricsLog;
+using NamedParameters = std::vector<std::pair<std::string, at::Tensor>>;
+
+// SIGINT / SIGTERM ask the run to stop after the current step (a checkpoint is written first); the
+// previous handlers come back when the guard ends.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  bool requested() const;
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
+// AdamW over `trainable` with the recipe's settings; matrices decay, vectors (biases, norms) do not.
+std::unique_ptr<torch::optim::AdamW> make_adamw(const Recipe& recipe, const NamedParameters& trainable);
+
+// Appends a validation line (with its step) and keeps the run's first and last validation loss.
+void record_validation(MetricsLog& log, nlohmann::json& line, int64_t step, TrainResult& result);
+
+// Makes the run directory and writes recipe.json; a fresh run (resumed_at < 0) starts a new
+// metrics.jsonl, a resumed one keeps its lines up to `resumed_at`.
+std::unique_ptr<MetricsLog> open_run_directory(const Recipe& recipe, int64_t resumed_at);
+
+// Writes <run>/final with save_model into a temporary directory renamed at the end (a kill never
+// leaves a torn final/), and redraws loss.svg. Returns the final directory.
+std::filesystem::path write_final_directory(const std::filesystem::path& run_dir,
+                                            const std::function<void(const std::filesystem::path&)>& save_model,
+                                            const std::string& title);
 
 // The composite a stage 1/2 or encoder recipe starts from: model.from (an attune_slm directory; its
 // adapter may be untrained before stage 2) or model.slm (components given by path are loaded and
@@ -39,7 +75,6 @@ std::shared_ptr<model::SpokenLanguageModelImpl> build_spoken_model(const Recipe&
 // gets `local_rank`. ConfigError when CUDA is asked for and missing.
 at::Device pick_device(const std::string& name, int local_rank);
 
-using NamedParameters = std::vector<std::pair<std::string, at::Tensor>>;
 
 std::string checkpoint_step_name(int64_t step);
 

@@ -37,8 +37,6 @@ using nlohmann::json;
 namespace attune::train {
 namespace {
 
-std::atomic<bool> g_stop_requested{false};
-extern "C" void on_stop_signal(int) { g_stop_requested = true; }
 
 // A shard directory given directly or as the build directory that holds shards/.
 fs::path shard_dir(const fs::path& p) {
@@ -333,15 +331,7 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
   }
 
   trainable_ = select_trainable(r_, models_);
-  std::vector<at::Tensor> decay, no_decay;
-  for (auto& [name, p] : trainable_) (p.dim() >= 2 ? decay : no_decay).push_back(p);
-  auto adamw = [&](double wd) {
-    return torch::optim::AdamWOptions(r_.lr).betas({r_.beta1, r_.beta2}).eps(r_.eps).weight_decay(wd);
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(adamw(r_.weight_decay)));
-  if (!no_decay.empty()) groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(adamw(0.0)));
-  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, adamw(r_.weight_decay));
+  optimizer_ = make_adamw(r_, trainable_);
 
   comm_ = std::make_unique<Communicator>(env_);
   std::vector<at::Tensor> params;
@@ -429,31 +419,19 @@ TrainResult Run::train() {
     throw ConfigError(r_.out.string() + " already holds a run's checkpoints: continue it with --resume " +
                       r_.out.string() + ", or choose another out");
   }
-  if (lead) {
-    fs::create_directories(r_.out);
-    common::write_file_atomically(r_.out / "recipe.json", r_.resolved.dump(2) + "\n");
-    if (options_.resume.empty()) {
-      std::error_code ec;
-      fs::remove(r_.out / "metrics.jsonl", ec);
-    }
-    log_ = std::make_unique<MetricsLog>(r_.out / "metrics.jsonl", options_.resume.empty() ? -1 : start);
-  }
+  if (lead) log_ = open_run_directory(r_, options_.resume.empty() ? -1 : start);
   const std::string title = r_.name + " (stage " + std::to_string(r_.stage) + ")";
   auto eval_and_log = [&](int64_t step) {
     if (!lead) return;
     json e = evaluate();
     if (e.empty()) return;
-    e["step"] = step;
-    log_->write(e);
-    if (std::isnan(result.first_valid_loss)) result.first_valid_loss = e["valid_loss"];
-    result.last_valid_loss = e["valid_loss"];
+    record_validation(*log_, e, step, result);
     spdlog::info("step {}: valid loss {:.4f}, token accuracy {:.3f}", step, e["valid_loss"].get<double>(),
                  e["valid_token_accuracy"].get<double>());
   };
   if (start == 0) eval_and_log(0);
 
-  auto previous_int = std::signal(SIGINT, on_stop_signal);
-  auto previous_term = std::signal(SIGTERM, on_stop_signal);
+  StopSignals stop;
   common::Progress bar(title, r_.steps - start, "steps", {.live = options_.progress ? -1 : 0});
   const auto t0 = std::chrono::steady_clock::now();
   int64_t run_tokens = 0;
@@ -538,7 +516,7 @@ TrainResult Run::train() {
     }
     const bool last = step == end_step;
     if ((r_.eval_interval > 0 && step % r_.eval_interval == 0) || last) eval_and_log(step);
-    if ((r_.checkpoint_interval > 0 && step % r_.checkpoint_interval == 0) || last || g_stop_requested) {
+    if ((r_.checkpoint_interval > 0 && step % r_.checkpoint_interval == 0) || last || stop.requested()) {
       const int64_t saved_tokens = tokens_;
       const double saved_elapsed = elapsed_before_;
       tokens_ += run_tokens * env_.world_size;
@@ -547,16 +525,12 @@ TrainResult Run::train() {
       tokens_ = saved_tokens, elapsed_before_ = saved_elapsed;
       if (lead) write_loss_plot(read_metrics(r_.out / "metrics.jsonl"), r_.out / "loss.svg", title);
     }
-    if (g_stop_requested) {
+    if (stop.requested()) {
       bar.finish();
-      std::signal(SIGINT, previous_int);
-      std::signal(SIGTERM, previous_term);
       throw Error("interrupted at step " + std::to_string(step) + "; resume with --resume " + r_.out.string());
     }
   }
   bar.finish();
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
   comm_->barrier();
 
   result.steps = step;
@@ -564,14 +538,9 @@ TrainResult Run::train() {
   result.tokens_per_second = run_tokens * env_.world_size / std::max(1e-9, elapsed());
   result.final_dir = r_.out / "final";
   if (lead) {
-    const fs::path tmp = r_.out / "final.tmp";
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    fs::create_directories(tmp);
-    save_model_dir(tmp, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32);
-    fs::remove_all(result.final_dir, ec);
-    fs::rename(tmp, result.final_dir);
-    write_loss_plot(read_metrics(r_.out / "metrics.jsonl"), r_.out / "loss.svg", title);
+    write_final_directory(
+        r_.out, [&](const fs::path& dir) { save_model_dir(dir, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32); },
+        title);
   }
   return result;
 }
@@ -579,12 +548,12 @@ TrainResult Run::train() {
 }  // namespace
 
 TrainResult run_training(const Recipe& recipe, const TrainOptions& options) {
-  if (recipe.stage == kEncoderStage) return run_encoder_pretraining(recipe, options);
   // Every step frees and reallocates the same large activations; glibc would hand them back to the
   // kernel and fault them in again each time (a third of the smoke run's time went to the kernel).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
+  if (recipe.stage == kEncoderStage) return run_encoder_pretraining(recipe, options);
   return model::with_torch_context("training", [&] {
     Run run(recipe, options);
     return run.train();

@@ -57,7 +57,10 @@ TEST(EvalSerCli, ManifestWithBaselineWritesTheReport) {
   const nlohmann::json s = nlohmann::json::parse(std::ifstream(out / "summary.json"));
   EXPECT_EQ(s["clips"], 9);
   EXPECT_EQ(s["skipped"].size(), 2u);
-  for (const char* system : {"model", "baseline"}) {
+  // The shipped model has encoder heads: the head alone and the thinking are scored beside it.
+  EXPECT_NE(r.out.find("attune-small encoder head | 9 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("attune-small thinking | 9 |"), std::string::npos) << r.out;
+  for (const char* system : {"model", "baseline", "encoder_head", "thinking"}) {
     const nlohmann::json& m = s[system];
     EXPECT_EQ(m["clips"], 9) << system;
     int64_t total = 0;
@@ -71,6 +74,8 @@ TEST(EvalSerCli, ManifestWithBaselineWritesTheReport) {
   EXPECT_EQ(s["baseline"]["trained_on"]["clips"], n_train);
   EXPECT_TRUE(fs::exists(out / "confusion-model.svg"));
   EXPECT_TRUE(fs::exists(out / "confusion-prosody-baseline.svg"));
+  EXPECT_TRUE(fs::exists(out / "confusion-encoder-head.svg"));
+  EXPECT_TRUE(fs::exists(out / "confusion-thinking.svg"));
   std::ifstream clips(out / "clips.jsonl");
   int lines = 0;
   for (std::string line; std::getline(clips, line);) ++lines;

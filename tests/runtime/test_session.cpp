@@ -113,3 +113,61 @@ TEST(Session, BadOptionsAndInputAreErrors) {
 
 }  // namespace
 }  // namespace attune
+
+namespace attune {
+namespace {
+
+// The shipped model has encoder heads: the heard emotion comes from the source its config (or the
+// options) names, both sources' labels are kept, and the evidence path makes the thinking name the
+// head's label wherever the thinking names a feeling.
+TEST(Session, HeardEmotionSourcesAndTheEvidencePath) {
+  const std::filesystem::path dir = testing::source_dir() / "models" / "attune-small";
+  auto talker = tts::make_talker("espeak");
+  const tts::Voice voice = tts::find_voice("en-female-1");
+  const std::vector<std::pair<std::string, std::string>> said = {
+      {"I lost my keys again today.", "sad"}, {"Get out of my room right now!", "anger"},
+      {"We won the final, I can't believe it!", "happy"}, {"The meeting is at three.", "neutral"}};
+  auto run = [&](const std::string& heard_from, double evidence) {
+    RuntimeOptions ro;
+    ro.dtype = "fp32";
+    ro.speak = false;
+    ro.heard_from = heard_from;
+    ro.evidence_weight = evidence;
+    const Model model = Model::load(dir, ro);
+    std::vector<Reply> out;
+    for (const auto& [text, emotion] : said) {
+      Session s = model.open_session({.max_new_tokens = 48});
+      out.push_back(s.turn(talker->synthesize(text, tts::emotion_style(emotion, 0.8), voice)));
+    }
+    return out;
+  };
+  const std::vector<Reply> head = run("head", 20.0);
+  int named = 0;
+  for (const Reply& r : head) {
+    ASSERT_FALSE(r.head_label.empty()) << "the shipped model has no encoder heads";
+    EXPECT_EQ(r.emotion.source, "encoder head");
+    EXPECT_EQ(r.emotion.label, r.head_label);
+    ASSERT_EQ(r.emotion.probabilities.size(), 7u);
+    double total = 0;
+    for (const auto& [label, p] : r.emotion.probabilities) total += p;
+    EXPECT_NEAR(total, 1.0, 1e-6);
+    // With a strong evidence weight the thinking names what the head heard.
+    if (!r.thinking_label.empty()) {
+      ++named;
+      EXPECT_EQ(r.thinking_label, r.head_label) << r.thinking;
+    }
+  }
+  EXPECT_GT(named, 0);
+  const std::vector<Reply> thinking = run("thinking", 0.0);
+  for (size_t i = 0; i < thinking.size(); ++i) {
+    EXPECT_EQ(thinking[i].head_label, head[i].head_label);  // the head hears the same either way
+    if (!thinking[i].emotion.label.empty()) {
+      EXPECT_EQ(thinking[i].emotion.source, "thinking");
+      EXPECT_EQ(thinking[i].emotion.label, thinking[i].thinking_label);
+    }
+  }
+  EXPECT_THROW(run("voice", 0.0), ConfigError);
+}
+
+}  // namespace
+}  // namespace attune
