@@ -47,25 +47,26 @@ bool neutral_words_emotional_voice(const data::Dialogue& d, const data::Turn& t)
 nlohmann::json TurnsReport::summary() const {
   auto ratio = [](double a, int64_t b) { return b ? a / static_cast<double>(b) : 0.0; };
   nlohmann::json j = {{"dialogues", dialogues},
-          {"turns", turns},
-          {"emotion_accuracy", emotion.accuracy()},
-          {"emotion_uar", emotion.unweighted_average_recall()},
-          {"emotion_macro_f1", emotion.macro_f1()},
-          {"emotion_brier", ratio(brier_sum, calibrated_turns)},
-          {"emotion_ece", expected_calibration_error(top_confidence)},
-          {"neutral_words_emotional_voice",
-           {{"turns", voice_over_words.count()},
-            {"voice_wins", voice_over_words.accuracy()},
-            {"uar", voice_over_words.unweighted_average_recall()}}},
-          {"cause_turns", cause_turns},
-          {"cause_f1_mean", ratio(cause_f1_sum, cause_turns)},
-          {"cause_hit_rate", ratio(static_cast<double>(cause_hits), cause_turns)},
-          {"replies", replies},
-          {"empty_reply_rate", ratio(static_cast<double>(empty_replies), replies)},
-          {"reply_words_mean", ratio(reply_words_sum, replies)},
-          {"reply_f1_vs_reference_mean", ratio(reply_f1_sum, replies)}};
+                      {"turns", turns},
+                      {"emotion_accuracy", emotion.accuracy()},
+                      {"emotion_uar", emotion.unweighted_average_recall()},
+                      {"emotion_macro_f1", emotion.macro_f1()},
+                      {"emotion_brier", ratio(brier_sum, calibrated_turns)},
+                      {"emotion_ece", expected_calibration_error(top_confidence)},
+                      {"neutral_words_emotional_voice",
+                       {{"turns", voice_over_words.count()},
+                        {"voice_wins", voice_over_words.accuracy()},
+                        {"uar", voice_over_words.unweighted_average_recall()}}},
+                      {"cause_turns", cause_turns},
+                      {"cause_f1_mean", ratio(cause_f1_sum, cause_turns)},
+                      {"cause_hit_rate", ratio(static_cast<double>(cause_hits), cause_turns)},
+                      {"replies", replies},
+                      {"empty_reply_rate", ratio(static_cast<double>(empty_replies), replies)},
+                      {"reply_words_mean", ratio(reply_words_sum, replies)},
+                      {"reply_f1_vs_reference_mean", ratio(reply_f1_sum, replies)}};
   if (emotion_head.count() > 0) {
-    for (const auto& [key, scores] : {std::pair{"emotion_head", &emotion_head}, {"emotion_thinking", &emotion_thinking}}) {
+    for (const auto& [key, scores] :
+         {std::pair{"emotion_head", &emotion_head}, {"emotion_thinking", &emotion_thinking}}) {
       j[key] = {{"accuracy", scores->accuracy()}, {"uar", scores->unweighted_average_recall()}};
     }
   }

@@ -16,8 +16,8 @@
 
 #include "attune/error.h"
 #include "attune/runtime.h"
-#include "audio/prosody.h"
 #include "audio/log_mel.h"
+#include "audio/prosody.h"
 #include "data/ieat.h"
 #include "io/model_config.h"
 #include "model/generate.h"
@@ -44,6 +44,10 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 constexpr std::uintmax_t kSmallModelBytes = 512ull << 20;
 
 // The style when neither the head nor a style line says anything (docs/ieat.md: neutral 0.30).
+// The share of the next token's mass on emotion words that marks the thinking's emotion slot
+// ("I hear someone ___": ~0.5 on "calm" with the rest on adverbs and other words).
+constexpr double kEvidenceSlotMass = 0.2;
+
 SpeechStyle default_style() { return tts::emotion_style("neutral", 0.3); }
 
 void check_max_new_tokens(const SessionOptions& options) {
@@ -74,7 +78,8 @@ struct Model::Impl {
   std::vector<int32_t> newline;  // "\n" after <|im_end|>
   // Per label (emotion_labels() order), the ids a trace's emotion word can start with.
   std::array<std::vector<int32_t>, 7> label_ids;
-  std::unordered_set<int32_t> label_of_id;  // every id in label_ids
+  // Every first token of an emotion word and the labels whose words start with it (shared ones too).
+  std::unordered_map<int32_t, std::vector<size_t>> word_start_labels;
   // The encoder heads' use (io::EncoderHeadsConfig, or RuntimeOptions' overrides); head_index[i]: the
   // heads' output for emotion_labels()[i], -1 when the heads lack it.
   bool heard_from_head = false;
@@ -96,7 +101,8 @@ struct Model::Impl {
     // A first token shared by two labels' words says nothing about which one follows.
     for (size_t i = 0; i < 7; ++i) {
       for (int32_t id : sets[i]) {
-        if (owners[id] == 1) label_ids[i].push_back(id), label_of_id.insert(id);
+        if (owners[id] == 1) label_ids[i].push_back(id);
+        word_start_labels[id].push_back(i);
       }
     }
   }
@@ -239,7 +245,8 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
     const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
     model::EncoderHeadsOutput heard;
     at::Tensor prosody;
-    if (const model::EncoderHeadsImpl* heads = slm.encoder_heads(); heads && !heads->config().prosody_features.empty()) {
+    if (const model::EncoderHeadsImpl* heads = slm.encoder_heads();
+        heads && !heads->config().prosody_features.empty()) {
       std::vector<float> p = heads->select_prosody(audio::analyse_prosody(audio->samples, 16000).values);
       prosody = at::tensor(p, at::kFloat).unsqueeze(0);
     }
@@ -390,22 +397,28 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
           return s;
         };
         LabelStep s = label_mass();
-        // The evidence path: where the thinking first names the feeling (most of the next token's
-        // mass on emotion words), the head's log-posterior is added to each emotion word's logit.
-        if (evidence_pending && std::accumulate(s.mass.begin(), s.mass.end(), 0.0) >= 0.5) {
-          for (size_t i = 0; i < 7; ++i) {
-            const double bias = m.evidence_weight * std::log(std::max((*user.head_probabilities)[i], 1e-6));
-            for (int32_t id : m.label_ids[i]) row[static_cast<size_t>(id)] += static_cast<float>(bias);
+        // The evidence path: where the thinking names the feeling (a fifth or more of the next
+        // token's mass on the first tokens of emotion words), each such token gains w x log of the head's
+        // probability for the labels whose words start with it.
+        if (evidence_pending) {
+          double word_mass = 0;
+          for (const auto& [id, labels] : m.word_start_labels) word_mass += p[static_cast<size_t>(id)];
+          if (word_mass >= kEvidenceSlotMass) {
+            for (const auto& [id, labels] : m.word_start_labels) {
+              double q = 0;
+              for (size_t i : labels) q += (*user.head_probabilities)[i];
+              row[static_cast<size_t>(id)] += static_cast<float>(m.evidence_weight * std::log(std::max(q, 1e-6)));
+            }
+            p = model::softmax(row);
+            s = label_mass();
           }
-          p = model::softmax(row);
-          s = label_mass();
         }
         label_step = s;
       }
       const int32_t id = sampler.sample(row, context_ids);
       // The evidence applies until the thinking has named a feeling (an adverb such as "fairly" may
       // come first) or reached the intensity that follows it.
-      if (evidence_pending && (m.label_of_id.count(id) || raw_thinking.find('(') != std::string::npos)) {
+      if (evidence_pending && (m.word_start_labels.count(id) || raw_thinking.find('(') != std::string::npos)) {
         evidence_pending = false;
       }
       if (step == 0) reply.timings.first_token = seconds_since(t0);

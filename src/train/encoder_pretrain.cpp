@@ -102,7 +102,6 @@ int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::
 
 namespace {
 
-
 // One voiced user turn.
 struct Clip {
   fs::path audio;
@@ -525,8 +524,7 @@ json EncoderRun::evaluate() {
   std::vector<ClipBatch> chunks;
   for (size_t from = 0; from < eval_items_.size(); from += 64) {
     const size_t to = std::min(eval_items_.size(), from + 64);
-    for (ClipBatch& b :
-         make_clip_batches(valid_, {eval_items_.begin() + from, eval_items_.begin() + to}, mel_,
+    for (ClipBatch& b : make_clip_batches(valid_, {eval_items_.begin() + from, eval_items_.begin() + to}, mel_,
                                           *slm_->encoder_heads(), spec_, 0, 0)) {
       chunks.push_back(std::move(b));
     }
@@ -596,8 +594,8 @@ TrainResult EncoderRun::train() {
   for (auto& [name, p] : trainable_) params.push_back(p);
   // The next step's clips are decoded, augmented and featurised while this step trains.
   auto prepare = [this](int64_t s) {
-    return make_clip_batches(train_, sampler_->clips_of_step(s), prefetch_mel_, *slm_->encoder_heads(), spec_,
-                             r_.seed, s);
+    return make_clip_batches(train_, sampler_->clips_of_step(s), prefetch_mel_, *slm_->encoder_heads(), spec_, r_.seed,
+                             s);
   };
   std::future<std::vector<ClipBatch>> next = std::async(std::launch::async, prepare, start);
   int64_t step = start, clips_seen = 0;
@@ -678,7 +676,8 @@ TrainResult EncoderRun::train() {
   result.tokens = clips_seen;
   result.tokens_per_second = clips_seen / std::max(1e-9, elapsed());
   result.final_dir = write_final_directory(
-      r_.out, [&](const fs::path& dir) { save_model_dir(dir, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32); },
+      r_.out,
+      [&](const fs::path& dir) { save_model_dir(dir, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32); },
       title);
   return result;
 }

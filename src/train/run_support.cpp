@@ -6,8 +6,8 @@
 #include <torch/serialize.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 

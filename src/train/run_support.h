@@ -23,7 +23,7 @@
 namespace torch::optim {
 class Optimizer;
 class AdamW;
-}
+}  // namespace torch::optim
 
 namespace attune::model {
 class SpokenLanguageModelImpl;
@@ -74,7 +74,6 @@ std::shared_ptr<model::SpokenLanguageModelImpl> build_spoken_model(const Recipe&
 // "auto" (CUDA when available, else the CPU), "cpu", "cuda" or "cuda:N"; a device without an index
 // gets `local_rank`. ConfigError when CUDA is asked for and missing.
 at::Device pick_device(const std::string& name, int local_rank);
-
 
 std::string checkpoint_step_name(int64_t step);
 

@@ -37,7 +37,6 @@ using nlohmann::json;
 namespace attune::train {
 namespace {
 
-
 // A shard directory given directly or as the build directory that holds shards/.
 fs::path shard_dir(const fs::path& p) {
   if (fs::exists(p / "shards" / data::kShardIndexName)) return p / "shards";
@@ -539,7 +538,8 @@ TrainResult Run::train() {
   result.final_dir = r_.out / "final";
   if (lead) {
     write_final_directory(
-        r_.out, [&](const fs::path& dir) { save_model_dir(dir, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32); },
+        r_.out,
+        [&](const fs::path& dir) { save_model_dir(dir, r_.save_dtype == "bf16" ? io::Dtype::kBF16 : io::Dtype::kF32); },
         title);
   }
   return result;
