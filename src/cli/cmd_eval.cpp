@@ -107,7 +107,6 @@ int run_ser(EvalCli& c) {
                             {"clips", test.clips.size()},
                             {"skipped", test.skipped},
                             {"model", run.summary()},
-                            {"model_source", runs.size() > 1 ? "encoder heads present" : "thinking"},
                             {"first_token_median_s", median(run.first_token_s)}};
   for (size_t i = 1; i < runs.size(); ++i) summary[i == 1 ? "encoder_head" : "thinking"] = runs[i].summary();
   if (baseline) {

@@ -100,22 +100,21 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
           report.emotion_thinking.add(t.emotion, r.thinking_label);
         }
         if (neutral_words_emotional_voice(d, t)) report.voice_over_words.add(t.emotion, r.emotion.label);
-        if (!r.emotion.probabilities.empty()) {
-          double brier = 0, top = 0;
-          std::string top_label;
-          for (const auto& [label, p] : r.emotion.probabilities) {
-            brier += (p - (label == t.emotion ? 1.0 : 0.0)) * (p - (label == t.emotion ? 1.0 : 0.0));
-            if (p > top) top = p, top_label = label;
-          }
-          report.brier_sum += brier;
-          ++report.calibrated_turns;
-          report.top_confidence.emplace_back(top, top_label == t.emotion);
-        } else {
-          // No feeling named: scored as the uniform distribution over the seven labels.
-          report.brier_sum += 6.0 / 49.0 + 36.0 / 49.0;
-          ++report.calibrated_turns;
-          report.top_confidence.emplace_back(1.0 / 7.0, false);
+        // Calibration; a turn where no feeling was named counts as the uniform distribution.
+        std::vector<std::pair<std::string, double>> dist = r.emotion.probabilities;
+        if (dist.empty()) {
+          for (const std::string& label : emotion_labels()) dist.emplace_back(label, 1.0 / 7.0);
         }
+        double brier = 0, top = 0;
+        bool top_right = false;
+        for (const auto& [label, p] : dist) {
+          const double miss = p - (label == t.emotion ? 1.0 : 0.0);
+          brier += miss * miss;
+          if (p > top) top = p, top_right = !r.emotion.probabilities.empty() && label == t.emotion;
+        }
+        report.brier_sum += brier;
+        ++report.calibrated_turns;
+        report.top_confidence.emplace_back(top, top_right);
       }
       double cause = -1;
       if (t.emotion != "neutral" && !t.emotion.empty() && (!t.cause_span.empty() || !t.cause_turns.empty())) {

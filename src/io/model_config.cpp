@@ -740,9 +740,9 @@ json adapter_json(const AdapterConfig& a) {
 }
 
 json encoder_heads_json(const EncoderHeadsConfig& h) {
-  return {{"input_size", h.input_size},     {"hidden_size", h.hidden_size}, {"emotions", h.emotions},
-          {"ctc_alphabet", h.ctc_alphabet}, {"prosody_features", h.prosody_features},
-          {"heard_from", h.heard_from},     {"evidence_weight", h.evidence_weight}};
+  return {{"input_size", h.input_size},          {"hidden_size", h.hidden_size},           {"emotions", h.emotions},
+          {"ctc_alphabet", h.ctc_alphabet},      {"prosody_features", h.prosody_features}, {"heard_from", h.heard_from},
+          {"evidence_weight", h.evidence_weight}};
 }
 
 json talker_json(const TalkerConfig& t) {
@@ -809,8 +809,8 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     const json& h = top.at("encoder_heads");
     if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
     Keys k(h, source, "encoder_heads.");
-    k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from",
-            "evidence_weight"});
+    k.only(
+        {"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from", "evidence_weight"});
     EncoderHeadsConfig e;
     e.input_size = k.integer("input_size", c.encoder.config.d_model);
     e.hidden_size = k.integer("hidden_size", e.hidden_size);

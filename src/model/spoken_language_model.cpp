@@ -92,15 +92,6 @@ void SpokenLanguageModelImpl::attach_encoder_heads(io::EncoderHeadsConfig heads)
   });
 }
 
-void SpokenLanguageModelImpl::set_heard_emotion_use(const std::string& heard_from, double evidence_weight) {
-  if (!config_.encoder_heads) throw ConfigError("the model has no encoder heads");
-  io::SlmConfig c = config_;
-  c.encoder_heads->heard_from = heard_from;
-  c.encoder_heads->evidence_weight = evidence_weight;
-  c.validate("encoder heads");
-  config_ = std::move(c);
-}
-
 int64_t SpokenLanguageModelImpl::audio_embeddings_for(int64_t mel_frames) const {
   return adapter_->output_frames(SpeechEncoderImpl::output_frames(mel_frames));
 }

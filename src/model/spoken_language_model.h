@@ -140,8 +140,6 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
   EncoderHeadsImpl* encoder_heads() { return encoder_heads_ ? encoder_heads_.get() : nullptr; }
   // Adds fresh heads (the encoder pre-training stage); replaces any the model had.
   void attach_encoder_heads(io::EncoderHeadsConfig heads);
-  // Where the runtime reads the heard emotion from and the evidence weight (io::EncoderHeadsConfig).
-  void set_heard_emotion_use(const std::string& heard_from, double evidence_weight);
   // Audio embeddings (<|AUDIO|> slots) that `mel_frames` log-mel frames give.
   int64_t audio_embeddings_for(int64_t mel_frames) const;
 

@@ -213,7 +213,7 @@ inline constexpr size_t kChunkClips = 8;
 class ClipSampler {
  public:
   ClipSampler(const std::vector<Clip>& clips, const EncoderPretrainSpec& spec, uint64_t seed)
-      : clips_(clips), spec_(spec), seed_(seed) {
+      : spec_(spec), seed_(seed) {
     for (size_t i = 0; i < clips.size(); ++i) {
       if (clips[i].real) {
         real_.push_back(i);
@@ -245,7 +245,6 @@ class ClipSampler {
   size_t synthetic_count() const { return synthetic_.size(); }
 
  private:
-  const std::vector<Clip>& clips_;
   const EncoderPretrainSpec& spec_;
   uint64_t seed_;
   std::vector<size_t> real_, synthetic_;
