@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "attune/error.h"
+#include "data/detokenize.h"
 #include "data/reader_util.h"
 #include "data/readers.h"
 
@@ -29,6 +30,7 @@ std::optional<std::pair<int, std::string>> split_pair_item(const nlohmann::json&
 }  // namespace
 
 std::vector<Dialogue> read_ecf(ReadContext& ctx) {
+  ctx.tokenised_english = true;  // "Oh , yeah . Had that dream ."
   const fs::path path = ctx.file("text", "Subtask_1_train.json");
   const std::string file = path.string();
   const nlohmann::json root = read_json_file(path);
@@ -92,7 +94,7 @@ std::vector<Dialogue> read_ecf(ReadContext& ctx) {
           continue;
         }
         target->causes.push_back(cause->first);
-        if (!cause->second.empty()) target->cause_span.push_back(cause->second);
+        if (!cause->second.empty()) target->cause_span.push_back(detokenize_english(cause->second));
       }
     }
     if (utts.empty()) {

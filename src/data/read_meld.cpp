@@ -63,6 +63,7 @@ std::vector<Dialogue> read_multiparty_csv(ReadContext& ctx, const fs::path& path
 }
 
 std::vector<Dialogue> read_meld(ReadContext& ctx) {
+  ctx.tokenised_english = true;  // typographic quotes and double spaces ("My duties?  All right.")
   const std::string name = ctx.split == "train" ? "train" : "dev";
   const fs::path path = ctx.file("text", name + "_sent_emo.csv");
   // Dialogue ids restart in each file: the file name keeps them unique.

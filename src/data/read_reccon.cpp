@@ -5,11 +5,13 @@
 
 #include "attune/error.h"
 #include "common/file_util.h"
+#include "data/detokenize.h"
 #include "data/reader_util.h"
 
 namespace attune::data::detail {
 
 std::vector<Dialogue> read_reccon(ReadContext& ctx) {
+  ctx.tokenised_english = true;  // "It ' s going to be a good game ."
   const fs::path path = ctx.file("text", ctx.split == "train" ? "dailydialog_train.json" : "dailydialog_valid.json");
   const std::string file = path.string();
   // ordered_json keeps the file's order of dialogues.
@@ -58,7 +60,7 @@ std::vector<Dialogue> read_reccon(ReadContext& ctx) {
       if (spans && spans->is_array()) {
         for (const auto& span : *spans) {
           if (span.is_string() && !span.get<std::string>().empty() && span.get<std::string>() != "b") {
-            u.cause_span.push_back(span.get<std::string>());
+            u.cause_span.push_back(detokenize_english(span.get<std::string>()));
           }
         }
       }

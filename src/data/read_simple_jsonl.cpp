@@ -55,6 +55,7 @@ std::string split_of(const std::string& corpus, const nlohmann::json& j, const s
 
 std::vector<Dialogue> read_simple_jsonl(ReadContext& ctx) {
   const Spec& spec = *spec_of(ctx.corpus);
+  ctx.tokenised_english = ctx.corpus == "dailydialog";  // "Say , Jim , how about ... ?"
   const bool two_files = spec.file_valid != nullptr;
   const fs::path path = ctx.file("text", two_files && ctx.split == "valid" ? spec.file_valid : spec.file_train);
   const std::string file = path.string();

@@ -8,6 +8,7 @@
 
 #include "attune/error.h"
 #include "common/file_util.h"
+#include "data/detokenize.h"
 #include "data/labels.h"
 #include "data/readers.h"
 #include "text/unicode.h"
@@ -61,6 +62,7 @@ bool ReadContext::check_text(std::string& text, const Where& at, std::string_vie
     report(at, std::string(what) + ": text is not valid UTF-8 (skipped)", "invalid utf-8");
     return false;
   }
+  if (tokenised_english) text = detokenize_english(text);
   return true;
 }
 

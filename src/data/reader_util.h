@@ -52,6 +52,9 @@ class ReadContext {
   const std::string split;
   const fs::path root;
   Diagnostics& diag;
+  // The corpus stores English split into tokens ("Don ' t", "there ."): check_text() detokenises
+  // every line (data/detokenize.h); the reader passes its cause spans through the same function.
+  bool tokenised_english = false;
 
   // The corpus folder: root/<kind>/<corpus>, or root/<corpus> when only that exists.
   fs::path dir(std::string_view kind) const;
@@ -62,7 +65,8 @@ class ReadContext {
   // Sets u.emotion / u.source_emotion from the corpus label; reports "unknown label" (emotion "")
   // and "dropped label".
   void set_label(Utterance& u, std::string_view label, const Where& at) const;
-  // Trims `text`; reports and returns false when it is empty or not UTF-8.
+  // Trims `text` (and detokenises it when tokenised_english); reports and returns false when it is
+  // empty or not UTF-8.
   bool check_text(std::string& text, const Where& at, std::string_view what) const;
   // make_dialogue_id, made unique within this read ("duplicate id" reported, "_2" appended).
   std::string unique_id(std::string_view source_id, const Where& at);

@@ -91,16 +91,16 @@ TEST(ReaderReccon, RolesJoinsCausesAndProblems) {
   const Dialogue& d1 = by_id(ds, "reccon_tr_1");
   EXPECT_EQ(d1.meta.user_speaker, "B");
   EXPECT_EQ(d1.meta.responder_speaker, "A");
-  EXPECT_EQ(d1.meta.opening, "Hey , you wanna see a movie ?");
+  EXPECT_EQ(d1.meta.opening, "Hey, you wanna see a movie?");
   EXPECT_EQ(d1.meta.split, "train");
   EXPECT_EQ(d1.lang, "en");
   ASSERT_EQ(d1.turns.size(), 2u);
   const Turn& t1 = d1.turns[0];
   EXPECT_EQ(t1.turn_id, 1);
-  EXPECT_EQ(t1.text, "Sounds great ! I love movies .");
+  EXPECT_EQ(t1.text, "Sounds great! I love movies.");
   EXPECT_EQ(t1.emotion, "happy");
   EXPECT_EQ(t1.source_emotion, "happy");  // the last non-neutral line's label
-  EXPECT_EQ(t1.response_text, "Ok .");
+  EXPECT_EQ(t1.response_text, "Ok.");
   EXPECT_EQ(t1.cause_turns, (std::vector<int>{1}));           // utterances 2 and 3 are turn 1; 1 is the opening
   EXPECT_EQ(t1.cause_response_turns, (std::vector<int>{0}));  // "see a movie" was said in the opening
   EXPECT_EQ(t1.cause_span, (std::vector<std::string>{"see a movie", "Sounds great", "love movies"}));
@@ -110,7 +110,7 @@ TEST(ReaderReccon, RolesJoinsCausesAndProblems) {
   EXPECT_EQ(t2.cause_type, "latent");                // evidence "b": background, no utterance
   EXPECT_EQ(t2.cause_turns, (std::vector<int>{2}));  // utterance 5, and no span "b"
   EXPECT_EQ(t2.cause_span, (std::vector<std::string>{"lost my wallet"}));
-  EXPECT_EQ(t2.response_text, "Really ?");
+  EXPECT_EQ(t2.response_text, "Really?");
 
   const Dialogue& d2 = by_id(ds, "reccon_tr_2");
   EXPECT_EQ(d2.meta.user_speaker, "A");
@@ -118,10 +118,10 @@ TEST(ReaderReccon, RolesJoinsCausesAndProblems) {
   EXPECT_EQ(d2.turns[0].emotion, "happy");
   EXPECT_EQ(d2.turns[0].source_emotion, "happines");
   EXPECT_EQ(d2.turns[0].cause_turns, (std::vector<int>{1}));
-  EXPECT_EQ(d2.turns[1].text, "It starts on Monday .");  // the blank line is skipped
+  EXPECT_EQ(d2.turns[1].text, "It starts on Monday.");  // the blank line is skipped
   EXPECT_EQ(d2.turns[1].emotion, "happy");
   EXPECT_EQ(d2.turns[1].cause_turns, (std::vector<int>{1}));  // 9 is out of range, 1 kept
-  EXPECT_EQ(d2.turns[1].response_text, "When ?");
+  EXPECT_EQ(d2.turns[1].response_text, "When?");
 
   // A tie (no non-neutral line) goes to the first speaker.
   EXPECT_EQ(by_id(ds, "reccon_tr_3").meta.user_speaker, "A");
@@ -155,21 +155,21 @@ TEST(ReaderEcf, MultiPartyResponsesAndCausePairs) {
   EXPECT_EQ(d.meta.responder_speaker, "Joey, Phoebe");
   ASSERT_EQ(d.turns.size(), 3u);
   EXPECT_EQ(d.turns[0].emotion, "neutral");
-  EXPECT_EQ(d.turns[0].response_text, "Had that dream .");  // one other speaker: no names
+  EXPECT_EQ(d.turns[0].response_text, "Had that dream.");  // one other speaker: no names
   EXPECT_EQ(d.turns[1].emotion, "surprise");
   EXPECT_EQ(d.turns[1].cause_turns, (std::vector<int>{1}));
   EXPECT_EQ(d.turns[1].cause_response_turns, (std::vector<int>{1}));
-  EXPECT_EQ(d.turns[1].cause_span, (std::vector<std::string>{"I am naked .", "Had that dream ."}));
-  EXPECT_EQ(d.turns[1].response_text, "Joey: Instead of ... ? Phoebe: No .");
+  EXPECT_EQ(d.turns[1].cause_span, (std::vector<std::string>{"I am naked.", "Had that dream."}));
+  EXPECT_EQ(d.turns[1].response_text, "Joey: Instead of...? Phoebe: No.");
   EXPECT_EQ(d.turns[2].emotion, "anger");
   EXPECT_EQ(d.turns[2].cause_response_turns, (std::vector<int>{2}));  // 12 out of range, dropped
-  EXPECT_EQ(d.turns[2].response_text, "Never had that dream .");
+  EXPECT_EQ(d.turns[2].response_text, "Never had that dream.");
 
   const Dialogue& d2 = by_id(ds, "ecf_2");
   EXPECT_EQ(d2.turns[0].emotion, "happy");
   EXPECT_EQ(d2.turns[0].source_emotion, "joy");
   EXPECT_EQ(d2.turns[0].cause_turns, (std::vector<int>{1}));
-  EXPECT_EQ(d2.turns[0].response_text, "Hello .");
+  EXPECT_EQ(d2.turns[0].response_text, "Hello.");
 
   EXPECT_EQ(count(diag, "cause out of range"), 1);
   EXPECT_EQ(count(diag, "malformed cause"), 1);
@@ -229,7 +229,7 @@ TEST(ReaderMeld, QuotedCsvMultiPartyAndLineNumbers) {
   EXPECT_EQ(d.turns[0].response_text, "Hi.");
   EXPECT_EQ(d.turns[1].text, "He said \"no\"!");
   EXPECT_EQ(d.turns[1].emotion, "anger");
-  EXPECT_EQ(d.turns[1].response_text, "Ross: What? Monica: Two\nlines");
+  EXPECT_EQ(d.turns[1].response_text, "Ross: What? Monica: Two lines");
   EXPECT_EQ(by_id(ds, "meld_train_1").meta.user_speaker, "Rachel");
   // The short row is on line 8: the quoted field before it spans lines 6-7.
   EXPECT_EQ(lines_of(diag, "malformed line"), (std::vector<int64_t>{8}));
@@ -289,18 +289,18 @@ TEST(ReaderDailyDialog, SymmetricRolesAndMalformedLine) {
   const Dialogue& d = ds[0];
   EXPECT_EQ(d.dialogue_id, "dailydialog_train_0");
   EXPECT_EQ(d.meta.user_speaker, "B");
-  EXPECT_EQ(d.meta.opening, "Shall we go out ?");
+  EXPECT_EQ(d.meta.opening, "Shall we go out?");
   ASSERT_EQ(d.turns.size(), 2u);
-  EXPECT_EQ(d.turns[0].text, "Great idea ! Where to ?");
+  EXPECT_EQ(d.turns[0].text, "Great idea! Where to?");
   EXPECT_EQ(d.turns[0].emotion, "happy");  // the last non-neutral of the joined lines
   EXPECT_EQ(d.turns[0].source_emotion, "happiness");
-  EXPECT_EQ(d.turns[0].response_text, "The park .");
+  EXPECT_EQ(d.turns[0].response_text, "The park.");
   EXPECT_EQ(d.turns[1].emotion, "disgust");
   EXPECT_EQ(lines_of(diag, "malformed line"), (std::vector<int64_t>{2}));
   EXPECT_EQ(lines_of(diag, "unknown label"), (std::vector<int64_t>{3}));
   // An unknown label does not count as non-neutral: A speaks first and wins the tie.
   EXPECT_EQ(ds[1].meta.user_speaker, "A");
-  EXPECT_EQ(ds[1].turns[0].response_text, "Hi .");
+  EXPECT_EQ(ds[1].turns[0].response_text, "Hi.");
 
   Diagnostics vdiag;
   auto valid = read_corpus("dailydialog", "valid", fixtures(), vdiag);
