@@ -24,6 +24,17 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
       ->check(CLI::Range(0.0, 100.0));
   app.add_option("--top-p", o.session.top_p, "Nucleus sampling probability")->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", o.session.seed, "Random seed for sampling");
+  app.add_option("--min-reply-tokens", o.session.min_reply_tokens, "The reply cannot end before this many tokens")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--no-repeat-ngram", o.session.no_repeat_ngram,
+                 "No n-gram of this many tokens twice in a reply (0: off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{64}))
+      ->capture_default_str();
+  app.add_option("--repetition-penalty", o.session.reply_repetition_penalty,
+                 "Penalty on the reply's own tokens (1: off; HF/CTRL semantics)")
+      ->check(CLI::Range(1.0, 10.0))
+      ->capture_default_str();
   app.add_flag("--no-speech", o.no_speech, "Text replies only (no talker)");
   app.add_option("--dtype", o.dtype, "fp32, bf16 or auto")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N");

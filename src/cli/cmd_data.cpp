@@ -11,6 +11,7 @@
 #include "data/build.h"
 #include "data/readers.h"
 #include "data/stats.h"
+#include "io/model_config.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -93,8 +94,15 @@ int run_build(BuildCli c) {
   return 0;
 }
 
-int run_stats(const std::string& dir) {
-  data::DataStats s = data::compute_stats(dir);
+int run_stats(const std::string& dir, const std::string& recipe) {
+  data::CorpusWeights weights;
+  if (!recipe.empty()) {
+    const nlohmann::json r = io::read_json_file(recipe);
+    if (r.contains("data") && r["data"].is_object() && r["data"].contains("corpus_weights")) {
+      weights = data::CorpusWeights::from_json(r["data"]["corpus_weights"], recipe + ": data.corpus_weights");
+    }
+  }
+  data::DataStats s = data::compute_stats(dir, weights);
   const std::string plot = "label_distribution.svg";
   common::write_file_atomically(fs::path(dir) / plot, data::label_distribution_svg(s));
   common::write_file_atomically(fs::path(dir) / "stats.md", data::stats_markdown(s, plot));
@@ -176,6 +184,10 @@ const bool registered = register_command(
        auto dir = std::make_shared<std::string>();
        auto* stats = app.add_subcommand("stats", "Counts, label distribution, audio hours and tokens of a build");
        stats->add_option("dir", *dir, "A directory written by `attune data build`")->required();
+       auto stats_recipe = std::make_shared<std::string>();
+       stats
+           ->add_option("--recipe", *stats_recipe, "A training recipe whose data.corpus_weights to apply to the shares")
+           ->check(CLI::ExistingFile);
        auto* list = app.add_subcommand("corpora", "List the corpus readers");
        auto* shards = app.add_subcommand("shards", "(Re)write DIR/shards from DIR/dialogues.jsonl for a tokenizer");
        auto shard_dir = std::make_shared<std::string>();
@@ -189,9 +201,9 @@ const bool registered = register_command(
        shards->add_option("--adapter-stride", shard_opts->adapter_stride, "The model's adapter stride")
            ->capture_default_str();
        shards->add_option("--max-tokens", shard_opts->max_tokens, "Tokens per record")->capture_default_str();
-       return [c, dir, build, stats, list, shards, shard_dir, shard_tok, shard_opts] {
+       return [c, dir, build, stats, stats_recipe, list, shards, shard_dir, shard_tok, shard_opts] {
          if (build->parsed()) return run_build(*c);
-         if (stats->parsed()) return run_stats(*dir);
+         if (stats->parsed()) return run_stats(*dir, *stats_recipe);
          if (shards->parsed()) return run_shards(*shard_dir, *shard_tok, *shard_opts, !c->no_progress);
          if (list->parsed()) return run_corpora();
          return 2;

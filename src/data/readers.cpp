@@ -48,6 +48,17 @@ std::string make_dialogue_id(std::string_view corpus, std::string_view source_id
   return id.rfind(prefix, 0) == 0 ? id : prefix + id;
 }
 
+std::string corpus_of_dialogue(std::string_view dialogue_id) {
+  std::string best;
+  for (const CorpusInfo& c : corpora()) {
+    if (c.name.size() > best.size() && dialogue_id.size() > c.name.size() &&
+        dialogue_id.substr(0, c.name.size()) == c.name && dialogue_id[c.name.size()] == '_') {
+      best = c.name;
+    }
+  }
+  return best;
+}
+
 std::vector<Dialogue> read_corpus(std::string_view name, std::string_view split, const std::filesystem::path& data_root,
                                   Diagnostics& diag) {
   if (split != "train" && split != "valid") {

@@ -49,4 +49,8 @@ std::string hash_split(std::string_view source_id);
 // prefix is not doubled when the source id already starts with it ("swda_2005").
 std::string make_dialogue_id(std::string_view corpus, std::string_view source_id);
 
+// The corpus a dialogue id of make_dialogue_id() belongs to (the longest reader name it starts
+// with, followed by '_'), or "" when none.
+std::string corpus_of_dialogue(std::string_view dialogue_id);
+
 }  // namespace attune::data

@@ -387,6 +387,12 @@ ShardSet ShardSet::open(const fs::path& dir) {
 const json& ShardSet::index() const { return impl_->index; }
 int64_t ShardSet::size() const { return impl_->first_record.back(); }
 
+std::vector<std::string> ShardSet::dialogue_ids() const {
+  std::vector<std::string> out;
+  for (const auto& file_ids : impl_->ids) out.insert(out.end(), file_ids.begin(), file_ids.end());
+  return out;
+}
+
 std::vector<int64_t> ShardSet::lengths(std::string_view view) const {
   if (view != "text" && view != "audio") {
     throw ConfigError("shard view '" + std::string(view) + "'; expected text or audio");

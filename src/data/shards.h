@@ -114,6 +114,8 @@ class ShardSet {
   // Token counts of every record in one view ("text" or "audio"; 0 where a record has no audio
   // view), read from the offsets alone: what a batch planner needs without loading records.
   std::vector<int64_t> lengths(std::string_view view) const;
+  // The dialogue id of every record, in record order (from the index alone).
+  std::vector<std::string> dialogue_ids() const;
 
  private:
   struct Impl;

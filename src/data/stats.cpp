@@ -38,6 +38,8 @@ void add(CorpusStats& into, const CorpusStats& s) {
   into.mismatched_turns += s.mismatched_turns;
   into.with_cause += s.with_cause;
   into.with_thinking += s.with_thinking;
+  into.with_cause_span += s.with_cause_span;
+  into.quoting_cause += s.quoting_cause;
   into.audio_seconds += s.audio_seconds;
   if (into.emotion_counts.empty()) into.emotion_counts.assign(s.emotion_counts.size(), 0);
   for (size_t i = 0; i < s.emotion_counts.size(); ++i) into.emotion_counts[i] += s.emotion_counts[i];
@@ -58,6 +60,22 @@ Spread spread(std::vector<int64_t> v) {
   return {v.front(), v[v.size() / 2], v.back(), sum / static_cast<double>(v.size())};
 }
 
+// Whether the thinking quotes one of the turn's cause spans: it holds the span's first four words
+// (the trace clips long spans and turns '"' into '\'').
+bool quotes_a_span(const Turn& t) {
+  for (std::string span : t.cause_span) {
+    std::replace(span.begin(), span.end(), '"', '\'');
+    std::string prefix;
+    int words = 0;
+    for (size_t i = 0; i < span.size() && words < 4; ++i) {
+      if (span[i] == ' ') ++words;
+      if (words < 4) prefix += span[i];
+    }
+    if (!prefix.empty() && t.thinking.find(prefix) != std::string::npos) return true;
+  }
+  return false;
+}
+
 json corpus_json(const CorpusStats& s) {
   json labels = json::object();
   const auto& names = emotion_labels();
@@ -75,6 +93,8 @@ json corpus_json(const CorpusStats& s) {
           {"voice_differs_from_words", s.mismatched_turns},
           {"turns_with_cause", s.with_cause},
           {"replies_with_thinking", s.with_thinking},
+          {"turns_with_cause_span", s.with_cause_span},
+          {"thinking_quotes_the_cause", s.quoting_cause},
           {"audio_hours", s.audio_seconds / 3600},
           {"labels", labels},
           {"turns_per_dialogue", {{"min", sp.min}, {"median", sp.median}, {"mean", sp.mean}, {"max", sp.max}}}};
@@ -82,7 +102,7 @@ json corpus_json(const CorpusStats& s) {
 
 }  // namespace
 
-DataStats compute_stats(const fs::path& dir) {
+DataStats compute_stats(const fs::path& dir, const CorpusWeights& weights) {
   const fs::path jsonl = dir / "dialogues.jsonl";
   if (!fs::exists(jsonl))
     throw InputError(jsonl.string(), "no such file (is this a directory `attune data build` wrote?)");
@@ -103,6 +123,10 @@ DataStats compute_stats(const fs::path& dir) {
       ++s.emotion_counts[e >= 0 ? static_cast<size_t>(e) : n_labels];
       if (!t.response_text.empty()) ++s.reply_turns;
       if (!t.thinking.empty()) ++s.with_thinking;
+      if (!t.thinking.empty() && !t.cause_span.empty()) {
+        ++s.with_cause_span;
+        if (quotes_a_span(t)) ++s.quoting_cause;
+      }
       if (!t.cause_turns.empty() || !t.cause_response_turns.empty() || !t.cause_span.empty()) ++s.with_cause;
       if (!t.split_audio_file.empty()) {
         const bool synthetic = t.voice && t.voice->source == "synthetic";
@@ -137,6 +161,8 @@ DataStats compute_stats(const fs::path& dir) {
     out.text_tokens = t.value("text_tokens", int64_t{0});
     out.audio_tokens = t.value("audio_tokens", int64_t{0});
     out.target_tokens = t.value("target_tokens", int64_t{0});
+    out.shares = corpus_shares(set.dialogue_ids(), set.lengths("text"), weights);
+    out.weighted = !weights.uniform();
   }
   return out;
 }
@@ -146,10 +172,20 @@ json stats_to_json(const DataStats& s) {
   for (const auto& [name, c] : s.corpora) corpora[name] = corpus_json(c);
   json j = {{"corpora", corpora}, {"total", corpus_json(s.total)}};
   if (s.has_shards) {
+    json shares = json::object();
+    for (const auto& [name, c] : s.shares) {
+      shares[name] = {{"records", c.records},
+                      {"text_tokens", c.tokens},
+                      {"weight", c.weight},
+                      {"share", c.share},
+                      {"weighted_share", c.weighted_share}};
+    }
     j["shards"] = {{"records", s.records},
                    {"text_tokens", s.text_tokens},
                    {"audio_tokens", s.audio_tokens},
-                   {"target_tokens", s.target_tokens}};
+                   {"target_tokens", s.target_tokens},
+                   {"corpora", shares},
+                   {"weighted", s.weighted}};
   }
   return j;
 }
@@ -172,9 +208,22 @@ std::string stats_table(const DataStats& s) {
   Spread sp = spread(s.total.turns_per_dialogue);
   out += fmt::format("\nturns per dialogue: min {} median {} mean {:.1f} max {}\n", sp.min, sp.median, sp.mean, sp.max);
   out += fmt::format("voice differs from words: {} turns\n", s.total.mismatched_turns);
+  if (s.total.with_cause_span > 0) {
+    out +=
+        fmt::format("thinking quotes the annotated cause: {} of {} turns ({:.1f}%)\n", s.total.quoting_cause,
+                    s.total.with_cause_span,
+                    100.0 * static_cast<double>(s.total.quoting_cause) / static_cast<double>(s.total.with_cause_span));
+  }
   if (s.has_shards) {
     out += fmt::format("shards: {} records, {} text-view tokens, {} audio-view tokens, {} target tokens\n", s.records,
                        s.text_tokens, s.audio_tokens, s.target_tokens);
+    out += fmt::format("\n{:<22}{:>9}{:>12}{:>8}{:>9}{:>10}\n", "corpus (text view)", "records", "tokens", "share",
+                       "weight", "weighted");
+    for (const auto& [name, c] : s.shares) {
+      out += fmt::format("{:<22}{:>9}{:>12}{:>7.1f}%{:>9g}{:>9.1f}%\n", name, c.records, c.tokens, 100 * c.share,
+                         c.weight, 100 * c.weighted_share);
+    }
+    if (!s.weighted) out += "(no corpus weights given: --recipe FILE applies a recipe's data.corpus_weights)\n";
   }
   return out;
 }

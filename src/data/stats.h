@@ -10,11 +10,15 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "data/batches.h"
+
 namespace attune::data {
 
 struct CorpusStats {
   int64_t dialogues = 0, user_turns = 0, reply_turns = 0, t1_questions = 0, t2_questions = 0;
   int64_t recorded_turns = 0, synthetic_turns = 0, mismatched_turns = 0, with_cause = 0, with_thinking = 0;
+  // Turns with an annotated cause span and a thinking, and those whose thinking quotes the span.
+  int64_t with_cause_span = 0, quoting_cause = 0;
   double audio_seconds = 0;
   std::vector<int64_t> emotion_counts;  // per emotion_labels(), then one for unlabelled turns
   std::vector<int64_t> turns_per_dialogue;
@@ -30,12 +34,16 @@ struct DataStats {
   CorpusStats total;
   int64_t records = 0, text_tokens = 0, audio_tokens = 0, target_tokens = 0;
   bool has_shards = false;
+  // Per corpus, its share of the text-view tokens of the shards, before and after `weights`.
+  std::map<std::string, CorpusShare> shares;
+  bool weighted = false;
   std::vector<SampleDialogue> samples;  // the first few voiced dialogues with thinking of each corpus
 };
 
 // Reads DIR/dialogues.jsonl (and DIR/shards/index.json when present). Audio durations come from the
-// files' headers. Throws InputError naming the file that is missing or malformed.
-DataStats compute_stats(const std::filesystem::path& dir);
+// files' headers. `weights` (a recipe's data.corpus_weights) are applied to the shards' corpus
+// shares. Throws InputError naming the file that is missing or malformed.
+DataStats compute_stats(const std::filesystem::path& dir, const CorpusWeights& weights = {});
 
 nlohmann::json stats_to_json(const DataStats& stats);
 // A plain-text table for the terminal.

@@ -58,6 +58,19 @@ void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> 
   }
 }
 
+void apply_no_repeat_ngram(std::span<float> logits, std::span<const int32_t> history, int64_t n) {
+  const size_t len = history.size(), k = static_cast<size_t>(std::max<int64_t>(n, 0));
+  if (k == 0 || len + 1 < k) return;
+  const std::span<const int32_t> prefix = history.subspan(len - (k - 1));  // the n-gram's first n - 1 ids
+  for (size_t start = 0; start + k <= len; ++start) {
+    if (!std::equal(prefix.begin(), prefix.end(), history.begin() + static_cast<std::ptrdiff_t>(start))) continue;
+    const int32_t banned = history[start + k - 1];
+    if (banned >= 0 && static_cast<size_t>(banned) < logits.size()) {
+      logits[static_cast<size_t>(banned)] = -std::numeric_limits<float>::infinity();
+    }
+  }
+}
+
 void apply_temperature(std::span<float> logits, double temperature) {
   if (temperature == 1.0) return;
   for (float& x : logits) x = static_cast<float>(x / temperature);

@@ -37,6 +37,9 @@ struct SamplingOptions {
 
 // The processing steps on their own (in place), for tests and other decoders.
 void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> history, double penalty);
+// Hugging Face's no_repeat_ngram_size: every token that would complete an n-gram already present in
+// `history` (whose last n - 1 ids are the prefix) gets -infinity. n <= 0: off.
+void apply_no_repeat_ngram(std::span<float> logits, std::span<const int32_t> history, int64_t n);
 void apply_temperature(std::span<float> logits, double temperature);
 // Sets all but the k largest logits to -infinity (ties at the k-th value are kept, as HF does).
 void apply_top_k(std::span<float> logits, int64_t k);

@@ -25,6 +25,7 @@
 #include "model/spoken_language_model.h"
 #include "model/talker_head.h"
 #include "model/torch_error.h"
+#include "runtime/reply_rules.h"
 #include "runtime/talker_stream.h"
 #include "runtime/thinking_reader.h"
 #include "runtime/turn_audio.h"
@@ -365,6 +366,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
 
     enum class Part { kBeforeThinking, kThinking, kReply } part = Part::kBeforeThinking;
     std::string raw_thinking, reply_text;
+    std::vector<int32_t> reply_ids;  // the reply's tokens, for the reply rules
     std::optional<SpeechStyle> head_style;
     // Per thinking token: where its text starts in raw_thinking and the label distribution it was drawn from.
     struct LabelStep {
@@ -415,6 +417,13 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
         }
         label_step = s;
       }
+      if (part == Part::kReply) {
+        runtime::constrain_reply(row, reply_ids,
+                                 {.min_tokens = options.min_reply_tokens,
+                                  .no_repeat_ngram = options.no_repeat_ngram,
+                                  .repetition_penalty = options.reply_repetition_penalty},
+                                 m.stop_ids);
+      }
       const int32_t id = sampler.sample(row, context_ids);
       // The evidence applies until the thinking has named a feeling (an adverb such as "fairly" may
       // come first) or reached the intensity that follows it.
@@ -441,6 +450,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
         } catch (const InputError&) {  // an id without a token (padded vocabulary): no text
         }
         if (part == Part::kReply) {
+          reply_ids.push_back(id);
           if (reply_text.empty()) {
             // Leading blank lines after </think> are layout, not speech.
             const size_t keep = piece.find_first_not_of(" \n\r\t");
@@ -494,6 +504,14 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
       reply_text += tail;
       speech.push_text(tail);
       if (cb.on_text && !tail.empty()) cb.on_text(tail);
+      if (reply.stop_reason == "max tokens" || reply.stop_reason == "context full") {
+        // Out of budget mid-sentence: the reply ends at its last full sentence (text and speech).
+        const std::string cut = runtime::end_at_sentence(reply_text);
+        if (cut.size() < reply_text.size()) {
+          reply_text = cut;
+          speech.drop_unfinished();
+        }
+      }
     } else {
       raw_thinking += decoder.finish();
       // No </think>: the thinking never closed, so there is no reply (and no style from the head).

@@ -40,6 +40,8 @@ class TalkerStream {
   void push_text(std::string_view piece);
   // Calls `on_audio` for every sentence synthesised so far, in order, on the caller's thread.
   void deliver(const AudioCallback& on_audio);
+  // Forgets the sentence in progress (not yet queued): a reply cut at its last full sentence.
+  void drop_unfinished() { pending_.clear(); }
   // Queues the remaining text, waits for the worker, delivers the rest. Rethrows a talker error.
   void finish(const AudioCallback& on_audio);
 

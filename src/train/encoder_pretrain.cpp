@@ -462,6 +462,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     heads.hidden_size = spec_.heads_hidden;
     heads.ctc_alphabet = build_ctc_alphabet(transcripts, spec_.alphabet_min_count);
     heads.prosody_features = audio::prosody_feature_names();
+    heads.evidence_weight = spec_.evidence_weight;
     slm_->attach_encoder_heads(heads);
     set_prosody_statistics(*slm_->encoder_heads(), train_);
   }

@@ -204,6 +204,7 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   Section heads = model.section("heads");
   p.heads_hidden = heads.integer("hidden_size", p.heads_hidden, 1, 65536);
   p.alphabet_min_count = heads.integer("alphabet_min_count", p.alphabet_min_count, 1);
+  p.evidence_weight = heads.number("evidence_weight", p.evidence_weight, 0, 100);
   heads.finish();
   model.finish();
   if (r.from.empty() == r.slm.is_null()) {
@@ -344,6 +345,9 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   r.train_data = data.path("train");
   r.valid_data = data.path("valid");
   r.batch_tokens = data.integer("batch_tokens", 4096, 16);
+  if (const json* w = data.find("corpus_weights")) {
+    r.corpus_weights = data::CorpusWeights::from_json(*w, source + ": data.corpus_weights");
+  }
   data.finish();
   if (r.train_data.empty()) data.fail("data.train", "missing: a shard directory from `attune data build`");
 

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/batches.h"
+
 namespace attune::train {
 
 struct LoraSpec {
@@ -37,7 +39,8 @@ struct EncoderPretrainSpec {
   double ctc_weight = 1, emotion_weight = 1, intensity_weight = 0.5;  // loss.ctc / emotion / intensity
   int64_t heads_hidden = 256;                                         // model.heads.hidden_size
   int64_t alphabet_min_count = 20;                                    // model.heads.alphabet_min_count
-  int64_t eval_clips = 400;                                           // eval.clips: fixed valid clips per evaluation
+  double evidence_weight = 0;  // model.heads.evidence_weight: the new heads' config value (docs/runtime.md)
+  int64_t eval_clips = 400;    // eval.clips: fixed valid clips per evaluation
 };
 
 struct Recipe {
@@ -60,6 +63,7 @@ struct Recipe {
   // ---- data ----
   std::filesystem::path train_data, valid_data;  // shard directories (or a build directory holding shards/)
   int64_t batch_tokens = 4096;                   // per micro-batch, padding included
+  data::CorpusWeights corpus_weights;            // data.corpus_weights: records drawn per epoch, by corpus
 
   // ---- what trains ----
   std::vector<std::string> parts;  // of encoder, adapter, language_model, talker

@@ -318,8 +318,16 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
   if (std::all_of(lengths.begin(), lengths.end(), [](int64_t n) { return n == 0; })) {
     throw InputError(train_dir.string() + ": no record has an " + view + " view (build the data with --voices)");
   }
-  planner_ =
-      std::make_unique<data::BatchPlanner>(lengths, data::BatchOptions{.max_tokens = r_.batch_tokens, .seed = r_.seed});
+  std::vector<double> weights;
+  if (!r_.corpus_weights.uniform()) {
+    weights = r_.corpus_weights.per_record(train_set_->dialogue_ids());
+    for (const auto& [corpus, s] : data::corpus_shares(train_set_->dialogue_ids(), lengths, r_.corpus_weights)) {
+      spdlog::info("data.corpus_weights: {} x{:g}: {:.1f}% of the {} tokens -> {:.1f}% of each epoch", corpus, s.weight,
+                   100 * s.share, view, 100 * s.weighted_share);
+    }
+  }
+  planner_ = std::make_unique<data::BatchPlanner>(
+      lengths, data::BatchOptions{.max_tokens = r_.batch_tokens, .seed = r_.seed}, std::move(weights));
   if (valid_set_) {
     std::vector<int64_t> vl = valid_set_->lengths(view);
     if (std::any_of(vl.begin(), vl.end(), [](int64_t n) { return n > 0; })) {

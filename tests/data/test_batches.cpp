@@ -1,5 +1,6 @@
 // Batch planning over shard records: every record once per epoch, the token budget kept, a seeded
-// order, and an exact resume from a saved state.
+// order, and an exact resume from a saved state; corpus weights reach the batches in their
+// proportions.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,6 +8,7 @@
 
 #include "attune/error.h"
 #include "data/batches.h"
+#include "data/readers.h"
 
 namespace attune::data {
 namespace {
@@ -81,6 +83,76 @@ TEST(Batches, InOrderForEvaluationAndBadOptions) {
   // A record longer than the budget is a batch of its own.
   BatchPlanner big({5000, 10}, {.max_tokens = 100, .shuffle = false});
   EXPECT_EQ(big.next(), (std::vector<int64_t>{0}));
+}
+
+// Three corpora of 400 records each, weighted 3 : 1 : 0.5 (and one of weight 0): over 20 epochs the
+// batches hold each corpus's records in those proportions, and a weighted run resumes exactly.
+TEST(CorpusWeightsTest, BatchesDrawCorporaInTheSetProportions) {
+  std::vector<std::string> ids;
+  std::vector<int64_t> lens;
+  for (const char* corpus : {"empatheticdialogues", "dailydialog", "meld", "swda"}) {
+    for (int i = 0; i < 400; ++i) {
+      ids.push_back(std::string(corpus) + "_" + std::to_string(i));
+      lens.push_back(50 + (i * 13) % 150);
+    }
+  }
+  const CorpusWeights w = CorpusWeights::from_json(
+      nlohmann::json{{"empatheticdialogues", 3}, {"dailydialog", 1}, {"meld", 0.5}, {"swda", 0}},
+      "data.corpus_weights");
+  EXPECT_FALSE(w.uniform());
+  BatchOptions options{.max_tokens = 2000, .seed = 5};
+  BatchPlanner planner(lens, options, w.per_record(ids));
+  std::map<std::string, double> drawn;
+  for (;;) {
+    const std::vector<int64_t> batch = planner.next();
+    if (planner.epoch() == 20) break;
+    for (int64_t r : batch) drawn[corpus_of_dialogue(ids[size_t(r)])] += 1;
+  }
+  const double per_epoch = 400.0;                                       // records of one corpus at weight 1
+  EXPECT_NEAR(drawn["empatheticdialogues"] / 20, 3 * per_epoch, 1e-9);  // whole weights are exact
+  EXPECT_NEAR(drawn["dailydialog"] / 20, per_epoch, 1e-9);
+  EXPECT_NEAR(drawn["meld"] / 20, 0.5 * per_epoch, 0.05 * per_epoch);  // a seeded coin per record and epoch
+  EXPECT_EQ(drawn.count("swda"), 0u);
+
+  // The shares the trainer and `data stats` report agree with the weights.
+  const auto shares = corpus_shares(ids, lens, w);
+  EXPECT_NEAR(shares.at("empatheticdialogues").weighted_share, 3 / 4.5, 1e-9);
+  EXPECT_NEAR(shares.at("meld").weighted_share, 0.5 / 4.5, 1e-9);
+  EXPECT_NEAR(shares.at("swda").share, 0.25, 1e-9);
+
+  // Resume: the same next batches; other weights refuse the state.
+  BatchPlanner run(lens, options, w.per_record(ids));
+  for (int i = 0; i < 77; ++i) run.next();
+  const nlohmann::json saved = run.state();
+  std::vector<std::vector<int64_t>> expected;
+  for (int i = 0; i < 30; ++i) expected.push_back(run.next());
+  BatchPlanner resumed(lens, options, w.per_record(ids));
+  resumed.restore(saved);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(resumed.next(), expected[size_t(i)]) << i;
+  BatchPlanner unweighted(lens, options);
+  EXPECT_THROW(unweighted.restore(saved), InputError);
+}
+
+TEST(CorpusWeightsTest, BadWeightsNameTheField) {
+  auto message = [](const nlohmann::json& j) {
+    try {
+      CorpusWeights::from_json(j, "r.json: data.corpus_weights");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({{"nosuchcorpus", 1}}).find("no corpus 'nosuchcorpus'"), std::string::npos);
+  EXPECT_NE(message({{"meld", -1}}).find("data.corpus_weights.meld: expected a number >= 0"), std::string::npos);
+  EXPECT_NE(message({{"meld", "2"}}).find("data.corpus_weights.meld"), std::string::npos);
+  EXPECT_NE(message(nlohmann::json::array()).find("expected an object"), std::string::npos);
+  EXPECT_EQ(CorpusWeights::from_json({{"*", 0.5}}, "w").of("swda"), 0.5);
+  EXPECT_TRUE(CorpusWeights::from_json(nullptr, "w").uniform());
+  EXPECT_EQ(corpus_of_dialogue("smilechat_zh_12"), "smilechat_zh");
+  EXPECT_EQ(corpus_of_dialogue("emocontext_ec_train_0"), "emocontext");
+  EXPECT_EQ(corpus_of_dialogue("nothing"), "");
+  EXPECT_THROW(BatchPlanner({5, 5}, {}, {1.0}), ConfigError);
+  EXPECT_THROW(BatchPlanner({5, 5}, {}, {0.0, 0.0}), ConfigError);
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ TEST(Detokenize, QuotesContractionsAndBrackets) {
   EXPECT_EQ(detokenize_english("Already written English, isn't it?"), "Already written English, isn't it?");
   EXPECT_EQ(detokenize_english(""), "");
   EXPECT_EQ(detokenize_english(" . "), ".");
-  EXPECT_EQ(detokenize_english("\xE6\x88\x91\xE5\xBE\x88\xE5\xA5\xBD"), "\xE6\x88\x91\xE5\xBE\x88\xE5\xA5\xBD");  // 我很好
+  EXPECT_EQ(detokenize_english("\xE6\x88\x91\xE5\xBE\x88\xE5\xA5\xBD"),
+            "\xE6\x88\x91\xE5\xBE\x88\xE5\xA5\xBD");  // 我很好
 }
 
 // Every user turn, reply and cause span of a real corpus's valid split.

@@ -21,6 +21,28 @@ TEST(Sampling, RepetitionPenaltyDividesPositiveAndMultipliesNegative) {
   EXPECT_EQ(logits, (std::vector<float>{1.0f, -2.0f, 0.5f, 3.0f}));
 }
 
+TEST(Sampling, NoRepeatNgramBansWhatWouldCompleteASeenNgram) {
+  const std::vector<int32_t> history = {1, 2, 3, 1, 2};
+  std::vector<float> logits(5, 0.0f);
+  apply_no_repeat_ngram(logits, history, 3);  // "1 2" was followed by 3 before
+  EXPECT_EQ(logits, (std::vector<float>{0, 0, 0, -kInf, 0}));
+  logits.assign(5, 0.0f);
+  apply_no_repeat_ngram(logits, history, 2);  // after "2": 3 (once)
+  EXPECT_EQ(logits, (std::vector<float>{0, 0, 0, -kInf, 0}));
+  logits.assign(5, 0.0f);
+  apply_no_repeat_ngram(logits, history, 1);  // every token already there
+  EXPECT_EQ(logits, (std::vector<float>{0, -kInf, -kInf, -kInf, 0}));
+  logits.assign(5, 0.0f);
+  apply_no_repeat_ngram(logits, history, 4);  // "3 1 2" never continued; "1 2 3" is not the prefix
+  EXPECT_EQ(logits, (std::vector<float>(5, 0.0f)));
+  apply_no_repeat_ngram(logits, std::vector<int32_t>{4}, 3);  // shorter than the prefix: nothing
+  apply_no_repeat_ngram(logits, history, 0);                  // off
+  EXPECT_EQ(logits, (std::vector<float>(5, 0.0f)));
+  const std::vector<int32_t> both = {0, 4, 0, 1, 0};  // "0" was followed by 4 and by 1
+  apply_no_repeat_ngram(logits, both, 2);
+  EXPECT_EQ(logits, (std::vector<float>{0, -kInf, 0, 0, -kInf}));
+}
+
 TEST(Sampling, TemperatureScales) {
   std::vector<float> logits = {1.0f, -2.0f, 0.0f};
   apply_temperature(logits, 0.5);

@@ -51,14 +51,17 @@ std::string attune_bin() {
 
 CommandResult run_attune(const std::string& args, const std::optional<std::string>& stdin_text,
                          const std::string& env) {
+  return run_shell(env + attune_bin() + " " + args, stdin_text);
+}
+
+CommandResult run_shell(const std::string& command, const std::optional<std::string>& stdin_text) {
   TempDir tmp;
   std::string in = "/dev/null";
   if (stdin_text) {
     write_bytes(tmp / "stdin", *stdin_text);
     in = (tmp / "stdin").string();
   }
-  std::string cmd =
-      env + attune_bin() + " " + args + " <" + in + " >" + (tmp / "out").string() + " 2>" + (tmp / "err").string();
+  const std::string cmd = command + " <" + in + " >" + (tmp / "out").string() + " 2>" + (tmp / "err").string();
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

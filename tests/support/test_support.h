@@ -40,6 +40,9 @@ std::string attune_bin();
 CommandResult run_attune(const std::string& args, const std::optional<std::string>& stdin_text = std::nullopt,
                          const std::string& env = "");
 
+// Runs a shell command line with stdin from /dev/null (or `stdin_text`), capturing both outputs.
+CommandResult run_shell(const std::string& command, const std::optional<std::string>& stdin_text = std::nullopt);
+
 // Writes bytes to a file (for building malformed inputs).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 

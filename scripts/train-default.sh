@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Rebuilds the default model, models/attune-small, from ../shared/data on this machine (2 CPU cores):
+#   1. data: every corpus as text (train/valid), attune's BPE tokenizer learnt on it, text shards;
+#      voiced builds (espeak-ng) of the 8 labelled text corpora, and the recorded speech corpora;
+#   2. stage 0, the text teacher (recipes/default-stage0.json);
+#   3. encoder pre-training, then part 2 weighted toward the recorded voices (default-encoder*.json);
+#   4. stage 1, speech alignment (default-stage1.json), and stage 2, end to end (default-stage2.json);
+#   5. the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
+# Every step is skipped when its output is complete and every training stage resumes from its last
+# checkpoint, so a run can be stopped (Ctrl-C saves a checkpoint) and started again with the same
+# command. The time of each step is printed and kept in OUT/times.tsv.
+#
+# Usage: scripts/train-default.sh [--smoke] [--out DIR] [--model-out DIR] [--threads N] [--no-eval]
+#   --smoke      the same recipes for a few steps on a few dialogues (minutes): checks the pipeline
+#   --out        where data, runs and logs go (default runs/default, runs/default-smoke with --smoke)
+#   --model-out  where the finished model is copied (default models/attune-small; OUT/model with --smoke)
+#   --threads    torch threads (default: all cores)
+#   --no-eval    stop after copying the model
+# Environment: ATTUNE_SHARED_DIR (default ../shared) holds data/; ATTUNE_BIN the attune binary
+# (default build/src/cli/attune, built first when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0 out="" model_out="" threads=$(nproc) eval=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1 ;;
+    --out) out=$2; shift ;;
+    --model-out) model_out=$2; shift ;;
+    --threads) threads=$2; shift ;;
+    --no-eval) eval=0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "train-default.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $smoke = 1 ]; then
+  out=${out:-runs/default-smoke}; model_out=${model_out:-$out/model}
+else
+  out=${out:-runs/default}; model_out=${model_out:-models/attune-small}
+fi
+shared=${ATTUNE_SHARED_DIR:-../shared}
+if [ ! -d "$shared/data/text" ]; then
+  echo "train-default.sh: no corpora in $shared/data (set ATTUNE_SHARED_DIR)" >&2
+  exit 1
+fi
+attune=${ATTUNE_BIN:-./build/src/cli/attune}
+if [ ! -x "$attune" ]; then
+  ./scripts/install-deps.sh
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+  cmake --build build -j"$(nproc)"
+fi
+run() { "$attune" --threads "$threads" "$@"; }
+mkdir -p "$out"
+times="$out/times.tsv"
+[ -f "$times" ] || printf 'step\tseconds\tfinished\n' > "$times"
+
+# step NAME DONE_FILE COMMAND...: runs COMMAND unless DONE_FILE exists, and times it.
+step() {
+  local name=$1 done_file=$2
+  shift 2
+  if [ -e "$done_file" ]; then
+    echo "== $name: done ($done_file)"
+    return
+  fi
+  echo "== $name"
+  local t0=$SECONDS
+  "$@"
+  local dt=$((SECONDS - t0))
+  printf '%s\t%d\t%s\n' "$name" "$dt" "$(date -u +%FT%TZ)" >> "$times"
+  printf '== %s: %d min %02d s\n' "$name" $((dt / 60)) $((dt % 60))
+}
+
+# Smoke: every recipe as is, but a few steps on small batches and a few dialogues.
+limit_text=() limit_voiced=(--limit 400) limit_valid=(--limit 60) limit_speech=() vocab=8192
+lm_small=() enc_small=() s12_small=()
+if [ $smoke = 1 ]; then
+  limit_text=(--limit 12) limit_voiced=(--limit 3) limit_valid=(--limit 2) limit_speech=(--limit 6) vocab=1024
+  lm_small=(--set steps=3 --set optim.warmup_steps=1 --set data.batch_tokens=1024 --set eval.interval=3
+            --set eval.batches=1 --set checkpoint.interval=2 --set log_interval=1
+            --set model.language_model.vocab_size=$vocab)
+  enc_small=(--set steps=3 --set optim.warmup_steps=1 --set data.batch_clips=4 --set eval.interval=3
+             --set eval.clips=8 --set checkpoint.interval=2 --set log_interval=1 --set model.heads.alphabet_min_count=1)
+  s12_small=(--set steps=3 --set optim.warmup_steps=1 --set data.batch_tokens=1024 --set eval.interval=3
+             --set eval.batches=1 --set checkpoint.interval=2 --set log_interval=1)
+fi
+voiced_corpora=reccon,ecf,esconv,meld,empatheticdialogues,cped,dailydialog,emocontext
+
+# ---- 1. data -----------------------------------------------------------------------------------
+for split in train valid; do
+  step "data: text $split" "$out/text-$split/build.json" \
+    run data build --data-root "$shared/data" --corpus all --split $split "${limit_text[@]}" --out "$out/text-$split" --no-progress
+done
+step "tokenizer" "$out/tokenizer/tokenizer.json" \
+  run tokenizer-train --vocab-size $vocab --json-field text --json-field response_text --json-field thinking \
+  --json-field situation --out "$out/tokenizer/tokenizer.json" "$out/text-train/dialogues.jsonl"
+for split in train valid; do
+  step "data: text $split shards" "$out/text-$split/shards/index.json" \
+    run data shards "$out/text-$split" --tokenizer "$out/tokenizer"
+done
+step "data: voiced train" "$out/voiced-train/build.json" \
+  run data build --data-root "$shared/data" --corpus $voiced_corpora --split train --voices "${limit_voiced[@]}" \
+  --tokenizer "$out/tokenizer" --out "$out/voiced-train" --no-progress
+step "data: voiced valid" "$out/voiced-valid/build.json" \
+  run data build --data-root "$shared/data" --corpus $voiced_corpora --split valid --voices "${limit_valid[@]}" \
+  --tokenizer "$out/tokenizer" --out "$out/voiced-valid" --no-progress
+for split in train valid; do
+  step "data: speech $split" "$out/speech-$split/build.json" \
+    run data build --data-root "$shared/data" --corpus ravdess,emodb --split $split "${limit_speech[@]}" --out "$out/speech-$split" --no-progress
+done
+
+# ---- 2-4. training -------------------------------------------------------------------------------
+# train NAME RECIPE [--set ...]: one stage into OUT/NAME, resumed from its checkpoints when there are any.
+train() {
+  local name=$1 recipe=$2
+  shift 2
+  local resume=()
+  if compgen -G "$out/$name/checkpoints/step-*" > /dev/null; then resume=(--resume "$out/$name"); fi
+  run train "$recipe" --set "out=$out/$name" "$@" "${resume[@]}"
+}
+step "stage 0: text teacher" "$out/stage0/final/config.json" \
+  train stage0 recipes/default-stage0.json --set "model.tokenizer=$out/tokenizer" \
+  --set "data.train=$out/text-train" --set "data.valid=$out/text-valid" "${lm_small[@]}"
+step "encoder pre-training" "$out/encoder/final/config.json" \
+  train encoder recipes/default-encoder.json --set "model.tokenizer=$out/tokenizer" \
+  --set "model.slm.language_model={\"path\": \"$out/stage0/final\"}" \
+  --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
+  --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
+step "encoder pre-training, recorded voices" "$out/encoder-real/final/config.json" \
+  train encoder-real recipes/default-encoder-real.json --set "model.from=$out/encoder/final" \
+  --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
+  --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
+step "stage 1: speech alignment" "$out/stage1/final/config.json" \
+  train stage1 recipes/default-stage1.json --set "model.from=$out/encoder-real/final" \
+  --set "model.tokenizer=$out/tokenizer" \
+  --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
+step "stage 2: end to end" "$out/stage2/final/config.json" \
+  train stage2 recipes/default-stage2.json --set "model.from=$out/stage1/final" \
+  --set "model.tokenizer=$out/tokenizer" \
+  --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
+
+# ---- 5. the model and its measurements ------------------------------------------------------------
+mkdir -p "$model_out"
+for f in config.json model.safetensors tokenizer.json; do cp "$out/stage2/final/$f" "$model_out/$f.tmp"; done
+for f in config.json model.safetensors tokenizer.json; do mv "$model_out/$f.tmp" "$model_out/$f"; done
+for stage in stage0 encoder stage2; do
+  [ -f "$out/$stage/loss.svg" ] && cp "$out/$stage/loss.svg" "$model_out/$stage-loss.svg"
+done
+echo "model: $model_out"
+if [ $eval = 1 ]; then
+  mkdir -p "$out/model-card"
+  if [ $smoke = 1 ]; then
+    step "eval: turns (smoke)" "$out/model-card/turns.json" \
+      run eval turns --model "$model_out" --dialogues "$out/voiced-valid/dialogues.jsonl" --corpus reccon --limit 1 \
+      --no-speech --json "$out/model-card/turns.json"
+  else
+    step "eval: model card" "$out/model-card/demo.txt" \
+      scripts/eval-model-card.sh "$model_out" "$out/voiced-valid" "$out/model-card"
+  fi
+fi
+echo "times (seconds):"
+column -t -s $'\t' "$times" 2>/dev/null || cat "$times"
+awk -F'\t' 'NR > 1 { s += $2 } END { printf "total %d min\n", s / 60 }' "$times"

@@ -1,0 +1,47 @@
+#include "runtime/reply_rules.h"
+
+#include <limits>
+#include <vector>
+
+#include "model/sampling.h"
+#include "tts/sentences.h"
+
+namespace attune::runtime {
+
+void constrain_reply(std::span<float> logits, std::span<const int32_t> reply_ids, const ReplyRules& rules,
+                     const std::unordered_set<int32_t>& stop_ids) {
+  if (static_cast<int64_t>(reply_ids.size()) < rules.min_tokens) {
+    for (int32_t id : stop_ids) {
+      if (id >= 0 && static_cast<size_t>(id) < logits.size()) {
+        logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
+      }
+    }
+  }
+  model::apply_repetition_penalty(logits, reply_ids, rules.repetition_penalty);
+  model::apply_no_repeat_ngram(logits, reply_ids, rules.no_repeat_ngram);
+}
+
+namespace {
+
+// The piece ends like a sentence: . ! ? (ASCII or full-width), 。 or …, before closing quotes or brackets.
+bool ends_a_sentence(std::string_view s) {
+  while (!s.empty() && (s.back() == '"' || s.back() == '\'' || s.back() == ')' || s.back() == ' ')) s.remove_suffix(1);
+  for (std::string_view end : {".", "!", "?", "\xE3\x80\x82", "\xEF\xBC\x81", "\xEF\xBC\x9F", "\xE2\x80\xA6"}) {
+    if (s.size() >= end.size() && s.substr(s.size() - end.size()) == end) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string end_at_sentence(std::string_view text) {
+  const std::vector<std::string> sentences = tts::split_sentences(text);
+  if (sentences.size() < 2 || ends_a_sentence(sentences.back())) return std::string(text);
+  // Cut where the last sentence starts in `text`: after the end of the one before it.
+  const std::string& before = sentences[sentences.size() - 2];
+  const size_t at = text.rfind(before);
+  if (at == std::string_view::npos) return std::string(text);
+  return std::string(text.substr(0, at + before.size()));
+}
+
+}  // namespace attune::runtime
