@@ -24,6 +24,10 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
       ->check(CLI::Range(0.0, 100.0));
   app.add_option("--top-p", o.session.top_p, "Nucleus sampling probability")->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", o.session.seed, "Random seed for sampling");
+  app.add_option("--max-thinking-tokens", o.session.max_thinking_tokens,
+                 "A longer thinking is closed there (a looping thinking would leave no reply)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--min-reply-tokens", o.session.min_reply_tokens, "The reply cannot end before this many tokens")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();

@@ -147,7 +147,9 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
                        {"cause_f1", cause},
                        {"thinking", r.thinking},
                        {"reference_reply", t.response_text},
-                       {"reply", r.text}});
+                       {"reply", r.text},
+                       {"stop_reason", r.stop_reason},
+                       {"warnings", r.warnings}});
     }
     report.records.push_back({{"dialogue_id", d.dialogue_id}, {"turns", turns}});
     ++report.dialogues;

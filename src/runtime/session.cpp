@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <unordered_set>
@@ -367,6 +368,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     enum class Part { kBeforeThinking, kThinking, kReply } part = Part::kBeforeThinking;
     std::string raw_thinking, reply_text;
     std::vector<int32_t> reply_ids;  // the reply's tokens, for the reply rules
+    int64_t thinking_tokens = 0;
     std::optional<SpeechStyle> head_style;
     // Per thinking token: where its text starts in raw_thinking and the label distribution it was drawn from.
     struct LabelStep {
@@ -417,6 +419,17 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
         }
         label_step = s;
       }
+      if (part == Part::kThinking) {
+        // The turn cannot end inside the thinking: the reply would be lost.
+        for (int32_t stop : m.stop_ids) row[static_cast<size_t>(stop)] = -std::numeric_limits<float>::infinity();
+      }
+      if (part == Part::kThinking && m.think_end >= 0 && thinking_tokens >= options.max_thinking_tokens) {
+        // A thinking that runs this long is looping: close it, so that the turn still has a reply.
+        std::fill(row.begin(), row.end(), -std::numeric_limits<float>::infinity());
+        row[static_cast<size_t>(m.think_end)] = 0;
+        reply.warnings.push_back(
+            fmt::format("the thinking reached {} tokens and was closed (max_thinking_tokens)", thinking_tokens));
+      }
       if (part == Part::kReply) {
         runtime::constrain_reply(row, reply_ids,
                                  {.min_tokens = options.min_reply_tokens,
@@ -449,6 +462,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
           piece = decoder.push(id);
         } catch (const InputError&) {  // an id without a token (padded vocabulary): no text
         }
+        if (part == Part::kThinking) ++thinking_tokens;
         if (part == Part::kReply) {
           reply_ids.push_back(id);
           if (reply_text.empty()) {
