@@ -59,13 +59,13 @@ struct SessionOptions {
   double temperature = 0;
   double top_p = 1.0;
   uint64_t seed = 0;
+  // A thinking block longer than max_thinking_tokens is looping: </think> is forced there (a
+  // warning says so), so the turn still gets a reply. The IEAT traces are 40-90 words.
+  int64_t max_thinking_tokens = 192;
   // The reply (after </think>): it cannot end before min_reply_tokens tokens, no n-gram of
   // no_repeat_ngram tokens repeats in it (0: off), its own tokens are penalised by
   // reply_repetition_penalty (1: off), and a reply the token budget cuts ends at its last full
   // sentence (docs/runtime.md, "Reply rules").
-  // A thinking block longer than max_thinking_tokens is looping: </think> is forced there (a
-  // warning says so), so the turn still gets a reply. The IEAT traces are 40-90 words.
-  int64_t max_thinking_tokens = 192;
   int64_t min_reply_tokens = 2;
   int64_t no_repeat_ngram = 3;
   double reply_repetition_penalty = 1.0;

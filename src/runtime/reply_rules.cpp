@@ -8,15 +8,17 @@
 
 namespace attune::runtime {
 
-void constrain_reply(std::span<float> logits, std::span<const int32_t> reply_ids, const ReplyRules& rules,
-                     const std::unordered_set<int32_t>& stop_ids) {
-  if (static_cast<int64_t>(reply_ids.size()) < rules.min_tokens) {
-    for (int32_t id : stop_ids) {
-      if (id >= 0 && static_cast<size_t>(id) < logits.size()) {
-        logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
-      }
+void ban_tokens(std::span<float> logits, const std::unordered_set<int32_t>& ids) {
+  for (int32_t id : ids) {
+    if (id >= 0 && static_cast<size_t>(id) < logits.size()) {
+      logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
     }
   }
+}
+
+void constrain_reply(std::span<float> logits, std::span<const int32_t> reply_ids, const ReplyRules& rules,
+                     const std::unordered_set<int32_t>& stop_ids) {
+  if (static_cast<int64_t>(reply_ids.size()) < rules.min_tokens) ban_tokens(logits, stop_ids);
   model::apply_repetition_penalty(logits, reply_ids, rules.repetition_penalty);
   model::apply_no_repeat_ngram(logits, reply_ids, rules.no_repeat_ngram);
 }

@@ -20,6 +20,9 @@ struct ReplyRules {
   double repetition_penalty = 1;  // CTRL penalty over the reply's own tokens (1: off)
 };
 
+// Sets the logits of `ids` to -infinity (ids outside the row are ignored).
+void ban_tokens(std::span<float> logits, const std::unordered_set<int32_t>& ids);
+
 // Applies `rules` to one row of next-token logits, given the reply's tokens so far.
 void constrain_reply(std::span<float> logits, std::span<const int32_t> reply_ids, const ReplyRules& rules,
                      const std::unordered_set<int32_t>& stop_ids);

@@ -421,7 +421,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
       }
       if (part == Part::kThinking) {
         // The turn cannot end inside the thinking: the reply would be lost.
-        for (int32_t stop : m.stop_ids) row[static_cast<size_t>(stop)] = -std::numeric_limits<float>::infinity();
+        runtime::ban_tokens(row, m.stop_ids);
       }
       if (part == Part::kThinking && m.think_end >= 0 && thinking_tokens >= options.max_thinking_tokens) {
         // A thinking that runs this long is looping: close it, so that the turn still has a reply.

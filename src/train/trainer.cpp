@@ -320,8 +320,9 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
   }
   std::vector<double> weights;
   if (!r_.corpus_weights.uniform()) {
-    weights = r_.corpus_weights.per_record(train_set_->dialogue_ids());
-    for (const auto& [corpus, s] : data::corpus_shares(train_set_->dialogue_ids(), lengths, r_.corpus_weights)) {
+    const std::vector<std::string> ids = train_set_->dialogue_ids();
+    weights = r_.corpus_weights.per_record(ids);
+    for (const auto& [corpus, s] : data::corpus_shares(ids, lengths, r_.corpus_weights)) {
       spdlog::info("data.corpus_weights: {} x{:g}: {:.1f}% of the {} tokens -> {:.1f}% of each epoch", corpus, s.weight,
                    100 * s.share, view, 100 * s.weighted_share);
     }
