@@ -2,7 +2,7 @@
 # Rebuilds the default model, models/attune-small, from ../shared/data on this machine (2 CPU cores):
 #   1. data: every corpus as text (train/valid), attune's BPE tokenizer learnt on it, text shards;
 #      voiced builds (espeak-ng) of the 8 labelled text corpora, and the recorded speech corpora;
-#   2. stage 0, the text teacher (recipes/default-stage0.json);
+#   2. stage 0, the text teacher (recipes/default-stage0.json), and beside it, on half the threads,
 #   3. encoder pre-training, then part 2 weighted toward the recorded voices (default-encoder*.json);
 #   4. stage 1, speech alignment (default-stage1.json), and stage 2, end to end (default-stage2.json);
 #   5. the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
@@ -67,13 +67,13 @@ step() {
   local t0=$SECONDS
   "$@"
   local dt=$((SECONDS - t0))
-  printf '%s\t%d\t%s\n' "$name" "$dt" "$(date -u +%FT%TZ)" >> "$times"
+  printf '%s\t%d\t%s\n' "$name${tag:-}" "$dt" "$(date -u +%FT%TZ)" >> "$times"
   printf '== %s: %d min %02d s\n' "$name" $((dt / 60)) $((dt % 60))
 }
 
 # Smoke: every recipe as is, but a few steps on small batches and a few dialogues.
 limit_text=() limit_voiced=(--limit 400) limit_valid=(--limit 60) limit_speech=() vocab=8192
-lm_small=() enc_small=() s12_small=()
+lm_small=() enc_small=() enc_lm_small=() s12_small=()
 if [ $smoke = 1 ]; then
   limit_text=(--limit 12) limit_voiced=(--limit 3) limit_valid=(--limit 2) limit_speech=(--limit 6) vocab=1024
   lm_small=(--set steps=3 --set optim.warmup_steps=1 --set data.batch_tokens=1024 --set eval.interval=3
@@ -81,6 +81,7 @@ if [ $smoke = 1 ]; then
             --set model.language_model.vocab_size=$vocab)
   enc_small=(--set steps=3 --set optim.warmup_steps=1 --set data.batch_clips=4 --set eval.interval=3
              --set eval.clips=8 --set checkpoint.interval=2 --set log_interval=1 --set model.heads.alphabet_min_count=1)
+  enc_lm_small=(--set model.slm.language_model.vocab_size=$vocab)  # the fresh LM the encoder stage carries
   s12_small=(--set steps=3 --set optim.warmup_steps=1 --set data.batch_tokens=1024 --set eval.interval=3
              --set eval.batches=1 --set checkpoint.interval=2 --set log_interval=1)
 fi
@@ -118,20 +119,78 @@ train() {
   if compgen -G "$out/$name/checkpoints/step-*" > /dev/null; then resume=(--resume "$out/$name"); fi
   run train "$recipe" --set "out=$out/$name" "$@" "${resume[@]}"
 }
-step "stage 0: text teacher" "$out/stage0/final/config.json" \
-  train stage0 recipes/default-stage0.json --set "model.tokenizer=$out/tokenizer" \
-  --set "data.train=$out/text-train" --set "data.valid=$out/text-valid" "${lm_small[@]}"
-step "encoder pre-training" "$out/encoder/final/config.json" \
-  train encoder recipes/default-encoder.json --set "model.tokenizer=$out/tokenizer" \
-  --set "model.slm.language_model={\"path\": \"$out/stage0/final\"}" \
-  --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
-  --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
-step "encoder pre-training, recorded voices" "$out/encoder-real/final/config.json" \
-  train encoder-real recipes/default-encoder-real.json --set "model.from=$out/encoder/final" \
-  --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
-  --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
+# The encoder stages only carry a language model (a fresh one of stage 0's shape; stage 1 swaps in
+# stage 0's result with model.language_model_from), so they run beside stage 0, on half the threads
+# each, with their output in OUT/stage0.log and OUT/encoder.log. When one side is done, the other is
+# stopped at a checkpoint and resumed on all the threads.
+stage0_side() {
+  step "stage 0: text teacher" "$out/stage0/final/config.json" \
+    train stage0 recipes/default-stage0.json --set "model.tokenizer=$out/tokenizer" \
+    --set "data.train=$out/text-train" --set "data.valid=$out/text-valid" "${lm_small[@]}"
+}
+encoder_side() {
+  step "encoder pre-training" "$out/encoder/final/config.json" \
+    train encoder recipes/default-encoder.json --set "model.tokenizer=$out/tokenizer" \
+    --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
+    --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}" "${enc_lm_small[@]}"
+  step "encoder pre-training, recorded voices" "$out/encoder-real/final/config.json" \
+    train encoder-real recipes/default-encoder-real.json --set "model.from=$out/encoder/final" \
+    --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
+    --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
+}
+if [ -e "$out/stage0/final/config.json" ] && [ -e "$out/encoder-real/final/config.json" ]; then
+  echo "== stage 0 and encoder pre-training: done"
+else
+  threads_a=$(((threads + 1) / 2)) threads_b=$((threads / 2))
+  [ $threads_b -ge 1 ] || threads_b=1
+  echo "== stage 0 ($threads_a threads, log $out/stage0.log) beside encoder pre-training ($threads_b, $out/encoder.log)"
+  t0=$SECONDS tag=" [parallel]" stopping=0
+  (threads=$threads_a stage0_side) >> "$out/stage0.log" 2>&1 &
+  pid_a=$!
+  (threads=$threads_b encoder_side) >> "$out/encoder.log" 2>&1 &
+  pid_b=$!
+  # Background jobs ignore the terminal's Ctrl-C; pass it on, so that each stage checkpoints first.
+  trap 'stopping=1; pkill -INT -P $pid_a; pkill -INT -P $pid_b; true' INT TERM
+  # A trapped signal interrupts `wait`; wait again until the job has ended.
+  wait_for() {
+    local rc=0
+    while true; do
+      wait "$1" && return 0 || rc=$?
+      kill -0 "$1" 2>/dev/null || return $rc
+    done
+  }
+  first_pid="" first_rc=0
+  while [ -z "$first_pid" ]; do
+    wait -n -p first_pid $pid_a $pid_b && first_rc=0 || first_rc=$?
+  done
+  if [ "$first_pid" = "$pid_a" ]; then other=$pid_b other_side=encoder_side other_log=encoder
+  else other=$pid_a other_side=stage0_side other_log=stage0; fi
+  if [ $first_rc = 0 ] && [ $stopping = 0 ]; then
+    pkill -INT -P $other || true  # stop it at a checkpoint, then resume it on every thread
+    wait_for $other || true
+    echo "== resuming the ${other_log} side on $threads threads (log $out/${other_log}.log)"
+    (threads=$threads $other_side) >> "$out/${other_log}.log" 2>&1 &
+    pid_a=$! pid_b=$!
+    first_rc=0
+    wait_for $pid_a || first_rc=$?
+  else
+    pkill -INT -P $other || true
+    wait_for $other || true
+  fi
+  trap - INT TERM
+  if [ $first_rc != 0 ]; then
+    echo "train-default.sh: stage 0 / encoder pre-training stopped (exit $first_rc); the ends of the logs:" >&2
+    tail -n 3 "$out/stage0.log" "$out/encoder.log" >&2
+    exit 1
+  fi
+  tag=""
+  dt=$((SECONDS - t0))
+  printf '%s\t%d\t%s\n' "stage 0 beside encoder pre-training (wall)" "$dt" "$(date -u +%FT%TZ)" >> "$times"
+  printf '== stage 0 and encoder pre-training: %d min %02d s\n' $((dt / 60)) $((dt % 60))
+fi
 step "stage 1: speech alignment" "$out/stage1/final/config.json" \
   train stage1 recipes/default-stage1.json --set "model.from=$out/encoder-real/final" \
+  --set "model.language_model_from=$out/stage0/final" \
   --set "model.tokenizer=$out/tokenizer" \
   --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
 step "stage 2: end to end" "$out/stage2/final/config.json" \
@@ -151,8 +210,8 @@ if [ $eval = 1 ]; then
   mkdir -p "$out/model-card"
   if [ $smoke = 1 ]; then
     step "eval: turns (smoke)" "$out/model-card/turns.json" \
-      run eval turns --model "$model_out" --dialogues "$out/voiced-valid/dialogues.jsonl" --corpus reccon --limit 1 \
-      --no-speech --json "$out/model-card/turns.json"
+      run eval turns --model "$model_out" --dialogues "$out/voiced-valid/dialogues.jsonl" --corpus reccon --sample 1 \
+      --no-speech --json "$out/model-card/turns.json" --transcript "$out/model-card/samples.md"
   else
     step "eval: model card" "$out/model-card/demo.txt" \
       scripts/eval-model-card.sh "$model_out" "$out/voiced-valid" "$out/model-card"
@@ -160,4 +219,4 @@ if [ $eval = 1 ]; then
 fi
 echo "times (seconds):"
 column -t -s $'\t' "$times" 2>/dev/null || cat "$times"
-awk -F'\t' 'NR > 1 { s += $2 } END { printf "total %d min\n", s / 60 }' "$times"
+awk -F'\t' 'NR > 1 && $1 !~ /\[parallel\]/ { s += $2 } END { printf "total %d min (wall)\n", s / 60 }' "$times"

@@ -3,10 +3,12 @@
 //   attune eval report DIR... [--out DIR]
 //   attune eval ser   [--model DIR] [--corpus ravdess|emodb | --manifest CSV] [--baseline prosody] [--out DIR]
 //   attune eval turns [--model DIR] --dialogues BUILD/dialogues.jsonl [--corpus reccon] [--json FILE]
+//   attune eval replies --model DIR [--model DIR2 ...] --dialogues BUILD/dialogues.jsonl [--corpus C]
 // `ser`: emotion from the voice alone, one clip per session (RAVDESS valid = actors 19-20), beside
 // the classical prosody baseline.
 // `turns`: per-turn emotion, the cause quoted in the thinking vs the annotation (word F1), and the
 // replies, over voiced multi-turn dialogues. Tables on stdout, details in --json.
+// `replies`: perplexity of the corpus replies (per token and per word) under each model, in one run.
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -22,6 +24,7 @@
 #include "common/file_util.h"
 #include "eval/evaluate.h"
 #include "eval/humdial_report.h"
+#include "eval/reply_perplexity.h"
 #include "eval/report.h"
 #include "eval/ser_eval.h"
 
@@ -41,8 +44,10 @@ struct EvalCli {
   std::vector<std::string> report_dirs;
   std::string report_out = "report";
   eval::TurnsOptions turns;
+  eval::ReplyPerplexityOptions replies;
+  std::vector<std::string> reply_models;
   std::string data_root;
-  std::string json;
+  std::string json, transcript;
 };
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -229,12 +234,39 @@ int run_turns(EvalCli& c) {
       s["reply_f1_vs_reference_mean"].get<double>(), 1000 * median(r.first_reply_token_s),
       r.emotion.markdown().c_str());
   write_json(c.json, {{"summary", s}, {"dialogues", r.records}});
+  if (!c.transcript.empty()) {
+    common::write_file_atomically(c.transcript, eval::turns_transcript_markdown(r.records));
+    std::printf("transcript: %s\n", c.transcript.c_str());
+  }
+  return 0;
+}
+
+int run_replies(EvalCli& c) {
+  nlohmann::json results = nlohmann::json::array();
+  std::vector<std::pair<std::string, eval::ReplyPerplexity>> rows;
+  for (const std::string& dir : c.reply_models) {
+    rows.emplace_back(dir, eval::evaluate_reply_perplexity(dir, c.replies));
+    results.push_back({{"model", dir}, {"summary", rows.back().second.summary()}});
+  }
+  const std::string corpus = c.replies.corpus.empty() ? "all corpora" : c.replies.corpus;
+  std::printf("\nreply perplexity, %s (%s; the corpus thinking given, text view)\n\n", corpus.c_str(),
+              c.replies.dialogues.string().c_str());
+  std::printf("| model | dialogues | replies | words | tokens | ppl/word | ppl/token | vs first |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& [dir, r] : rows) {
+    std::printf("| %s | %lld | %lld | %lld | %lld | %.2f | %.2f | %+.1f%% |\n", dir.c_str(),
+                static_cast<long long>(r.dialogues), static_cast<long long>(r.replies), static_cast<long long>(r.words),
+                static_cast<long long>(r.tokens), r.per_word(), r.per_token(),
+                100 * (r.per_word() / rows.front().second.per_word() - 1));
+  }
+  write_json(c.json, {{"dialogues", c.replies.dialogues.string()}, {"corpus", c.replies.corpus}, {"models", results}});
   return 0;
 }
 
 const bool registered_eval = register_command(
     {"eval",
-     "Measure a model: emotion from voice (ser), HumDial T1/T2/T3 (humdial), per-turn emotion and cause (turns)",
+     "Measure a model: emotion from voice (ser), HumDial T1/T2/T3 (humdial), per-turn emotion and cause (turns), "
+     "reply perplexity (replies)",
      [](CLI::App& app) -> Action {
        auto c = std::make_shared<EvalCli>();
        app.require_subcommand(1);
@@ -280,10 +312,25 @@ const bool registered_eval = register_command(
            ->required();
        turns->add_option("--corpus", c->turns.corpus, "Keep dialogues of this corpus (default reccon; \"\" = all)");
        turns->add_option("--limit", c->turns.limit, "Dialogues at most");
+       turns->add_option("--sample", c->turns.sample,
+                         "Draw this many dialogues at random (--sample-seed), in file order");
+       turns->add_option("--sample-seed", c->turns.seed, "Seed of --sample")->capture_default_str();
        turns->add_option("--json", c->json, "Write the summary and every turn's result here");
-       return [c, ser, hd, rep] {
+       turns->add_option("--transcript", c->transcript,
+                         "Write every dialogue (words, heard emotion, thinking, reply) here as Markdown");
+       auto* replies = app.add_subcommand(
+           "replies", "Perplexity of the corpus replies (per token and per word) under one or more models");
+       replies->add_option("--model", c->reply_models, "Model directory (repeat to compare models in one run)")
+           ->required();
+       replies->add_option("--dialogues", c->replies.dialogues, "dialogues.jsonl of `attune data build`")->required();
+       replies->add_option("--corpus", c->replies.corpus,
+                           "Keep dialogues of this corpus (default empatheticdialogues; \"\" = all)");
+       replies->add_option("--limit", c->replies.limit, "Dialogues at most");
+       replies->add_option("--json", c->json, "Write each model's counts and perplexities here");
+       return [c, ser, hd, rep, replies] {
          if (ser->parsed()) return run_ser(*c);
          if (hd->parsed()) return run_humdial(*c);
+         if (replies->parsed()) return run_replies(*c);
          return rep->parsed() ? run_report(*c) : run_turns(*c);
        };
      }});

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
+#include <random>
 
 #include "attune/error.h"
 #include "audio/audio_file.h"
@@ -77,6 +80,17 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
   std::vector<data::Dialogue> dialogues = data::read_dialogues(options.dialogues.string());
   std::erase_if(dialogues,
                 [&](const data::Dialogue& d) { return !options.corpus.empty() && d.meta.corpus != options.corpus; });
+  if (options.sample > 0 && static_cast<int64_t>(dialogues.size()) > options.sample) {
+    std::vector<size_t> order(dialogues.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::mt19937_64 rng(options.seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    order.resize(static_cast<size_t>(options.sample));
+    std::sort(order.begin(), order.end());
+    std::vector<data::Dialogue> drawn;
+    for (size_t i : order) drawn.push_back(std::move(dialogues[i]));
+    dialogues = std::move(drawn);
+  }
   if (options.limit > 0 && static_cast<int64_t>(dialogues.size()) > options.limit) dialogues.resize(options.limit);
   if (dialogues.empty()) {
     throw InputError(options.dialogues.string(), "no dialogues of corpus '" + options.corpus + "'");
@@ -151,13 +165,30 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
                        {"stop_reason", r.stop_reason},
                        {"warnings", r.warnings}});
     }
-    report.records.push_back({{"dialogue_id", d.dialogue_id}, {"turns", turns}});
+    report.records.push_back({{"dialogue_id", d.dialogue_id}, {"corpus", d.meta.corpus}, {"turns", turns}});
     ++report.dialogues;
     bar.advance();
     bar.set_postfix(fmt::format("emotion accuracy {:.3f}", report.emotion.accuracy()));
   }
   bar.finish();
   return report;
+}
+
+std::string turns_transcript_markdown(const nlohmann::json& records) {
+  std::string md;
+  for (const nlohmann::json& d : records) {
+    md += fmt::format("### {} ({})\n\n", d.value("dialogue_id", ""), d.value("corpus", ""));
+    for (const nlohmann::json& t : d.at("turns")) {
+      std::string thinking = t.value("thinking", "");
+      std::replace(thinking.begin(), thinking.end(), '\n', ' ');
+      md += fmt::format("- **user** ({}; heard {}): {}\n", t.value("emotion", "?"), t.value("heard", "nothing"),
+                        t.value("text", ""));
+      md += fmt::format("  - thinking: {}\n  - **reply**: {}\n  - corpus reply: {}\n", thinking, t.value("reply", ""),
+                        t.value("reference_reply", ""));
+    }
+    md += "\n";
+  }
+  return md;
 }
 
 }  // namespace attune::eval

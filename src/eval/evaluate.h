@@ -21,6 +21,8 @@ struct TurnsOptions {
   std::filesystem::path dialogues;  // dialogues.jsonl of a voiced build (audio paths relative to it)
   std::string corpus = "reccon";    // meta.corpus to keep ("" = all)
   int64_t limit = 0;                // dialogues at most (0: all)
+  int64_t sample = 0;               // > 0: this many dialogues drawn with `seed` (file order kept)
+  uint64_t seed = 1234;
 };
 
 struct TurnsReport {
@@ -49,5 +51,9 @@ struct TurnsReport {
 };
 
 TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, const TurnsOptions& options);
+
+// TurnsReport::records as Markdown, one section per dialogue: each user turn's words, its labelled
+// and heard emotion, the thinking and the reply beside the corpus reply.
+std::string turns_transcript_markdown(const nlohmann::json& records);
 
 }  // namespace attune::eval

@@ -311,8 +311,14 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   r.tokenizer = model.path("tokenizer");
   r.language_model = model.raw("language_model");
   r.slm = model.raw("slm");
+  r.language_model_from = model.path("language_model_from");
   r.save_dtype = model.string("save_dtype", "fp32", {"fp32", "bf16"});
   model.finish();
+  if (!r.language_model_from.empty() && (r.stage == 0 || r.from.empty())) {
+    model.fail("model.language_model_from",
+               "only for stages 1 and 2 with model.from (with model.slm, set "
+               "model.slm.language_model.path)");
+  }
   if (r.tokenizer.empty()) model.fail("model.tokenizer", "missing: the tokenizer the shards were rendered with");
   if (r.stage == 0) {
     if (r.from.empty() == r.language_model.is_null()) {

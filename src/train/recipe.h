@@ -55,9 +55,12 @@ struct Recipe {
   int threads = 0;              // 0: the --threads option / all cores
 
   // ---- model ----
-  std::filesystem::path from;       // a model directory to start from (LM for stage 0, composite for 1/2)
-  nlohmann::json language_model;    // stage 0 without `from`: an inline HF config (a fresh model)
-  nlohmann::json slm;               // stage 1 without `from`: an attune_slm composite config
+  std::filesystem::path from;     // a model directory to start from (LM for stage 0, composite for 1/2)
+  nlohmann::json language_model;  // stage 0 without `from`: an inline HF config (a fresh model)
+  nlohmann::json slm;             // stage 1 without `from`: an attune_slm composite config
+  // Stages 1/2 with `from`: an LM directory whose weights replace the composite's language model, so
+  // encoder pre-training (which only carries the LM) can run beside stage 0 and take its result later.
+  std::filesystem::path language_model_from;
   std::filesystem::path tokenizer;  // tokenizer.json or a directory holding one
 
   // ---- data ----

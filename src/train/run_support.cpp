@@ -96,7 +96,11 @@ at::Device pick_device(const std::string& name, int local_rank) {
 
 std::shared_ptr<model::SpokenLanguageModelImpl> build_spoken_model(const Recipe& r) {
   if (!r.from.empty()) {
-    return model::SpokenLanguageModelImpl::from_pretrained(r.from, {.allow_untrained_adapter = r.stage != 2});
+    auto slm = model::SpokenLanguageModelImpl::from_pretrained(r.from, {.allow_untrained_adapter = r.stage != 2});
+    if (!r.language_model_from.empty()) {
+      model::load_weights(slm->language_model(), io::SafetensorsCheckpoint::open(r.language_model_from));
+    }
+    return slm;
   }
   json j = r.slm;
   j["model_type"] = io::kSlmModelType;

@@ -3,11 +3,13 @@
 // real recipes on a few dialogues, and a second run skips every finished step.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "io/safetensors.h"
 #include "support/test_support.h"
 
 namespace attune {
@@ -20,6 +22,25 @@ std::string slurp(const fs::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// The first `n` values of a tensor as floats (F32 or BF16).
+std::vector<float> head_values(const fs::path& file, const std::string& name, size_t n) {
+  const io::SafetensorsFile f = io::SafetensorsFile::open(file);
+  const io::TensorView& t = f.tensor(name);
+  std::vector<float> out;
+  for (size_t i = 0; i < n && i < static_cast<size_t>(t.numel()); ++i) {
+    if (t.dtype == io::Dtype::kBF16) {
+      uint16_t bits;
+      std::memcpy(&bits, t.data + 2 * i, 2);
+      out.push_back(io::bf16_to_f32(bits));
+    } else {
+      float v;
+      std::memcpy(&v, t.data + 4 * i, 4);
+      out.push_back(v);
+    }
+  }
+  return out;
 }
 
 TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
@@ -39,14 +60,24 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   EXPECT_TRUE(fs::exists(tmp / "run/model/tokenizer.json"));
   const nlohmann::json turns = nlohmann::json::parse(slurp(tmp / "run/model-card/turns.json"));
   EXPECT_FALSE(turns.empty());
-  // Every step timed, and the stages' logs name the corpus weights of stage 0.
+  const std::string samples = slurp(tmp / "run/model-card/samples.md");
+  EXPECT_NE(samples.find("### reccon"), std::string::npos) << samples;
+  EXPECT_NE(samples.find("- **user** ("), std::string::npos) << samples;
+  // Every step timed (stage 0 beside the encoder stages, and their wall time), and stage 0's log
+  // names its corpus weights.
   const std::string times = slurp(tmp / "run/times.tsv");
-  for (const char* step : {"data: text train", "tokenizer", "stage 0: text teacher", "encoder pre-training",
-                           "encoder pre-training, recorded voices", "stage 1: speech alignment", "stage 2: end to end",
-                           "eval: turns (smoke)"}) {
+  for (const char* step :
+       {"data: text train", "tokenizer", "stage 0: text teacher [parallel]", "encoder pre-training [parallel]",
+        "encoder pre-training, recorded voices [parallel]", "stage 0 beside encoder pre-training (wall)",
+        "stage 1: speech alignment", "stage 2: end to end", "eval: turns (smoke)"}) {
     EXPECT_NE(times.find(std::string(step) + "\t"), std::string::npos) << step << "\n" << times;
   }
-  EXPECT_NE((first.out + first.err).find("data.corpus_weights: empatheticdialogues x6"), std::string::npos);
+  // The encoder stages ran beside stage 0 with a fresh language model; stage 1 swapped in stage 0's.
+  const std::string embed = "model.embed_tokens.weight", in_slm = "language_model." + embed;
+  const std::vector<float> teacher = head_values(tmp / "run/stage0/final/model.safetensors", embed, 64);
+  EXPECT_EQ(head_values(tmp / "run/stage1/final/model.safetensors", in_slm, 64), teacher);
+  EXPECT_NE(head_values(tmp / "run/encoder-real/final/model.safetensors", in_slm, 64), teacher);
+  EXPECT_NE(slurp(tmp / "run/stage0.log").find("data.corpus_weights: empatheticdialogues x6"), std::string::npos);
 
   // Again: everything is done, nothing runs.
   const testing::CommandResult second = testing::run_shell(command);

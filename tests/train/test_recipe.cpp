@@ -73,6 +73,10 @@ TEST(Recipe, RejectsUnknownKeysWrongTypesAndImpossibleValues) {
   j["stage"] = 1;
   EXPECT_NE(error_of(j).find("stage 1 needs exactly one of model.from"), std::string::npos) << error_of(j);
   j = stage0();
+  j["model"]["language_model_from"] = "lm";
+  EXPECT_NE(error_of(j).find("model.language_model_from: only for stages 1 and 2 with model.from"), std::string::npos)
+      << error_of(j);
+  j = stage0();
   j["train"] = {{"parts", {"encoder"}}};
   EXPECT_NE(error_of(j).find("stage 0 trains the language model only"), std::string::npos);
   j = stage0();
