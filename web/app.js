@@ -11,6 +11,30 @@ const $ = (id) => document.getElementById(id);
 // Visible to tests and to curious users in the console.
 const state = window.attune = { sessionId: null, busy: false, turns: [], audioChunks: 0, errors: [] };
 
+// A server started with --api-key wants "Authorization: Bearer KEY" on /v1/*. The key comes from the
+// address (#key=...), then this tab's storage, then the user (asked once, on the first 401).
+const keyFromHash = new URLSearchParams(location.hash.slice(1)).get('key');
+if (keyFromHash) {
+  sessionStorage.setItem('attune-api-key', keyFromHash);
+  history.replaceState(null, '', location.pathname);  // keep the key out of the address bar
+}
+async function api(url, options = {}) {
+  const send = () => {
+    const key = sessionStorage.getItem('attune-api-key');
+    const headers = { ...(options.headers ?? {}), ...(key ? { Authorization: `Bearer ${key}` } : {}) };
+    return fetch(url, { ...options, headers });
+  };
+  let res = await send();
+  if (res.status === 401) {
+    const key = window.prompt('This server needs an API key:');
+    if (key) {
+      sessionStorage.setItem('attune-api-key', key);
+      res = await send();
+    }
+  }
+  return res;
+}
+
 function setStatus(text, isError = false) {
   $('status').textContent = text;
   $('status').classList.toggle('error', isError);
@@ -152,7 +176,7 @@ async function sendTurn(wav, seconds, label) {
   setStatus('listening…');
   const started = performance.now();
   try {
-    const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await api('/v1/chat/completions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     if (!res.ok) {
       const err = await res.json().catch(() => ({ error: { message: res.statusText } }));
       if (err.error?.code === 'session_not_found') state.sessionId = null;
@@ -301,7 +325,7 @@ $('upload').addEventListener('change', async () => {
 $('composer').addEventListener('submit', (e) => { e.preventDefault(); sendTurn(null, 0, ''); });
 
 $('restart').addEventListener('click', async () => {
-  if (state.sessionId) await fetch(`/v1/sessions/${state.sessionId}`, { method: 'DELETE' }).catch(() => {});
+  if (state.sessionId) await api(`/v1/sessions/${state.sessionId}`, { method: 'DELETE' }).catch(() => {});
   state.sessionId = null;
   state.turns = [];
   $('turns').innerHTML = '';
@@ -312,7 +336,7 @@ $('restart').addEventListener('click', async () => {
 (async () => {
   drawTrajectory();
   try {
-    const models = await (await fetch('/v1/models')).json();
+    const models = await (await api('/v1/models')).json();
     const m = models.data[0];
     state.model = m.id;
     $('model').textContent = m.attune?.description ?? m.id;

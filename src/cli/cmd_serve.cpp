@@ -42,9 +42,13 @@ int run_serve(ServeCliOptions& o) {
   const int port = server.bind();
   std::fprintf(stderr, "attune serve: listening on http://%s:%d/ (web page at /, API at /v1/chat/completions)\n",
                o.server.host.c_str(), port);
-  if (o.server.host != "127.0.0.1" && o.server.host != "localhost" && o.server.host != "::1")
-    std::fprintf(stderr, "attune serve: reachable beyond this machine (--host %s); there is no authentication\n",
+  if (o.server.api_key.empty() && o.server.host != "127.0.0.1" && o.server.host != "localhost" &&
+      o.server.host != "::1") {
+    std::fprintf(stderr,
+                 "attune serve: warning: reachable beyond this machine (--host %s) and anyone may use it; set "
+                 "--api-key or ATTUNE_API_KEY\n",
                  o.server.host.c_str());
+  }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -68,6 +72,10 @@ const bool registered_serve = register_command(
        app.add_option("--host", o->server.host, "Address to listen on (127.0.0.1: this machine only)");
        app.add_option("--port", o->server.port, "Port (0: any free one, printed at start)")
            ->check(CLI::Range(0, 65535));
+       app.add_option("--api-key", o->server.api_key,
+                      "Clients must send Authorization: Bearer KEY to /v1/* and /metrics (/health and the page stay "
+                      "open)")
+           ->envname("ATTUNE_API_KEY");
        app.add_option("--model-id", o->server.model_id, "The model name /v1/models reports (default: the directory's)");
        app.add_option("--max-sessions", o->server.max_sessions,
                       "Server-side sessions held at most (least recently used go)")

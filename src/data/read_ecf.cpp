@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "attune/error.h"
+#include "common/json_brief.h"
 #include "data/detokenize.h"
 #include "data/reader_util.h"
 #include "data/readers.h"
@@ -42,7 +43,7 @@ std::vector<Dialogue> read_ecf(ReadContext& ctx) {
     std::string id = "#" + std::to_string(ci);
     if (conv.is_object() && conv.contains("conversation_ID")) {
       const auto& cid = conv["conversation_ID"];
-      id = cid.is_string() ? cid.get<std::string>() : cid.dump();
+      id = cid.is_string() ? cid.get<std::string>() : common::json_brief(cid);
     }
     if (!conv.is_object() || !conv.contains("conversation") || !conv["conversation"].is_array()) {
       ctx.report({file, 0, id}, "expected {conversation_ID, conversation: [...]} (skipped)", "malformed dialogue");
@@ -53,7 +54,8 @@ std::vector<Dialogue> read_ecf(ReadContext& ctx) {
     std::vector<Utterance> utts;
     for (const auto& j : conv["conversation"]) {
       Where at{file, 0,
-               id + " utterance " + (j.is_object() && j.contains("utterance_ID") ? j["utterance_ID"].dump() : "?")};
+               id + " utterance " +
+                   (j.is_object() && j.contains("utterance_ID") ? common::json_brief(j["utterance_ID"]) : "?")};
       auto text = str_field(j, "text");
       auto speaker = str_field(j, "speaker");
       if (!j.is_object() || !text || !speaker || !j.contains("utterance_ID") ||
@@ -78,7 +80,7 @@ std::vector<Dialogue> read_ecf(ReadContext& ctx) {
         }
         if (!emo || !cause) {
           ctx.report({file, 0, id},
-                     "emotion-cause pair " + pair.dump() + " is not [\"N_emotion\", \"M_span\"] (ignored)",
+                     "emotion-cause pair " + common::json_brief(pair) + " is not [\"N_emotion\", \"M_span\"] (ignored)",
                      "malformed cause");
           continue;
         }

@@ -5,6 +5,7 @@
 
 #include "attune/error.h"
 #include "common/file_util.h"
+#include "common/json_brief.h"
 #include "data/detokenize.h"
 #include "data/reader_util.h"
 
@@ -52,7 +53,7 @@ std::vector<Dialogue> read_reccon(ReadContext& ctx) {
           if (c.is_number_integer()) {
             u.causes.push_back(c.get<int>());
           } else if (!(c.is_string() && c.get<std::string>() == "b")) {
-            ctx.report(at, "cause evidence " + c.dump() + " is neither a turn number nor \"b\" (ignored)",
+            ctx.report(at, "cause evidence " + common::json_brief(c) + " is neither a turn number nor \"b\" (ignored)",
                        "malformed cause");
           }
         }

@@ -6,6 +6,7 @@
 
 #include "attune/error.h"
 #include "common/file_util.h"
+#include "common/json_brief.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -36,10 +37,7 @@ namespace {
   throw ConfigError(source + ": key `" + key + "`: " + what);
 }
 
-std::string show(const json& j) {
-  std::string s = j.dump();
-  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
-}
+std::string show(const json& j) { return common::json_brief(j); }
 
 class Keys {
  public:
@@ -175,7 +173,7 @@ json read_json_file(const fs::path& path) {
   }
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(path.string(), std::string("not valid JSON (") + e.what() + ")");
   }
 }

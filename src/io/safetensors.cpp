@@ -20,6 +20,7 @@
 
 #include "attune/error.h"
 #include "common/file_util.h"
+#include "common/json_brief.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -148,7 +149,7 @@ ParsedHeader parse_header(const std::byte* bytes, uint64_t size, const std::stri
   json header;
   try {
     header = json::parse(text, text + n);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(source, std::string("header is not valid JSON (") + e.what() + ")");
   }
   if (!header.is_object()) {
@@ -196,17 +197,18 @@ ParsedHeader parse_header(const std::byte* bytes, uint64_t size, const std::stri
     for (const json& d : jshape) {
       auto dim = as_u64(d);
       if (!dim || *dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        throw InputError(source, where + "\"shape\" must be an array of non-negative integers, found " + jshape.dump());
+        throw InputError(
+            source, where + "\"shape\" must be an array of non-negative integers, found " + common::json_brief(jshape));
       }
       if (!checked_mul(numel, *dim, numel)) {
-        throw InputError(source, where + "shape " + jshape.dump() + " overflows 64 bits");
+        throw InputError(source, where + "shape " + common::json_brief(jshape) + " overflows 64 bits");
       }
       entry.view.shape.push_back(static_cast<int64_t>(*dim));
     }
     uint64_t expected_bytes = 0;
     if (!checked_mul(numel, dtype_size(*dtype), expected_bytes)) {
-      throw InputError(
-          source, where + "shape " + jshape.dump() + " x " + std::string(dtype_name(*dtype)) + " overflows 64 bits");
+      throw InputError(source, where + "shape " + common::json_brief(jshape) + " x " + std::string(dtype_name(*dtype)) +
+                                   " overflows 64 bits");
     }
     const json& joff = value["data_offsets"];
     std::optional<uint64_t> begin, end;
@@ -215,20 +217,22 @@ ParsedHeader parse_header(const std::byte* bytes, uint64_t size, const std::stri
       end = as_u64(joff[1]);
     }
     if (!begin || !end) {
-      throw InputError(
-          source, where + "\"data_offsets\" must be [begin, end] (two non-negative integers), found " + joff.dump());
+      throw InputError(source, where + "\"data_offsets\" must be [begin, end] (two non-negative integers), found " +
+                                   common::json_brief(joff));
     }
     if (*begin > *end) {
-      throw InputError(source, where + "data_offsets " + joff.dump() + " have begin after end");
+      throw InputError(source, where + "data_offsets " + common::json_brief(joff) + " have begin after end");
     }
     if (*end > data_size) {
-      throw InputError(source, where + "data_offsets " + joff.dump() + " run past the end of the data section (" +
-                                   std::to_string(data_size) + " bytes; file truncated?)");
+      throw InputError(source, where + "data_offsets " + common::json_brief(joff) +
+                                   " run past the end of the data section (" + std::to_string(data_size) +
+                                   " bytes; file truncated?)");
     }
     if (*end - *begin != expected_bytes) {
       throw InputError(source, where + "shape " + shape_string(entry.view.shape) + " of " +
                                    std::string(dtype_name(*dtype)) + " needs " + std::to_string(expected_bytes) +
-                                   " bytes but data_offsets " + joff.dump() + " span " + std::to_string(*end - *begin));
+                                   " bytes but data_offsets " + common::json_brief(joff) + " span " +
+                                   std::to_string(*end - *begin));
     }
     entry.begin = *begin;
     entry.end = *end;
@@ -386,7 +390,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const fs::path& path) {
     if (text.find('\0') != std::string::npos) throw InputError(source, "not valid JSON (contains a NUL byte)");
     try {
       index = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw InputError(source, std::string("not valid JSON (") + e.what() + ")");
     }
     if (!index.is_object()) throw InputError(source, "expected a JSON object with \"weight_map\"");
@@ -400,7 +404,8 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const fs::path& path) {
       } else if (total.is_number_float() && total.get<double>() >= 0) {
         ckpt.index_total_size_ = static_cast<uint64_t>(total.get<double>());
       } else {
-        throw InputError(source, "\"metadata.total_size\" must be a non-negative integer, found " + total.dump());
+        throw InputError(source,
+                         "\"metadata.total_size\" must be a non-negative integer, found " + common::json_brief(total));
       }
     }
     const fs::path dir = target.parent_path();

@@ -8,6 +8,7 @@ ApiError::ApiError(int status, std::string code, std::string message, std::strin
     : std::runtime_error(std::move(message)), status_(status), code_(std::move(code)), param_(std::move(param)) {}
 
 std::string ApiError::type() const {
+  if (status_ == 401) return "authentication_error";
   if (status_ == 404) return "not_found_error";
   if (status_ == 429) return "rate_limit_error";
   if (status_ >= 500) return "server_error";

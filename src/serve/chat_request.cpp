@@ -7,6 +7,7 @@
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "common/base64.h"
+#include "common/json_brief.h"
 #include "serve/api_error.h"
 
 namespace attune::serve {
@@ -107,7 +108,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e999
     throw ApiError(400, "invalid_json", fmt::format("the request body is not valid JSON ({})", e.what()));
   }
   if (!j.is_object()) throw ApiError(400, "invalid_json", "the request body must be a JSON object");
@@ -142,7 +143,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
       if (m == "audio")
         r.want_audio = true;
       else if (m != "text")
-        throw bad("modalities", fmt::format("{} is not supported; expected text and/or audio", m.dump()));
+        throw bad("modalities", fmt::format("{} is not supported; expected text and/or audio", common::json_brief(m)));
     }
   }
   if (j.contains("audio") && !j["audio"].is_null()) {

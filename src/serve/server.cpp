@@ -268,6 +268,23 @@ struct Server::Impl {
     };
   }
 
+  bool needs_key(const std::string& path) const {
+    return !options.api_key.empty() && (path.starts_with("/v1/") || path == "/metrics");
+  }
+
+  // Compares in time independent of where the first difference is.
+  bool has_key(const httplib::Request& req) const {
+    const std::string header = req.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (!header.starts_with(kBearer)) return false;
+    const std::string_view given = std::string_view(header).substr(kBearer.size());
+    const std::string& key = options.api_key;
+    unsigned char diff = given.size() == key.size() ? 0 : 1;
+    for (size_t i = 0; i < key.size(); ++i)
+      diff |= static_cast<unsigned char>(key[i] ^ (i < given.size() ? given[i] : 0));
+    return diff == 0;
+  }
+
   void routes() {
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200,
@@ -310,8 +327,13 @@ struct Server::Impl {
         res.set_content(std::string(asset.body), std::string(asset.content_type).c_str());
       });
     }
-    http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       request_start = Clock::now();
+      if (needs_key(req.path) && !has_key(req)) {
+        send_error(res, ApiError(401, "invalid_api_key",
+                                 "this server needs an API key: send the header Authorization: Bearer <key>"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
     // httplib's own refusals (413 body too large, 404 no route, 400 bad request line) get a JSON body too.

@@ -27,6 +27,9 @@ struct ServerOptions {
   RequestLimits limits;
   SessionOptions session;  // defaults for every dialogue (voice, max_new_tokens, context)
   bool log_requests = true;
+  // When set, /v1/* and /metrics need "Authorization: Bearer <api_key>" (else 401); /health and
+  // the web page's files stay open.
+  std::string api_key;
 };
 
 class Server {

@@ -119,7 +119,7 @@ void for_each_training_text(const fs::path& path, const std::function<void(std::
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(line.begin(), line.end());
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {
         throw InputError(path.string(), "line " + std::to_string(line_no) + ": malformed JSON: " + e.what());
       }
       collect_json_strings(j, options.json_fields, on_text);
@@ -130,7 +130,7 @@ void for_each_training_text(const fs::path& path, const std::function<void(std::
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(data);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw InputError(path.string(), std::string("malformed JSON: ") + e.what());
     }
     collect_json_strings(j, options.json_fields, on_text);

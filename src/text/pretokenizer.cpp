@@ -493,14 +493,21 @@ const char* behavior_name(SplitBehavior b) {
   return "Isolated";
 }
 
-void parse_step(const json& j, const std::string& where, std::vector<PreTokenizerStep>& steps) {
+// Hugging Face files nest a Sequence or two; the cap keeps a crafted file from recursing the stack away.
+constexpr int kMaxSequenceDepth = 16;
+
+void parse_step(const json& j, const std::string& where, std::vector<PreTokenizerStep>& steps, int depth = 0) {
   if (!j.is_object()) throw InputError(where, "expected a pre_tokenizer object");
+  if (depth > kMaxSequenceDepth) {
+    throw InputError(where,
+                     "Sequence pre_tokenizers nested deeper than " + std::to_string(kMaxSequenceDepth) + " levels");
+  }
   const std::string type = get_string(j, "type", where);
   PreTokenizerStep step;
   if (type == "Sequence") {
     auto it = j.find("pretokenizers");
     if (it == j.end() || !it->is_array()) throw InputError(where, "Sequence pre_tokenizer without \"pretokenizers\"");
-    for (size_t i = 0; i < it->size(); ++i) parse_step((*it)[i], where, steps);
+    for (size_t i = 0; i < it->size(); ++i) parse_step((*it)[i], where, steps, depth + 1);
     return;
   }
   if (type == "ByteLevel") {
@@ -753,9 +760,13 @@ void PreTokenizer::apply(size_t index, std::string_view piece, FunctionRef<void(
 
 // ---- normaliser ------------------------------------------------------------------------------------------
 
-Normalizer normalizer_from_json(const json& j, const std::string& where) {
+namespace {
+Normalizer normalizer_from_json(const json& j, const std::string& where, int depth) {
   if (j.is_null()) return Normalizer::kNone;
   if (!j.is_object()) throw InputError(where, "normalizer must be an object or null");
+  if (depth > kMaxSequenceDepth) {
+    throw InputError(where, "Sequence normalizers nested deeper than " + std::to_string(kMaxSequenceDepth) + " levels");
+  }
   const std::string type = get_string(j, "type", where);
   if (type == "NFC") return Normalizer::kNfc;
   if (type == "Sequence") {
@@ -763,12 +774,15 @@ Normalizer normalizer_from_json(const json& j, const std::string& where) {
     auto it = j.find("normalizers");
     if (it == j.end() || !it->is_array()) throw InputError(where, "Sequence normalizer without \"normalizers\"");
     for (const auto& n : *it) {
-      if (normalizer_from_json(n, where) == Normalizer::kNfc) result = Normalizer::kNfc;
+      if (normalizer_from_json(n, where, depth + 1) == Normalizer::kNfc) result = Normalizer::kNfc;
     }
     return result;
   }
   throw InputError(where, "normalizer type \"" + type + "\" is not supported (supported: NFC, or none)");
 }
+}  // namespace
+
+Normalizer normalizer_from_json(const json& j, const std::string& where) { return normalizer_from_json(j, where, 0); }
 
 Normalizer preset_normalizer(Preset preset) { return preset == Preset::kQwen2 ? Normalizer::kNfc : Normalizer::kNone; }
 

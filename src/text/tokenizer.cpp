@@ -381,7 +381,7 @@ void check_decoder(const json& j, const std::string& where) {
 json parse_json(std::string_view text, const std::string& source) {
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(source, std::string("malformed JSON: ") + e.what());
   }
 }

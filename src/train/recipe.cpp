@@ -4,6 +4,7 @@
 #include <set>
 
 #include "attune/error.h"
+#include "common/json_brief.h"
 #include "io/model_config.h"
 
 namespace fs = std::filesystem;
@@ -38,22 +39,23 @@ class Section {
   double number(const std::string& key, double fallback, double min, double max, bool exclusive_min = false) {
     const json* v = find(key);
     if (!v) return fallback;
-    if (!v->is_number()) fail(key_path(key), "expected a number, got " + v->dump());
+    if (!v->is_number()) fail(key_path(key), "expected a number, got " + common::json_brief(*v));
     const double x = v->get<double>();
     if (!std::isfinite(x) || x < min || x > max || (exclusive_min && x == min)) {
       fail(key_path(key), "expected a number " + std::string(exclusive_min ? "> " : ">= ") + fmt(min) +
-                              (std::isinf(max) ? "" : " and <= " + fmt(max)) + ", got " + v->dump());
+                              (std::isinf(max) ? "" : " and <= " + fmt(max)) + ", got " + common::json_brief(*v));
     }
     return x;
   }
   int64_t integer(const std::string& key, int64_t fallback, int64_t min, int64_t max = INT64_MAX) {
     const json* v = find(key);
     if (!v) return fallback;
-    if (!v->is_number_integer()) fail(key_path(key), "expected an integer, got " + v->dump());
+    if (!v->is_number_integer()) fail(key_path(key), "expected an integer, got " + common::json_brief(*v));
     const int64_t x = v->get<int64_t>();
     if (x < min || x > max) {
       fail(key_path(key), "expected an integer >= " + std::to_string(min) +
-                              (max == INT64_MAX ? "" : " and <= " + std::to_string(max)) + ", got " + v->dump());
+                              (max == INT64_MAX ? "" : " and <= " + std::to_string(max)) + ", got " +
+                              common::json_brief(*v));
     }
     return x;
   }
@@ -61,7 +63,7 @@ class Section {
                      const std::vector<std::string>& allowed = {}) {
     const json* v = find(key);
     if (!v) return fallback;
-    if (!v->is_string()) fail(key_path(key), "expected a string, got " + v->dump());
+    if (!v->is_string()) fail(key_path(key), "expected a string, got " + common::json_brief(*v));
     std::string s = v->get<std::string>();
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
       std::string list;
@@ -78,10 +80,10 @@ class Section {
                                    const std::vector<std::string>& allowed) {
     const json* v = find(key);
     if (!v) return fallback;
-    if (!v->is_array()) fail(key_path(key), "expected an array of strings, got " + v->dump());
+    if (!v->is_array()) fail(key_path(key), "expected an array of strings, got " + common::json_brief(*v));
     std::vector<std::string> out;
     for (const json& item : *v) {
-      if (!item.is_string()) fail(key_path(key), "expected an array of strings, got " + v->dump());
+      if (!item.is_string()) fail(key_path(key), "expected an array of strings, got " + common::json_brief(*v));
       std::string s = item.get<std::string>();
       if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
         std::string list;
@@ -155,7 +157,7 @@ void parse_optim(Recipe& r, Section& top) {
     if (!betas.is_array() || betas.size() != 2 || !betas[0].is_number() || !betas[1].is_number() ||
         betas[0].get<double>() < 0 || betas[0].get<double>() >= 1 || betas[1].get<double>() < 0 ||
         betas[1].get<double>() >= 1) {
-      optim.fail("optim.betas", "expected two numbers in [0, 1), got " + betas.dump());
+      optim.fail("optim.betas", "expected two numbers in [0, 1), got " + common::json_brief(betas));
     }
     r.beta1 = betas[0];
     r.beta2 = betas[1];
@@ -231,7 +233,8 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
       out.emplace_back(v.get<std::string>());
     } else if (v.is_array() && !v.empty()) {
       for (const json& t : v) {
-        if (!t.is_string() || t.get<std::string>().empty()) data.fail("data." + key, "expected paths, got " + v.dump());
+        if (!t.is_string() || t.get<std::string>().empty())
+          data.fail("data." + key, "expected paths, got " + common::json_brief(v));
         out.emplace_back(t.get<std::string>());
       }
     } else if (!v.is_null() || required) {
@@ -248,7 +251,8 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   p.real_share = data.number("real_share", p.real_share, 0, 1);
   const json balance = data.raw("balance_classes");
   if (!balance.is_null()) {
-    if (!balance.is_boolean()) data.fail("data.balance_classes", "expected true or false, got " + balance.dump());
+    if (!balance.is_boolean())
+      data.fail("data.balance_classes", "expected true or false, got " + common::json_brief(balance));
     p.balance_classes = balance.get<bool>();
   }
   data.finish();
@@ -299,7 +303,7 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   } else if (stage.is_number_integer() && stage.get<int64_t>() >= 0 && stage.get<int64_t>() <= 2) {
     r.stage = stage.get<int>();
   } else {
-    top.fail("stage", (stage.is_null() ? std::string("missing") : "got " + stage.dump()) +
+    top.fail("stage", (stage.is_null() ? std::string("missing") : "got " + common::json_brief(stage)) +
                           ": expected \"encoder\" (encoder pre-training), 0 (text teacher), 1 (speech alignment) "
                           "or 2 (end-to-end)");
   }

@@ -439,6 +439,18 @@ TEST(SafetensorsMalformed, EntryFieldsAreChecked) {
       "key \"n\" holds a number");
 }
 
+TEST(SafetensorsMalformed, HostileValuesGetABoundedMessage) {
+  const std::string four(4, '\0');
+  // A shape nested 50k deep: described, not dumped (dump() recurses once per level).
+  const std::string deep = std::string(50000, '[') + std::string(50000, ']');
+  expect_rejected_bytes(
+      file_bytes("{\"x\": {\"dtype\": \"F32\", \"shape\": " + deep + ", \"data_offsets\": [0, 4]}}", four),
+      "found an array of 1 items nested deeper than 8 levels");
+  // A number past double's range is a JSON error of the header, not an uncaught exception.
+  expect_rejected_bytes(file_bytes("{\"x\": {\"dtype\": \"F32\", \"shape\": [1e999], \"data_offsets\": [0, 4]}}", four),
+                        "header is not valid JSON");
+}
+
 TEST(SafetensorsMalformed, ShapeMustMatchByteLength) {
   expect_rejected_bytes(file_bytes("{" + f32_header_entry("x", "[2,3]", 0, 20) + "}", std::string(20, '\0')),
                         "tensor \"x\": shape [2, 3] of F32 needs 24 bytes but data_offsets [0,20] span 20");

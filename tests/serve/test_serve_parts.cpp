@@ -125,6 +125,11 @@ TEST(ChatRequest, BadRequestsNameTheField) {
   fails(R"({"messages":[)" + ok_user + R"(],"modalities":["video"]})", "modalities");
   fails(R"({"messages":[)" + ok_user + R"(],"audio":{"format":"mp3"}})", "audio.format");
   fails(R"({"messages":[)" + ok_user + R"(],"n":2})", "n");
+  // Hostile values: nested 60k deep (the error message must not recurse into it), and a number out
+  // of double's range (nlohmann's out_of_range, not a parse_error).
+  const std::string deep = std::string(60000, '[') + std::string(60000, ']');
+  fails(R"({"messages":[)" + ok_user + R"(],"modalities":[)" + deep + "]}", "modalities");
+  fails(R"({"messages":[)" + ok_user + R"(],"temperature":1e999})", "", "invalid_json");
   fails(R"({"messages":[)" + ok_user + R"(],"attune":{"session_id":"a","new_session":true}})", "attune");
 }
 

@@ -321,6 +321,40 @@ TEST_F(ServerTest, APortInUseIsAClearError) {
   }
 }
 
+TEST_F(ServerTest, AnApiKeyGuardsTheApiButNotHealthOrThePage) {
+  ServerOptions so;
+  so.port = 0;
+  so.log_requests = false;
+  so.api_key = "s3cret-key";
+  Server keyed(*model_, so);
+  const int port = keyed.bind();
+  std::thread runner([&] { keyed.run(); });
+  httplib::Client c("127.0.0.1", port);
+  auto status = [&](const std::string& path, const std::string& authorization) {
+    httplib::Headers headers;
+    if (!authorization.empty()) headers.emplace("Authorization", authorization);
+    auto res = c.Get(path, headers);
+    return res ? res->status : 0;
+  };
+  EXPECT_EQ(status("/v1/models", ""), 401);
+  EXPECT_EQ(status("/v1/models", "Bearer wrong-key!"), 401);
+  EXPECT_EQ(status("/v1/models", "Bearer s3cret-ke"), 401);  // a prefix of the key
+  EXPECT_EQ(status("/v1/models", "s3cret-key"), 401);        // not a bearer token
+  EXPECT_EQ(status("/metrics", ""), 401);
+  EXPECT_EQ(status("/v1/models", "Bearer s3cret-key"), 200);
+  EXPECT_EQ(status("/metrics", "Bearer s3cret-key"), 200);
+  EXPECT_EQ(status("/health", ""), 200);
+  EXPECT_EQ(status("/", ""), 200);
+  auto res = c.Post("/v1/chat/completions", R"({"messages":[{"role":"user","content":"hi"}]})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  const json error = json::parse(res->body).at("error");
+  EXPECT_EQ(error.at("type"), "authentication_error");
+  EXPECT_EQ(error.at("code"), "invalid_api_key");
+  keyed.stop();
+  runner.join();
+}
+
 TEST_F(ServerTest, SessionStoreCapsExpiresAndKeepsSessionsInUse) {
   SessionStore store(2, std::chrono::seconds(0));
   auto [a, ea] = store.add(model_->open_session());

@@ -416,3 +416,28 @@ TEST(TokenizerErrors, DirectoriesAndVocabMergesPairs) {
   write_bytes(tmp / "vocab.json", "{\"a\": 0, ");
   EXPECT_NE(load_error(tmp.path()).find("malformed JSON"), std::string::npos);
 }
+
+// A crafted tokenizer.json nesting Sequence 20k deep: a one-line error, not a stack overflow.
+TEST(TokenizerMalformed, DeeplyNestedSequencesAreRefused) {
+  const int depth = 20000;
+  auto nested = [&](const std::string& list_key, const std::string& leaf) {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += R"({"type":"Sequence",")" + list_key + R"(":[)";
+    s += leaf;
+    for (int i = 0; i < depth; ++i) s += "]}";
+    return s;
+  };
+  for (const auto& [field, text] : {std::pair{"pre_tokenizer", nested("pretokenizers", R"({"type":"ByteLevel"})")},
+                                    std::pair{"normalizer", nested("normalizers", R"({"type":"NFC"})")}}) {
+    nlohmann::json j = tiny_tokenizer({});
+    j[field] = "PLACEHOLDER";
+    std::string file = j.dump();
+    file.replace(file.find("\"PLACEHOLDER\""), 13, text);
+    try {
+      Tokenizer::from_json_text(file, "deep.json");
+      ADD_FAILURE() << field << " accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("nested deeper than 16 levels"), std::string::npos) << e.what();
+    }
+  }
+}

@@ -3,6 +3,8 @@
 //   2. the web page in headless Debian Chromium driven by playwright-core: a turn spoken through the
 //      page's microphone path (Chromium's fake capture device plays a WAV made by `attune speak`),
 //      then one uploaded as a file; the reply text, its audio and the trajectory points must appear.
+// The server runs with --api-key: 401 without the key (OpenAI's error format), /health open; the
+// page gets the key from its address (#key=...).
 // A screenshot is kept in $ATTUNE_ARTIFACTS (default build/artifacts/web-page.png).
 // Usage: node tests/web/e2e.mjs  (env: ATTUNE_BIN, ATTUNE_ARTIFACTS, CHROMIUM). Exit 77 = skipped.
 import { spawn, execFileSync } from 'node:child_process';
@@ -41,7 +43,8 @@ execFileSync(bin, ['speak', '--emotion', 'sad', '--intensity', '0.8', '--voice',
   'I lost my job today and I do not know what to tell my family.'], { stdio: 'ignore' });
 
 // The server on a free port; its first line says which.
-const server = spawn(bin, ['serve', '--port', '0', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const apiKey = 'e2e-key-7f3a';
+const server = spawn(bin, ['serve', '--port', '0', '--quiet', '--api-key', apiKey], { stdio: ['ignore', 'ignore', 'pipe'] });
 let serverLog = '';
 const base = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error(`the server did not start:\n${serverLog}`)), 60000);
@@ -57,7 +60,15 @@ console.log(`server at ${base}`);
 let browser;
 try {
   // ---- 1. the openai client ----
-  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'not-needed', maxRetries: 0 });
+  const intruder = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'wrong-key', maxRetries: 0 });
+  const refused = await intruder.models.list().then(() => null, (e) => e);
+  check(refused?.status === 401 && refused?.error?.code === 'invalid_api_key', `wrong key: ${refused?.status} ${refused?.error?.code}`);
+  const health = await fetch(`${base}/health`);
+  const metricsOpen = await fetch(`${base}/metrics`);
+  const metricsKeyed = await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${apiKey}` } });
+  check(health.status === 200 && metricsOpen.status === 401 && metricsKeyed.status === 200,
+    `/health ${health.status} without a key; /metrics ${metricsOpen.status} without, ${metricsKeyed.status} with`);
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0 });
   const models = await client.models.list();
   check(models.data.length === 1 && models.data[0].id === 'attune-small', `models.list: ${models.data.map((m) => m.id)}`);
   const audioPart = { type: 'input_audio', input_audio: { data: fs.readFileSync(turnWav).toString('base64'), format: 'wav' } };
@@ -103,7 +114,7 @@ try {
   const page = await context.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`${base}/`);
+  await page.goto(`${base}/#key=${apiKey}`);
   await page.waitForFunction(() => window.attune && window.attune.model, null, { timeout: 15000 });
   await page.check('#show-thinking');
   await page.click('#record');
