@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include "attune/error.h"
@@ -25,6 +28,16 @@ template <typename T>
 T number(const json& body, const char* key, T lo, T hi) {
   const json& v = body[key];
   if (!v.is_number()) throw bad(key, fmt::format("expected a number, got {}", kind(v)));
+  if constexpr (std::is_integral_v<T>) {
+    // Compared as integers: 1.9 is not silently truncated, and 2^63 as a double (which equals
+    // (double)INT64_MAX after rounding) cannot slip through the range check.
+    if (!v.is_number_integer()) throw bad(key, fmt::format("expected an integer, got {}", v.dump()));
+    const bool above = v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(hi) : v.get<int64_t>() > hi;
+    const bool below =
+        v.is_number_unsigned() ? lo > 0 && v.get<uint64_t>() < static_cast<uint64_t>(lo) : v.get<int64_t>() < lo;
+    if (above || below) throw bad(key, fmt::format("{} is out of range; expected {} to {}", v.dump(), lo, hi));
+    return v.get<T>();
+  }
   const double d = v.get<double>();
   if (d < static_cast<double>(lo) || d > static_cast<double>(hi))
     throw bad(key, fmt::format("{} is out of range; expected {} to {}", d, lo, hi));

@@ -268,6 +268,22 @@ struct Server::Impl {
     };
   }
 
+  // The method a route answers ("" when no route has this path): a known path asked with another
+  // method gets 405 with Allow, not 404.
+  static std::string allowed_method(const std::string& path) {
+    if (path == "/health" || path == "/metrics" || path == "/v1/models") return "GET";
+    if (path == "/v1/chat/completions") return "POST";
+    if (path.starts_with("/v1/sessions/") && path.size() > 13 &&
+        path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-", 13) ==
+            std::string::npos) {
+      return "DELETE";
+    }
+    for (const WebAsset& asset : web_assets()) {
+      if (path == asset.path) return "GET";
+    }
+    return "";
+  }
+
   bool needs_key(const std::string& path) const {
     return !options.api_key.empty() && (path.starts_with("/v1/") || path == "/metrics");
   }
@@ -345,6 +361,10 @@ struct Server::Impl {
                                  "the body was sent as a form; send it with Content-Type: application/json"));
       } else if (res.status == 413) {
         send_error(res, ApiError(413, "request_too_large", "the request body is larger than this server accepts"));
+      } else if (const std::string allow = allowed_method(req.path); res.status == 404 && !allow.empty()) {
+        res.set_header("Allow", allow);
+        send_error(res, ApiError(405, "method_not_allowed",
+                                 fmt::format("{} {}: this route answers {}", req.method, req.path, allow)));
       } else if (res.status == 404) {
         send_error(res, ApiError(404, "not_found", fmt::format("no route {} {}", req.method, req.path)));
       } else {

@@ -130,6 +130,10 @@ TEST(ChatRequest, BadRequestsNameTheField) {
   const std::string deep = std::string(60000, '[') + std::string(60000, ']');
   fails(R"({"messages":[)" + ok_user + R"(],"modalities":[)" + deep + "]}", "modalities");
   fails(R"({"messages":[)" + ok_user + R"(],"temperature":1e999})", "", "invalid_json");
+  fails(R"({"messages":[)" + ok_user + R"(],"max_tokens":1.9})", "max_tokens");        // not truncated to 1
+  fails(R"({"messages":[)" + ok_user + R"(],"seed":9223372036854775808.0})", "seed");  // 2^63 as a double
+  fails(R"({"messages":[)" + ok_user + R"(],"seed":9223372036854775808})", "seed");    // 2^63, unsigned
+  fails(R"({"messages":[)" + ok_user + R"(],"seed":-1})", "seed");
   fails(R"({"messages":[)" + ok_user + R"(],"attune":{"session_id":"a","new_session":true}})", "attune");
 }
 

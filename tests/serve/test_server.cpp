@@ -256,6 +256,12 @@ TEST_F(ServerTest, ErrorsAreJsonWithTheRightStatusAndTheServerGoesOn) {
   expect_error(c.Post("/v1/chat/completions", std::string(5u << 20, ' '), "application/json"), 413,
                "invalid_request_error");
   expect_error(c.Get("/v1/nothing"), 404, "not_found_error");
+  // A known route asked with the wrong method: 405 and what it answers.
+  auto wrong = c.Get("/v1/chat/completions");
+  expect_error(wrong, 405, "invalid_request_error");
+  if (wrong) EXPECT_EQ(wrong->get_header_value("Allow"), "POST");
+  expect_error(c.Post("/v1/models", "{}", "application/json"), 405, "invalid_request_error");
+  expect_error(c.Delete("/health"), 405, "invalid_request_error");
   auto health = c.Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
