@@ -2,8 +2,11 @@
 
 #include <sndfile.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "attune/error.h"
 #include "audio/resample.h"
@@ -98,13 +101,20 @@ void write_frames(SNDFILE* sf, const AudioBuffer& audio, const std::string& name
 
 // Reads every frame (some formats, e.g. mp3 and ogg, only estimate `frames`, so read until the
 // decoder stops) and rejects non-finite samples.
-AudioBuffer read_all(SNDFILE* sf, const SF_INFO& sf_info, const std::string& name) {
+AudioBuffer read_all(SNDFILE* sf, const SF_INFO& sf_info, const std::string& name, double max_seconds = 0) {
   validate_info(sf_info, name);
+  const double claimed_s = static_cast<double>(sf_info.frames) / sf_info.samplerate;
+  if (max_seconds > 0 && claimed_s > max_seconds) throw AudioTooLong(name, claimed_s, max_seconds);
+  const auto max_frames = max_seconds > 0 ? static_cast<sf_count_t>(max_seconds * sf_info.samplerate)
+                                          : std::numeric_limits<sf_count_t>::max();
   AudioBuffer audio;
   audio.sample_rate = sf_info.samplerate;
   audio.channels = sf_info.channels;
   std::vector<float> block(static_cast<size_t>(kBlockFrames * sf_info.channels));
+  sf_count_t frames = 0;
   for (sf_count_t got; (got = sf_readf_float(sf, block.data(), kBlockFrames)) > 0;) {
+    frames += got;
+    if (frames > max_frames) throw AudioTooLong(name, max_seconds, max_seconds);
     audio.samples.insert(audio.samples.end(), block.begin(), block.begin() + got * sf_info.channels);
   }
   if (sf_error(sf) != SF_ERR_NO_ERROR) throw InputError(name, std::string("decoding failed: ") + sf_strerror(sf));
@@ -266,14 +276,20 @@ std::string encode_audio(const AudioBuffer& audio, AudioFormat format) {
   return std::move(file.bytes);
 }
 
-AudioBuffer decode_audio(const std::string& bytes, const std::string& name) {
+AudioTooLong::AudioTooLong(const std::string& name, double seconds, double max_seconds)
+    : InputError(name, seconds > max_seconds
+                           ? fmt::format("{:.1f} s of audio, more than the limit of {:g} s", seconds, max_seconds)
+                           : fmt::format("more than the limit of {:g} s of audio", max_seconds)),
+      seconds_(seconds) {}
+
+AudioBuffer decode_audio(const std::string& bytes, const std::string& name, double max_seconds) {
   if (bytes.empty()) throw InputError(name, "audio data is empty");
   MemoryFile file{bytes, 0};
   SF_INFO sf_info{};
   SNDFILE* sf = sf_open_virtual(&memory_io, SFM_READ, &sf_info, &file);
   if (!sf) throw InputError(name, std::string("cannot decode audio: ") + sf_strerror(nullptr));
   std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> guard(sf, sf_close);
-  return read_all(sf, sf_info, name);
+  return read_all(sf, sf_info, name, max_seconds);
 }
 
 }  // namespace attune::audio

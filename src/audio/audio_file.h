@@ -10,6 +10,7 @@
 #include <string>
 
 #include "attune/audio_buffer.h"
+#include "attune/error.h"
 
 namespace attune::audio {
 
@@ -67,7 +68,20 @@ void write_audio(const std::filesystem::path& path, const AudioBuffer& audio);
 
 // Encodes to an in-memory file (for the server); format as above.
 std::string encode_audio(const AudioBuffer& audio, AudioFormat format);
-// Decodes an in-memory file; `name` is used in error messages.
-AudioBuffer decode_audio(const std::string& bytes, const std::string& name);
+// decode_audio's refusal of audio longer than its `max_seconds`: raised from the header's length
+// before anything is decoded, or as soon as decoding passes the limit (formats that only estimate
+// their length), so a small compressed file cannot make the decoder expand minutes of audio.
+class AudioTooLong : public InputError {
+ public:
+  AudioTooLong(const std::string& name, double seconds, double max_seconds);
+  double seconds() const { return seconds_; }  // the header's length, or the limit when it was passed
+
+ private:
+  double seconds_;
+};
+
+// Decodes an in-memory file; `name` is used in error messages. `max_seconds` > 0: AudioTooLong
+// beyond it.
+AudioBuffer decode_audio(const std::string& bytes, const std::string& name, double max_seconds = 0);
 
 }  // namespace attune::audio

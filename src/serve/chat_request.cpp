@@ -54,17 +54,21 @@ AudioBuffer read_audio(const json& part, const std::string& where, const Request
   if (!bytes) throw bad(where + ".input_audio.data", "not valid base64", "invalid_base64");
   if (bytes->empty()) throw bad(where + ".input_audio.data", "the audio is empty", "invalid_audio");
   AudioBuffer audio;
+  const auto too_long = [&](const std::string& length) {
+    return ApiError(400, "audio_too_long",
+                    fmt::format("{}.input_audio: {} of audio; this server takes at most {:.0f} s per turn", where,
+                                length, limits.max_audio_seconds),
+                    where + ".input_audio");
+  };
   try {
-    audio = audio::decode_audio(*bytes, where + ".input_audio (" + format + ")");
+    audio = audio::decode_audio(*bytes, where + ".input_audio (" + format + ")", limits.max_audio_seconds);
+  } catch (const audio::AudioTooLong& e) {
+    throw too_long(e.seconds() > limits.max_audio_seconds ? fmt::format("{:.1f} s", e.seconds()) : "more");
   } catch (const Error& e) {
     throw bad(where + ".input_audio.data", fmt::format("cannot decode the audio ({})", e.what()), "invalid_audio");
   }
   if (audio.samples.empty()) throw bad(where + ".input_audio.data", "the audio has no samples", "invalid_audio");
-  if (audio.duration_s() > limits.max_audio_seconds)
-    throw ApiError(400, "audio_too_long",
-                   fmt::format("{}.input_audio: {:.1f} s of audio; this server takes at most {:.0f} s per turn", where,
-                               audio.duration_s(), limits.max_audio_seconds),
-                   where + ".input_audio");
+  if (audio.duration_s() > limits.max_audio_seconds) throw too_long(fmt::format("{:.1f} s", audio.duration_s()));
   return audio;
 }
 

@@ -4,6 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <thread>
 
 #include "audio/audio_file.h"
@@ -202,6 +207,63 @@ TEST(Metrics, PrometheusTextHasTheSeries) {
   EXPECT_NE(text.find("attune_active_sessions 2\n"), std::string::npos);
   EXPECT_NE(text.find("attune_queue_waiting 1\n"), std::string::npos);
   EXPECT_GT(resident_memory_bytes(), 1u << 20);
+}
+
+}  // namespace
+}  // namespace attune::serve
+
+namespace attune::serve {
+namespace {
+
+long current_rss_kb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// A decompression bomb: 5 minutes of 8-channel 48 kHz silence is a small FLAC but 460 MB of float
+// samples. The header's length must refuse it before anything is decoded. The request is parsed in
+// a child process, whose peak RSS (wait4) is then compared with what it started from.
+TEST(ChatRequest, LongAudioIsRefusedFromItsHeaderBeforeDecoding) {
+  std::string body;
+  {
+    AudioBuffer silence;
+    silence.sample_rate = 48000;
+    silence.channels = 8;
+    silence.samples.assign(static_cast<size_t>(48000) * 8 * 300, 0.0f);
+    const std::string flac = audio::encode_audio(silence, audio::AudioFormat::kFlac16);
+    ASSERT_LT(flac.size(), 4u << 20) << "silence should compress";
+    body = nlohmann::json({{"messages",
+                            {{{"role", "user"},
+                              {"content",
+                               {{{"type", "input_audio"},
+                                 {"input_audio", {{"data", common::base64_encode(flac)}, {"format", "flac"}}}}}}}}}})
+               .dump();
+  }
+  const long start_kb = current_rss_kb();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int code = 3;
+    try {
+      parse_chat_request(body, {.max_audio_seconds = 60});
+      code = 1;  // accepted
+    } catch (const ApiError& e) {
+      code =
+          e.code() == "audio_too_long" && std::string(e.what()).find("300.0 s of audio") != std::string::npos ? 0 : 2;
+    } catch (...) {
+    }
+    _exit(code);
+  }
+  int status = 0;
+  rusage usage{};
+  ASSERT_EQ(wait4(child, &status, 0, &usage), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: accepted, 2: another error than audio_too_long with the header's length";
+  // Decoding it would have taken the peak ~460 MB above the start.
+  EXPECT_LT(usage.ru_maxrss - start_kb, 100 * 1024) << "peak RSS grew while refusing the audio";
 }
 
 }  // namespace
