@@ -140,6 +140,10 @@ encoder_side() {
 }
 if [ -e "$out/stage0/final/config.json" ] && [ -e "$out/encoder-real/final/config.json" ]; then
   echo "== stage 0 and encoder pre-training: done"
+elif [ -e "$out/stage0/final/config.json" ]; then
+  encoder_side  # one side left: it gets every thread
+elif [ -e "$out/encoder-real/final/config.json" ]; then
+  stage0_side
 else
   threads_a=$(((threads + 1) / 2)) threads_b=$((threads / 2))
   [ $threads_b -ge 1 ] || threads_b=1

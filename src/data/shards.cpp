@@ -78,6 +78,21 @@ void ShardOptions::validate() const {
   }
 }
 
+std::vector<std::pair<size_t, size_t>> target_runs(const std::vector<uint8_t>& mask) {
+  std::vector<std::pair<size_t, size_t>> runs;
+  for (size_t t = 0; t < mask.size();) {
+    if (!mask[t]) {
+      ++t;
+      continue;
+    }
+    size_t end = t;
+    while (end < mask.size() && mask[end]) ++end;
+    runs.emplace_back(t, end);
+    t = end;
+  }
+  return runs;
+}
+
 RecordBuilder::RecordBuilder(const text::ChatTemplate& chat, ShardOptions options, fs::path audio_base)
     : chat_(chat),
       options_(std::move(options)),

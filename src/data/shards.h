@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -57,6 +58,10 @@ struct Record {
   std::vector<uint8_t> text_mask, audio_mask;
   std::vector<TurnRecord> turns;  // the user turns of the window, in order
 };
+
+// The [begin, end) runs of consecutive target positions in a record's mask: one assistant turn
+// each (<think> ... </think> reply <|im_end|>).
+std::vector<std::pair<size_t, size_t>> target_runs(const std::vector<uint8_t>& mask);
 
 // Renders dialogues into records. One per worker thread (it owns a log-mel extractor).
 class RecordBuilder {

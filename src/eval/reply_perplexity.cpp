@@ -48,21 +48,14 @@ bool is_blank(const std::string& text) {
 std::vector<std::pair<size_t, size_t>> reply_spans(const std::vector<int32_t>& ids, const std::vector<uint8_t>& mask,
                                                    int32_t think_end, int32_t im_end) {
   std::vector<std::pair<size_t, size_t>> spans;
-  for (size_t i = 0; i < ids.size();) {
-    if (!mask[i]) {
-      ++i;
-      continue;
-    }
-    size_t end = i;
-    while (end < ids.size() && mask[end]) ++end;
-    size_t first = i;
-    for (size_t p = i; p < end; ++p) {
+  for (const auto& [begin, end] : data::target_runs(mask)) {
+    size_t first = begin;
+    for (size_t p = begin; p < end; ++p) {
       if (ids[p] == think_end) first = p + 1;
     }
     size_t last = end;
     if (last > first && ids[last - 1] == im_end) --last;
     if (last > first) spans.emplace_back(first, last);
-    i = end;
   }
   return spans;
 }

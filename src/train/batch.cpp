@@ -119,15 +119,7 @@ Batch BatchMaker::make(const data::ShardSet& shards, const std::vector<int64_t>&
     if (stage_ == 2) {
       // Each run of masked tokens is one assistant turn: <think> ... </think> reply <|im_end|>.
       const auto& ids = r.audio_ids;
-      const auto& mask = r.audio_mask;
-      size_t t = 0;
-      while (t < ids.size()) {
-        if (!mask[t]) {
-          ++t;
-          continue;
-        }
-        size_t end = t;
-        while (end < ids.size() && mask[end]) ++end;
+      for (const auto& [t, end] : data::target_runs(r.audio_mask)) {
         size_t think_end = t;
         while (think_end < end && ids[think_end] != think_end_id_) ++think_end;
         if (think_end < end) {
@@ -150,7 +142,6 @@ Batch BatchMaker::make(const data::ShardSet& shards, const std::vector<int64_t>&
             }
           }
         }
-        t = end;
       }
     }
     batch.examples.push_back(std::move(ex));
