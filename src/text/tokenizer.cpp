@@ -262,9 +262,16 @@ std::shared_ptr<Tokenizer::Impl> build(ModelSpec spec) {
   impl->pre_tokenizer = std::move(spec.pre_tokenizer);
   impl->ignore_merges = spec.ignore_merges;
 
-  int32_t max_id = -1;
-  for (const auto& [token, id] : spec.vocab) max_id = std::max(max_id, id);
-  for (const auto& t : spec.added) max_id = std::max(max_id, t.id);
+  int64_t max_id = -1;
+  for (const auto& [token, id] : spec.vocab) max_id = std::max<int64_t>(max_id, id);
+  for (const auto& t : spec.added) max_id = std::max<int64_t>(max_id, t.id);
+  // The id tables are sized by the largest id: a few bytes of JSON must not ask for gigabytes.
+  // Real vocabularies are dense (ids 0..n-1, a few reserved gaps at most).
+  const auto defined = static_cast<int64_t>(spec.vocab.size() + spec.added.size());
+  if (max_id >= 4 * defined + 1024) {
+    throw InputError(spec.source, "the largest id, " + std::to_string(max_id) + ", is far above the " +
+                                      std::to_string(defined) + " tokens the file defines (ids must be nearly dense)");
+  }
   const size_t size = static_cast<size_t>(max_id + 1);
   impl->id_bytes.assign(size, {});
   impl->id_token.assign(size, {});

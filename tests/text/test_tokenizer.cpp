@@ -441,3 +441,16 @@ TEST(TokenizerMalformed, DeeplyNestedSequencesAreRefused) {
     }
   }
 }
+
+// A 100-byte file must not size the id tables by an id of two billion.
+TEST(TokenizerMalformed, SparseHugeIdsAreRefused) {
+  nlohmann::json j = tiny_tokenizer({});
+  j["added_tokens"] = nlohmann::json::array({{{"id", 2000000000}, {"content", "<|x|>"}, {"special", true}}});
+  try {
+    Tokenizer::from_json_text(j.dump(), "sparse.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("the largest id, 2000000000, is far above the 257 tokens"), std::string::npos)
+        << e.what();
+  }
+}
