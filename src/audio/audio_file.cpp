@@ -187,6 +187,10 @@ AudioBuffer load_audio(const fs::path& path) {
   return read_all(sf, sf_info, path.string());
 }
 
+// A header's length is a claim, not a size: reserve for at most this many samples up front and let
+// the buffer grow with what is really decoded (a 126-byte FLAC can claim 2^36 frames).
+constexpr int64_t kMaxReserveSamples = int64_t{1} << 24;
+
 AudioBuffer load_mono(const fs::path& path, int sample_rate) {
   AudioReader reader(path);
   const AudioInfo& info = reader.info();
@@ -195,13 +199,14 @@ AudioBuffer load_mono(const fs::path& path, int sample_rate) {
   out.channels = 1;
   std::vector<float> block(static_cast<size_t>(kBlockFrames));
   if (info.sample_rate == sample_rate) {
-    out.samples.reserve(static_cast<size_t>(info.frames));
+    out.samples.reserve(static_cast<size_t>(std::min(info.frames, kMaxReserveSamples)));
     for (int64_t got; (got = reader.read_mono(block.data(), kBlockFrames)) > 0;) {
       out.samples.insert(out.samples.end(), block.begin(), block.begin() + got);
     }
   } else {
     Resampler resampler(info.sample_rate, sample_rate);
-    out.samples.reserve(static_cast<size_t>(info.duration_s() * sample_rate) + 64);
+    out.samples.reserve(
+        static_cast<size_t>(std::min(static_cast<int64_t>(info.duration_s() * sample_rate) + 64, kMaxReserveSamples)));
     for (int64_t got; (got = reader.read_mono(block.data(), kBlockFrames)) > 0;) {
       resampler.process(block.data(), static_cast<size_t>(got), out.samples);
     }

@@ -219,3 +219,30 @@ TEST(AudioFile, EncodesAndDecodesInMemory) {
 
 }  // namespace
 }  // namespace attune::audio
+
+namespace attune {
+namespace {
+
+// A FLAC whose STREAMINFO claims 2^36 - 1 frames (a 275 GB float buffer) but holds one second:
+// load_mono and load_audio decode what is there instead of allocating for the claim.
+TEST(AudioFileBadInput, AHeaderClaimingHugeLengthAllocatesNothingForIt) {
+  testing::TempDir dir;
+  AudioBuffer tone;
+  tone.sample_rate = 16000;
+  for (int i = 0; i < 16000; ++i) tone.samples.push_back(0.3f * std::sin(0.1f * static_cast<float>(i)));
+  std::string flac = audio::encode_audio(tone, audio::AudioFormat::kFlac16);
+  ASSERT_EQ(flac.substr(0, 4), "fLaC");
+  // STREAMINFO starts at byte 8; its 36-bit total-samples field is the low nibble of byte 21 and bytes 22-25.
+  flac[21] = static_cast<char>(flac[21] | 0x0F);
+  for (int i = 22; i <= 25; ++i) flac[i] = static_cast<char>(0xFF);
+  const auto path = dir / "claims-forever.flac";
+  testing::write_bytes(path, flac);
+  ASSERT_GT(audio::probe_audio(path).frames, int64_t{1} << 35);
+  const AudioBuffer mono = audio::load_mono(path, 16000);
+  EXPECT_EQ(mono.samples.size(), 16000u);
+  const AudioBuffer resampled = audio::load_mono(path, 8000);
+  EXPECT_NEAR(static_cast<double>(resampled.samples.size()), 8000.0, 16.0);
+}
+
+}  // namespace
+}  // namespace attune
