@@ -44,15 +44,18 @@ bool is_blank(const std::string& text) {
 }
 
 // The reply spans of a rendered window: in each run of target positions, what follows the last
-// </think> (or the whole run without one), up to and without the closing <|im_end|>.
+// </think> and the template's blank line after it (or the whole run without one), up to and without
+// the closing <|im_end|>.
 std::vector<std::pair<size_t, size_t>> reply_spans(const std::vector<int32_t>& ids, const std::vector<uint8_t>& mask,
-                                                   int32_t think_end, int32_t im_end) {
+                                                   const text::Tokenizer& tokenizer, int32_t think_end,
+                                                   int32_t im_end) {
   std::vector<std::pair<size_t, size_t>> spans;
   for (const auto& [begin, end] : data::target_runs(mask)) {
     size_t first = begin;
     for (size_t p = begin; p < end; ++p) {
       if (ids[p] == think_end) first = p + 1;
     }
+    while (first < end && is_blank(tokenizer.decode(std::span(&ids[first], 1)))) ++first;
     size_t last = end;
     if (last > first && ids[last - 1] == im_end) --last;
     if (last > first) spans.emplace_back(first, last);
@@ -95,11 +98,7 @@ ReplyPerplexity evaluate_reply_perplexity(const fs::path& model_dir, const Reply
   common::Progress bar("eval replies " + options.corpus, static_cast<int64_t>(dialogues.size()), "dialogues");
   for (const data::Dialogue& d : dialogues) {
     for (const data::Record& record : builder.build(d, diagnostics)) {
-      auto spans = reply_spans(record.text_ids, record.text_mask, think_end, im_end);
-      for (auto& [first, last] : spans) {  // the "\n\n" after </think> is the template's, not the reply's
-        while (first < last && is_blank(tokenizer.decode(std::span(&record.text_ids[first], 1)))) ++first;
-      }
-      std::erase_if(spans, [](const auto& span) { return span.first == span.second; });
+      const auto spans = reply_spans(record.text_ids, record.text_mask, tokenizer, think_end, im_end);
       if (spans.empty()) continue;
       const auto n = static_cast<int64_t>(record.text_ids.size());
       at::Tensor ids = torch::from_blob(const_cast<int32_t*>(record.text_ids.data()), {1, n}, at::kInt).to(at::kLong);
