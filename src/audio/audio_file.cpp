@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <string_view>
 
 #include "attune/error.h"
 #include "audio/resample.h"
@@ -38,6 +40,43 @@ void validate_info(const SF_INFO& sf, const std::string& name) {
     throw InputError(name, "has " + std::to_string(sf.channels) + " channels, expected 1 to 64");
   }
   if (sf.frames <= 0) throw InputError(name, "contains no audio samples");
+}
+
+// Why sf_open refused a file, in the reader's terms. libsndfile reports a WAV whose fmt chunk gives
+// 0 Hz or 0 channels as "SF_INFO struct incomplete"; say which field is wrong instead.
+std::string open_failure(std::string_view head) {
+  std::string why = std::string("cannot decode audio: ") + sf_strerror(nullptr);
+  auto le = [&](size_t at, int n) {
+    uint32_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(head[at + static_cast<size_t>(i)]);
+    return v;
+  };
+  if (head.size() < 12 || head.substr(0, 4) != "RIFF" || head.substr(8, 4) != "WAVE") return why;
+  for (size_t at = 12; at + 8 <= head.size();) {
+    const uint32_t size = le(at + 4, 4);
+    if (head.substr(at, 4) == "fmt " && at + 16 <= head.size()) {
+      const uint32_t channels = at + 12 <= head.size() ? le(at + 10, 2) : 1, rate = le(at + 12, 4);
+      if (rate == 0)
+        return "the WAV header gives a sample rate of 0 Hz (expected " + std::to_string(kMinSampleRate) + "-" +
+               std::to_string(kMaxSampleRate) + " Hz)";
+      if (channels == 0) return "the WAV header gives 0 channels (expected 1 to 64)";
+      return why;
+    }
+    if (size > head.size()) break;
+    at += 8 + size + (size & 1);
+  }
+  return why;
+}
+
+std::string open_failure(const fs::path& path) {
+  std::string head(4096, '\0');
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    head.resize(std::fread(head.data(), 1, head.size(), f));
+    std::fclose(f);
+  } else {
+    head.clear();
+  }
+  return open_failure(std::string_view(head));
 }
 
 // In-memory file for libsndfile's virtual I/O (decode_audio / encode_audio).
@@ -143,8 +182,8 @@ AudioReader::AudioReader(const fs::path& path) : impl_(std::make_unique<Impl>())
   SF_INFO sf_info{};
   impl_->sf = sf_open(path.c_str(), SFM_READ, &sf_info);
   if (!impl_->sf) {
-    throw InputError(impl_->name, std::string("cannot decode audio: ") + sf_strerror(nullptr) +
-                                      " (expected wav, flac, ogg, opus, mp3 or another format libsndfile reads)");
+    throw InputError(impl_->name,
+                     open_failure(path) + " (expected wav, flac, ogg, opus, mp3 or another format libsndfile reads)");
   }
   validate_info(sf_info, impl_->name);
   impl_->info = {sf_info.samplerate, sf_info.channels, sf_info.frames, describe_format(sf_info.format)};
@@ -182,7 +221,7 @@ AudioBuffer load_audio(const fs::path& path) {
   common::require_regular_file(path);
   SF_INFO sf_info{};
   SNDFILE* sf = sf_open(path.c_str(), SFM_READ, &sf_info);
-  if (!sf) throw InputError(path.string(), std::string("cannot decode audio: ") + sf_strerror(nullptr));
+  if (!sf) throw InputError(path.string(), open_failure(path));
   std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> guard(sf, sf_close);
   return read_all(sf, sf_info, path.string());
 }
@@ -292,7 +331,7 @@ AudioBuffer decode_audio(const std::string& bytes, const std::string& name, doub
   MemoryFile file{bytes, 0};
   SF_INFO sf_info{};
   SNDFILE* sf = sf_open_virtual(&memory_io, SFM_READ, &sf_info, &file);
-  if (!sf) throw InputError(name, std::string("cannot decode audio: ") + sf_strerror(nullptr));
+  if (!sf) throw InputError(name, open_failure(std::string_view(bytes).substr(0, 4096)));
   std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> guard(sf, sf_close);
   return read_all(sf, sf_info, name, max_seconds);
 }

@@ -74,8 +74,10 @@ int run_ser(EvalCli& c) {
   eval::SerManifest test =
       c.manifest.empty() ? eval::corpus_manifest(c.corpus, c.split, root) : eval::read_ser_manifest(c.manifest);
   if (c.limit > 0 && static_cast<int64_t>(test.clips.size()) > c.limit) test.clips.resize(static_cast<size_t>(c.limit));
-  if (test.clips.empty())
-    throw InputError(test.source, "no usable clips (" + std::to_string(test.skipped.size()) + " skipped)");
+  if (test.clips.empty()) {
+    throw InputError(test.source, "no usable clips (" + std::to_string(test.skipped.size()) + " skipped" +
+                                      (test.skipped.empty() ? "" : "; the first: " + test.skipped.front()) + ")");
+  }
   for (const std::string& s : test.skipped) std::fprintf(stderr, "skipped: %s\n", s.c_str());
 
   c.model.no_speech = true;

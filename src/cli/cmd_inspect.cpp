@@ -584,7 +584,7 @@ int run(const InspectOptions& o) {
     throw InputError(e.path1().empty() ? o.path : e.path1().string(), e.code().message());
   }
   if (o.json) {
-    std::printf("%s\n", to_json(path, r, o.tensors).dump(2).c_str());
+    std::printf("%s\n", to_json(path, r, o.tensors).dump(2, ' ', false, ojson::error_handler_t::replace).c_str());
   } else {
     print_text(path, r, o.tensors);
   }

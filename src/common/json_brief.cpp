@@ -36,6 +36,15 @@ Shape walk(const nlohmann::json& value, size_t max_nodes, size_t max_depth) {
   return shape;
 }
 
+// At most `max_bytes` of `s`, never ending inside a UTF-8 sequence: half a character makes the
+// text invalid UTF-8, which a strict JSON dump of the message (inspect --json) then refuses.
+std::string utf8_prefix(const std::string& s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
 }  // namespace
 
 size_t json_depth(const nlohmann::json& value, size_t limit) {
@@ -44,12 +53,12 @@ size_t json_depth(const nlohmann::json& value, size_t limit) {
 
 std::string json_brief(const nlohmann::json& value, size_t max_chars) {
   if (value.is_string() && value.get_ref<const std::string&>().size() > max_chars) {
-    return json_brief(nlohmann::json(value.get_ref<const std::string&>().substr(0, max_chars)), max_chars);
+    return json_brief(nlohmann::json(utf8_prefix(value.get_ref<const std::string&>(), max_chars)), max_chars);
   }
   const Shape shape = walk(value, kMaxDumpNodes, kMaxDumpDepth);
   if (shape.nodes <= kMaxDumpNodes && shape.deepest <= kMaxDumpDepth) {
     std::string s = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return s.size() > max_chars ? s.substr(0, max_chars > 3 ? max_chars - 3 : 0) + "..." : s;
+    return s.size() > max_chars ? utf8_prefix(s, max_chars > 3 ? max_chars - 3 : 0) + "..." : s;
   }
   const char* kind = value.is_array() ? "an array of " : "an object of ";
   const char* unit = value.is_array() ? " items" : " keys";

@@ -3,7 +3,7 @@
 #include <zlib.h>
 
 #include <cstring>
-#include <regex>
+#include <string_view>
 
 #include "attune/error.h"
 #include "common/file_util.h"
@@ -40,6 +40,50 @@ std::string inflate_raw(const char* data, size_t size, size_t out_size, const st
   inflateEnd(&zs);
   if (rc != Z_STREAM_END || zs.total_out != out_size) throw InputError(name, "corrupt deflate data");
   return out;
+}
+
+// The text after `'key':` in a .npy header dict (a Python literal), with the spaces skipped. A plain
+// scan: a regex recursing once per character overflows the stack on a long crafted header.
+std::string_view header_value(std::string_view header, const std::string& key, const std::string& name) {
+  const std::string quoted = "'" + key + "'";
+  size_t at = header.find(quoted);
+  if (at == std::string_view::npos) throw InputError(name, "no '" + key + "' in the .npy header");
+  std::string_view rest = header.substr(at + quoted.size());
+  auto skip_spaces = [&] {
+    while (!rest.empty() && (rest[0] == ' ' || rest[0] == '\t')) rest.remove_prefix(1);
+  };
+  skip_spaces();
+  if (rest.empty() || rest[0] != ':') throw InputError(name, "no ':' after '" + key + "' in the .npy header");
+  rest.remove_prefix(1);
+  skip_spaces();
+  return rest;
+}
+
+// "(2, 3)", "(5,)" or "()": each dimension and their product must fit in `available` bytes, so
+// nothing sized by the header can overflow or exceed the file.
+std::vector<int64_t> parse_shape(std::string_view text, size_t available, const std::string& name) {
+  if (text.empty() || text[0] != '(' || text.find(')') == std::string_view::npos) {
+    throw InputError(name, "'shape' in the .npy header is not a tuple");
+  }
+  text = text.substr(1, text.find(')') - 1);
+  std::vector<int64_t> shape;
+  uint64_t product = 1;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] < '0' || text[i] > '9') {
+      if (text[i] != ',' && text[i] != ' ') throw InputError(name, "'shape' holds something other than integers");
+      ++i;
+      continue;
+    }
+    uint64_t dim = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+      dim = dim * 10 + static_cast<uint64_t>(text[i] - '0');
+      if (dim > available) throw InputError(name, "a 'shape' dimension exceeds the file's size");
+    }
+    if (dim != 0 && product > available / dim) throw InputError(name, "'shape' holds more values than the file");
+    product *= dim;
+    shape.push_back(static_cast<int64_t>(dim));
+  }
+  return shape;
 }
 
 }  // namespace
@@ -90,26 +134,23 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
   } else {
     throw InputError(name, "unsupported .npy version " + std::to_string(major));
   }
-  if (offset + header_len > bytes.size()) throw InputError(name, "truncated .npy header");
-  std::string header = bytes.substr(offset, header_len);
-  std::smatch m;
+  if (header_len > bytes.size() - offset) throw InputError(name, "truncated .npy header");
+  const std::string_view header(bytes.data() + offset, header_len);
   NpyArray array;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']+)'"))) throw InputError(name, "no descr in header");
-  array.dtype = m[1];
-  if (std::regex_search(header, m, std::regex("'fortran_order':\\s*True"))) {
+  std::string_view descr = header_value(header, "descr", name);
+  if (descr.empty() || descr[0] != '\'' || descr.find('\'', 1) == std::string_view::npos) {
+    throw InputError(name, "'descr' in the header is not a quoted string");
+  }
+  array.dtype = std::string(descr.substr(1, descr.find('\'', 1) - 1));
+  if (header_value(header, "fortran_order", name).starts_with("True")) {
     throw InputError(name, "Fortran-order arrays are not supported");
   }
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw InputError(name, "no shape");
-  std::string dims = m[1];
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
-    array.shape.push_back(std::stoll(it->str()));
-  }
-  int64_t n = array.size();
   const char* data = bytes.data() + offset + header_len;
   size_t available = bytes.size() - offset - header_len;
+  array.shape = parse_shape(header_value(header, "shape", name), available, name);
+  int64_t n = array.size();
   auto need = [&](size_t item) {
-    if (static_cast<size_t>(n) * item > available) throw InputError(name, "data shorter than its shape says");
+    if (static_cast<size_t>(n) > available / item) throw InputError(name, "data shorter than its shape says");
   };
   if (array.dtype == "<f4") {
     need(4), convert<float>(data, n, array.values);
@@ -155,6 +196,7 @@ std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path) {
     for (size_t x = 0; x + 4 <= extra_len;) {
       const char* ex = cd + 46 + name_len + x;
       uint16_t id = le16(ex), len = le16(ex + 2);
+      if (len > extra_len - x - 4) throw InputError(name, member + ": zip extra field runs past its record");
       if (id == 0x0001) {
         size_t f = 4;
         if (size == 0xFFFFFFFF && f + 8 <= 4u + len) size = le64(ex + f), f += 8;
@@ -164,9 +206,19 @@ std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path) {
       x += 4u + len;
     }
     pos += 46u + name_len + extra_len + comment_len;
-    if (local + 30 > zip.size() || le32(zip.data() + local) != 0x04034b50) throw InputError(name, "corrupt zip entry");
-    size_t data = local + 30 + le16(zip.data() + local + 26) + le16(zip.data() + local + 28);
-    if (data + comp_size > zip.size() || size > (uint64_t(1) << 32)) throw InputError(name, "zip entry out of range");
+    // Every offset and size below comes from the file: compared by subtraction, so none can wrap.
+    if (local > zip.size() || zip.size() - local < 30 || le32(zip.data() + local) != 0x04034b50) {
+      throw InputError(name, member + ": corrupt zip entry");
+    }
+    uint64_t data = local + 30 + le16(zip.data() + local + 26) + le16(zip.data() + local + 28);
+    if (data > zip.size() || comp_size > zip.size() - data) throw InputError(name, member + ": zip entry out of range");
+    // Deflate expands at most ~1032:1, so a larger claimed size is a lie (or a bomb): refuse it
+    // before allocating. inflate's counters are 32-bit.
+    if (size >= (uint64_t(1) << 32) || (method == 8 && size > comp_size * 1032 + 1024) ||
+        (method == 0 && size != comp_size)) {
+      throw InputError(name, member + ": zip entry claims " + std::to_string(size) + " bytes from " +
+                                 std::to_string(comp_size) + " stored");
+    }
     std::string bytes;
     if (method == 0) {
       bytes = zip.substr(data, comp_size);

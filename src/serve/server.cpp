@@ -350,6 +350,16 @@ struct Server::Impl {
                                  "this server needs an API key: send the header Authorization: Bearer <key>"));
         return httplib::Server::HandlerResponse::Handled;
       }
+      // httplib 0.11 applies the body cap to Content-Length only: a chunked body would be read
+      // without bound. This runs before the body is read, so refusing here enforces the cap.
+      std::string encoding = req.get_header_value("Transfer-Encoding");
+      for (char& c : encoding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (encoding.find("chunked") != std::string::npos) {
+        send_error(res, ApiError(411, "length_required",
+                                 "chunked request bodies are not accepted: send the body with a Content-Length"));
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
     // httplib's own refusals (413 body too large, 404 no route, 400 bad request line) get a JSON body too.

@@ -196,6 +196,18 @@ TEST(AudioFileBadInput, GivesClearErrors) {
   expect_input_error(dir / "dir.wav", "is a directory");
   expect_input_error(dir / "missing.wav", "no such file");
   EXPECT_THROW(decode_audio("garbage", "upload.wav"), InputError);
+  // libsndfile itself says "SF_INFO struct incomplete" for these.
+  write_bytes(dir / "rate0.wav", wav_bytes(0, 1, 16, 1, pcm));
+  expect_input_error(dir / "rate0.wav", "sample rate of 0 Hz");
+  write_bytes(dir / "mono0.wav", wav_bytes(16000, 0, 16, 1, pcm));
+  expect_input_error(dir / "mono0.wav", "0 channels");
+  try {
+    decode_audio(wav_bytes(0, 1, 16, 1, pcm), "upload.wav");
+    ADD_FAILURE() << "a 0 Hz WAV decoded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("upload.wav: the WAV header gives a sample rate of 0 Hz"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(AudioFileBadInput, FailedWriteLeavesNoFile) {

@@ -86,6 +86,13 @@ TEST(EvalSerCli, ManifestWithBaselineWritesTheReport) {
   const auto bad = testing::run_attune("eval ser --manifest " + (dir.path() / "bad.csv").string());
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("no column 'speaker'"), std::string::npos) << bad.err;
+
+  // A manifest whose only row is unusable says why, not just how many rows were skipped.
+  std::ofstream(dir.path() / "none.csv") << "file,emotion,speaker\nmissing.wav,sad,01\n";
+  const auto none = testing::run_attune("eval ser --manifest " + (dir.path() / "none.csv").string());
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("no usable clips (1 skipped; the first: "), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("missing.wav is missing"), std::string::npos) << none.err;
 }
 
 }  // namespace

@@ -26,3 +26,14 @@ TEST(JsonBrief, LargeOrDeepValuesAreDescribed) {
   EXPECT_EQ(json_brief(wide), "an object of 300 keys");
   EXPECT_EQ(json_depth(json::parse("[[1], [[2]]]"), 10), 4u);
 }
+
+TEST(JsonBrief, NeverCutsAUtf8Character) {
+  // "é" is two bytes: cutting at any length must leave whole characters, so a strict dump of the
+  // brief (as `inspect --json` does with its messages) succeeds.
+  const std::string accents = "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9";
+  for (size_t max = 0; max < 16; ++max) {
+    const std::string brief = json_brief(json(accents), max);
+    EXPECT_NO_THROW((void)json(brief).dump()) << "max " << max << ": " << brief;
+  }
+  EXPECT_EQ(json_brief(json(accents), 8), "\"\xC3\xA9\xC3\xA9...");
+}

@@ -259,7 +259,9 @@ TEST_F(ServerTest, ErrorsAreJsonWithTheRightStatusAndTheServerGoesOn) {
   // A known route asked with the wrong method: 405 and what it answers.
   auto wrong = c.Get("/v1/chat/completions");
   expect_error(wrong, 405, "invalid_request_error");
-  if (wrong) EXPECT_EQ(wrong->get_header_value("Allow"), "POST");
+  if (wrong) {
+    EXPECT_EQ(wrong->get_header_value("Allow"), "POST");
+  }
   expect_error(c.Post("/v1/models", "{}", "application/json"), 405, "invalid_request_error");
   expect_error(c.Delete("/health"), 405, "invalid_request_error");
   auto health = c.Get("/health");
@@ -313,6 +315,27 @@ TEST_F(ServerTest, ClientsThatLeaveOrStallDoNotHurtOthers) {
   auto metrics = client().Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("attune_model_busy 0"), std::string::npos);
+}
+
+TEST_F(ServerTest, ChunkedBodiesAreRefusedBeforeTheyAreRead) {
+  // httplib 0.11 would read a chunked body past the size cap; the server answers 411 at the
+  // headers, before one chunk is read, and goes on serving.
+  const int fd = connect_loopback(port_);
+  const std::string head =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: Chunked\r\n\r\n10\r\n{\"messages\": [1,\r\n";
+  ASSERT_GT(write(fd, head.data(), head.size()), 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string answer;
+  char buf[512];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 411", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\"length_required\""), std::string::npos) << answer;
+  auto health = client().Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
 }
 
 TEST_F(ServerTest, APortInUseIsAClearError) {
