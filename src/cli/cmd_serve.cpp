@@ -20,7 +20,7 @@ namespace {
 struct ServeCliOptions {
   ChatModelOptions model;
   serve::ServerOptions server;
-  int64_t session_idle_s = 1800, queue_timeout_s = 300, io_timeout_s = 10;
+  int64_t session_idle_s = 1800, queue_timeout_s = 300, io_timeout_s = 10, request_deadline_s = 30;
   double max_body_mb = 32;
 };
 
@@ -37,6 +37,7 @@ int run_serve(ServeCliOptions& o) {
   o.server.session_idle = std::chrono::seconds(o.session_idle_s);
   o.server.queue_timeout = std::chrono::seconds(o.queue_timeout_s);
   o.server.io_timeout = std::chrono::seconds(o.io_timeout_s);
+  o.server.connections.request_deadline = std::chrono::seconds(o.request_deadline_s);
   o.server.max_body_bytes = static_cast<size_t>(o.max_body_mb * 1024 * 1024);
   serve::Server server(model, o.server);
   const int port = server.bind();
@@ -88,6 +89,12 @@ const bool registered_serve = register_command(
            ->check(CLI::Range(1, 3600));
        app.add_option("--io-timeout", o->io_timeout_s, "Seconds to read a request or write a response before giving up")
            ->check(CLI::Range(1, 600));
+       app.add_option("--max-connections", o->server.connections.max_connections,
+                      "Connections open at once (more are closed as they arrive); one HTTP thread each")
+           ->check(CLI::Range(1, 4096));
+       app.add_option("--request-deadline", o->request_deadline_s,
+                      "Seconds for a whole request (headers and body) to arrive, however slowly it trickles")
+           ->check(CLI::Range(1, 3600));
        app.add_option("--max-body-mb", o->max_body_mb, "Largest request body in MiB (HTTP 413 beyond)")
            ->check(CLI::Range(0.01, 1024.0));
        app.add_option("--max-audio-seconds", o->server.limits.max_audio_seconds, "Longest audio per turn")

@@ -6,6 +6,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -82,6 +83,7 @@ void widen_listen_backlog(int port) {
 struct Server::Impl {
   const Model& model;
   ServerOptions options;
+  ConnectionGuard connections{options.connections};  // outlives http, whose task queue uses it
   httplib::Server http;
   TurnGate gate;
   SessionStore sessions;
@@ -260,6 +262,7 @@ struct Server::Impl {
   template <typename F>
   httplib::Server::Handler guarded(F f) {
     return [this, f](const httplib::Request& req, httplib::Response& res) {
+      connections.request_arrived();  // a turn may take minutes: no read deadline while it runs
       try {
         f(req, res);
       } catch (const ApiError& e) {
@@ -393,6 +396,7 @@ struct Server::Impl {
       send_error(res, ApiError(500, "internal_error", what));
     });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      connections.response_written();
       const double seconds = std::chrono::duration<double>(Clock::now() - request_start).count();
       metrics.count_request(route_of(req), res.status, seconds);
       if (options.log_requests)
@@ -410,9 +414,10 @@ struct Server::Impl {
     // An idle connection is closed after the I/O timeout too: httplib bounds a stalled request by it.
     http.set_keep_alive_timeout(options.io_timeout.count());
     http.set_keep_alive_max_count(1000);
-    // Enough threads for every queued request plus the quick routes (/health, /metrics, the page).
-    const size_t threads = options.max_waiting + 8;
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // A thread for every connection allowed, and enough for every queued request plus the quick
+    // routes (/health, /metrics, the page); the guard closes connections past the limit or deadline.
+    const size_t threads = std::max(options.connections.max_connections, options.max_waiting + 8) + 8;
+    http.new_task_queue = [this, threads] { return connections.make_task_queue(threads); };
   }
 };
 
@@ -431,6 +436,7 @@ int Server::bind() {
     throw IoError(fmt::format("{}:{}: cannot listen there (the port is in use, or the address is not this machine's)",
                               s.options.host, s.options.port));
   s.bound_port = port;
+  s.connections.watch_port(port);
   widen_listen_backlog(port);
   return port;
 }

@@ -11,6 +11,7 @@
 
 #include "attune/runtime.h"
 #include "serve/chat_request.h"
+#include "serve/connection_guard.h"
 
 namespace attune::serve {
 
@@ -24,6 +25,7 @@ struct ServerOptions {
   std::chrono::seconds queue_timeout{300};  // the longest a request waits for the model
   std::chrono::seconds io_timeout{10};      // reading a request / writing a response (slow clients)
   size_t max_body_bytes = 32u << 20;
+  ConnectionLimits connections;  // open connections at most, and the deadline for a whole request
   RequestLimits limits;
   SessionOptions session;  // defaults for every dialogue (voice, max_new_tokens, context)
   bool log_requests = true;

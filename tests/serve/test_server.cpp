@@ -11,7 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <thread>
+#include <vector>
 
 #include "attune/error.h"
 #include "audio/audio_file.h"
@@ -336,6 +340,59 @@ TEST_F(ServerTest, ChunkedBodiesAreRefusedBeforeTheyAreRead) {
   auto health = client().Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+TEST_F(ServerTest, SlowLorisClientsAreCutAndHealthStillAnswers) {
+  // 30 clients trickle a header line every 0.3 s, well inside the 30 s per-read timeout, so only
+  // the connection limit (10) and the whole-request deadline (2 s) can end them.
+  ServerOptions so;
+  so.port = 0;
+  so.log_requests = false;
+  so.io_timeout = std::chrono::seconds(30);
+  so.max_waiting = 2;
+  so.connections.max_connections = 10;
+  so.connections.request_deadline = std::chrono::seconds(2);
+  Server guarded(*model_, so);
+  const int port = guarded.bind();
+  std::thread runner([&] { guarded.run(); });
+  std::vector<int> loris;
+  for (int i = 0; i < 30; ++i) {
+    loris.push_back(connect_loopback(port));
+    const std::string head = "GET /health HTTP/1.1\r\nHost: x\r\n";
+    send(loris.back(), head.data(), head.size(), MSG_NOSIGNAL);
+  }
+  std::atomic<bool> trickling{true};
+  std::thread trickle([&] {
+    while (trickling) {
+      for (int fd : loris) send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+  // Every loris connection ends with EOF: 20 at once (over the limit), 10 at the deadline.
+  const auto start = std::chrono::steady_clock::now();
+  int closed = 0;
+  for (int fd : loris) {
+    timeval tv{15, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+    }
+    closed += n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(closed, 30);
+  EXPECT_LT(waited, 10.0) << "the stalled connections outlived the deadline";
+  // Health answers while they are still trickling into closed sockets.
+  httplib::Client c("127.0.0.1", port);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  trickling = false;
+  trickle.join();
+  for (int fd : loris) close(fd);
+  guarded.stop();
+  runner.join();
 }
 
 TEST_F(ServerTest, APortInUseIsAClearError) {
