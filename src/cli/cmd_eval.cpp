@@ -288,6 +288,7 @@ const bool registered_eval = register_command(
        ser->add_option("--json", c->json, "Write the summary here");
        auto* hd =
            app.add_subcommand("humdial", "HumDial Track I: T1 trajectory, T2 reasoning, T3 empathy, turn by turn");
+       add_chat_model_options(*hd, c->model);
        hd->add_option("--data", c->humdial.data, "HumDial JSONL (audio paths relative to it)")->required();
        hd->add_option("--task", c->humdial.task, "t1, t2 or t3")->check(CLI::IsMember({"t1", "t2", "t3"}))->required();
        hd->add_option("--out", c->humdial.out, "Where the task's JSONL, results, summary.json (and T3 audio) go")

@@ -95,5 +95,18 @@ TEST(EvalSerCli, ManifestWithBaselineWritesTheReport) {
   EXPECT_NE(none.err.find("missing.wav is missing"), std::string::npos) << none.err;
 }
 
+TEST(EvalHumdialCli, TakesTheModelToMeasure) {
+  // eval humdial measured only the default model (it had no --model); the model card's script
+  // passes one. A missing model directory is named in a one-line error.
+  if (testing::run_attune("eval --help").exit_code != 0) GTEST_SKIP() << "attune was built without the model (no eval)";
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "d.jsonl") << "{}\n";
+  const auto r =
+      testing::run_attune("eval humdial --model " + (dir.path() / "no-such-model").string() + " --data " +
+                          (dir.path() / "d.jsonl").string() + " --task t1 --out " + (dir.path() / "out").string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no-such-model: not a model directory"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace attune
