@@ -193,7 +193,9 @@ async function sendTurn(wav, seconds, label) {
       if (event.attune?.thinking) {
         const t = reply.querySelector('.thinking');
         t.hidden = false;
-        t.querySelector('span').textContent += event.attune.thinking;
+        // The last event carries the whole thinking again: it replaces the streamed pieces.
+        const span = t.querySelector('span');
+        span.textContent = event.choices?.[0]?.finish_reason ? event.attune.thinking : span.textContent + event.attune.thinking;
       }
       if (delta.audio?.data) {
         reply.dataset.audioChunks = String(Number(reply.dataset.audioChunks) + 1);

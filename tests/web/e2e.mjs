@@ -132,6 +132,9 @@ try {
   check(r1.text.length > 0, `microphone turn: reply "${r1.text}"`);
   check(r1.chunks > 0, `microphone turn: ${r1.chunks} audio chunk(s) played`);
   check(r1.thinking.length > 0, `thinking shown (${r1.thinking.length} chars)`);
+  // The last event repeats the whole thinking; it must replace the streamed pieces, not follow them.
+  const half = r1.thinking.length / 2;
+  check(!(Number.isInteger(half) && r1.thinking.slice(0, half) === r1.thinking.slice(half)), 'thinking shown once, not twice');
   check(r1.points === 1 && r1.heard !== '…', `trajectory: ${r1.points} point, heard "${r1.heard}"`);
   check(/^sess-/.test(r1.session ?? ''), `server-side session ${r1.session}`);
 
