@@ -55,7 +55,7 @@ std::string open_failure(std::string_view head) {
   for (size_t at = 12; at + 8 <= head.size();) {
     const uint32_t size = le(at + 4, 4);
     if (head.substr(at, 4) == "fmt " && at + 16 <= head.size()) {
-      const uint32_t channels = at + 12 <= head.size() ? le(at + 10, 2) : 1, rate = le(at + 12, 4);
+      const uint32_t channels = le(at + 10, 2), rate = le(at + 12, 4);
       if (rate == 0)
         return "the WAV header gives a sample rate of 0 Hz (expected " + std::to_string(kMinSampleRate) + "-" +
                std::to_string(kMaxSampleRate) + " Hz)";
