@@ -21,6 +21,8 @@ packages=(
   jq
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the fuzz targets and the sanitizer run (scripts/fuzz.sh, scripts/sanitize.sh): clang with libFuzzer, ASan, UBSan
+  clang libclang-rt-14-dev
   # reference values for tests are generated with numpy (never a runtime dependency)
   python3-numpy python3-soundfile
   # the PyTorch-eager baseline of bench/bench_generate_eager.py

@@ -2,6 +2,8 @@
 # Sets up, builds and tests attune: installs the Debian packages, configures a Release build in
 # build/, compiles, and runs every ctest label except `slow` (pass ctest options to narrow it,
 # e.g. `scripts/test.sh -L unit`). Tests that need ../shared skip with a message when it is absent.
+# The full run (no options) then runs the sanitizer job: the unit tests again under ASan + UBSan
+# and every fuzz target for 30 s (scripts/fuzz.sh; ATTUNE_SKIP_SANITIZE=1 leaves it out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -11,5 +13,10 @@ cmake --build build -j"$(nproc)"
 if ! npm ci --prefix tests/web --no-audit --no-fund --loglevel=error; then
   echo "test.sh: npm ci failed: the web_e2e test will skip" >&2
 fi
-if [ $# -eq 0 ]; then set -- -LE slow; fi
-ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
+if [ $# -gt 0 ]; then
+  exec ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
+fi
+ctest --test-dir build --output-on-failure -j"$(nproc)" -LE slow
+if [ "${ATTUNE_SKIP_SANITIZE:-0}" != 1 ]; then
+  ./scripts/fuzz.sh --unit-tests --time "${ATTUNE_FUZZ_SECONDS:-30}" --jobs "$(nproc)"
+fi

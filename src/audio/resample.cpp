@@ -2,6 +2,7 @@
 
 #include <soxr.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -35,13 +36,16 @@ Resampler::Resampler(Resampler&&) noexcept = default;
 Resampler& Resampler::operator=(Resampler&&) noexcept = default;
 
 void Resampler::process(const float* in, size_t n, std::vector<float>& out) {
+  // soxr grows its internal FIFO to the input it is handed, by repeated realloc: minutes of audio in
+  // one call cost quadratic copying where realloc cannot grow in place (ASan's never does).
+  constexpr size_t kChunk = size_t{1} << 16;
   size_t consumed = 0;
   while (consumed < n) {
-    size_t capacity = static_cast<size_t>(std::ceil((n - consumed) * impl_->ratio)) + 64;
+    const size_t chunk = std::min(n - consumed, kChunk);
+    size_t capacity = static_cast<size_t>(std::ceil(chunk * impl_->ratio)) + 64;
     size_t old = out.size(), idone = 0, odone = 0;
     out.resize(old + capacity);
-    soxr_error_t error =
-        soxr_process(impl_->soxr, in + consumed, n - consumed, &idone, out.data() + old, capacity, &odone);
+    soxr_error_t error = soxr_process(impl_->soxr, in + consumed, chunk, &idone, out.data() + old, capacity, &odone);
     out.resize(old + odone);
     if (error) throw Error(std::string("resampler: ") + error);
     consumed += idone;

@@ -23,7 +23,9 @@ CorpusWeights CorpusWeights::from_json(const nlohmann::json& j, std::string_view
   if (!j.is_object()) {
     throw ConfigError(fmt::format("{}: expected an object of corpus name -> weight, got a {}", field, j.type_name()));
   }
-  for (const auto& [name, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& name = item.key();  // not a structured binding: clang 14 cannot capture one
+    const auto& value = item.value();
     if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {
       throw ConfigError(fmt::format("{}.{}: expected a number >= 0", field, name));
     }

@@ -4,6 +4,7 @@
 
 #include "attune/error.h"
 #include "data/reader_util.h"
+#include "text/unicode.h"
 
 namespace attune::data {
 
@@ -59,12 +60,9 @@ std::string corpus_of_dialogue(std::string_view dialogue_id) {
   return best;
 }
 
-std::vector<Dialogue> read_corpus(std::string_view name, std::string_view split, const std::filesystem::path& data_root,
-                                  Diagnostics& diag) {
-  if (split != "train" && split != "valid") {
-    throw ConfigError("read_corpus: split '" + std::string(split) + "': expected train or valid");
-  }
-  detail::ReadContext ctx(std::string(name), std::string(split), data_root, diag);
+namespace {
+
+std::vector<Dialogue> read_by_name(std::string_view name, detail::ReadContext& ctx) {
   if (name == "reccon") return detail::read_reccon(ctx);
   if (name == "ecf") return detail::read_ecf(ctx);
   if (name == "esconv") return detail::read_esconv(ctx);
@@ -79,6 +77,48 @@ std::vector<Dialogue> read_corpus(std::string_view name, std::string_view split,
   std::string known;
   for (const CorpusInfo& c : corpora()) known += (known.empty() ? "" : ", ") + c.name;
   throw ConfigError("unknown corpus '" + std::string(name) + "'; expected one of: " + known);
+}
+
+// Replaces invalid UTF-8 in every string of `j` (walked without recursion); true if any was.
+bool repair_utf8(nlohmann::json& j) {
+  bool repaired = false;
+  std::vector<nlohmann::json*> stack{&j};
+  while (!stack.empty()) {
+    nlohmann::json* v = stack.back();
+    stack.pop_back();
+    if (v->is_string()) {
+      auto& s = v->get_ref<std::string&>();
+      if (!text::unicode::is_valid_utf8(s)) {
+        s = text::unicode::to_valid_utf8(s);
+        repaired = true;
+      }
+    } else if (v->is_structured()) {
+      for (auto& child : *v) stack.push_back(&child);
+    }
+  }
+  return repaired;
+}
+
+}  // namespace
+
+std::vector<Dialogue> read_corpus(std::string_view name, std::string_view split, const std::filesystem::path& data_root,
+                                  Diagnostics& diag) {
+  if (split != "train" && split != "valid") {
+    throw ConfigError("read_corpus: split '" + std::string(split) + "': expected train or valid");
+  }
+  detail::ReadContext ctx(std::string(name), std::string(split), data_root, diag);
+  std::vector<Dialogue> dialogues = read_by_name(name, ctx);
+  // Readers check the utterances' UTF-8; ids, speakers, labels and the rest come straight from the
+  // file, and everything read ends up in JSON, which must be valid UTF-8.
+  for (Dialogue& d : dialogues) {
+    nlohmann::json j = to_json(d);
+    if (repair_utf8(j)) {
+      diag.report(std::string(name), 0, d.dialogue_id + ": invalid UTF-8 outside the utterances (replaced by U+FFFD)",
+                  "invalid utf-8");
+      d = dialogue_from_json(j);
+    }
+  }
+  return dialogues;
 }
 
 }  // namespace attune::data

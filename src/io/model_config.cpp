@@ -171,8 +171,18 @@ json read_json_file(const fs::path& path) {
   if (auto pos = text.find('\0'); pos != std::string::npos) {
     throw InputError(path.string(), "not valid JSON (NUL byte at offset " + std::to_string(pos) + ")");
   }
+  // Configs and indexes nest a few levels; what is read is later copied and walked recursively, so
+  // crafted depth is refused while parsing (the parser itself keeps its own stack).
+  constexpr int kMaxDepth = 64;
+  auto depth_check = [&](int depth, json::parse_event_t event, json&) {
+    if (depth >= kMaxDepth &&
+        (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start)) {
+      throw InputError(path.string(), "JSON nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    return true;
+  };
   try {
-    return json::parse(text);
+    return json::parse(text, depth_check);
   } catch (const json::exception& e) {
     throw InputError(path.string(), std::string("not valid JSON (") + e.what() + ")");
   }

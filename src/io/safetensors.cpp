@@ -21,6 +21,7 @@
 #include "attune/error.h"
 #include "common/file_util.h"
 #include "common/json_brief.h"
+#include "io/model_config.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -385,14 +386,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const fs::path& path) {
     for (const auto& name : file.names()) ckpt.entries_[name] = Entry{0, file.find(name)};
   } else {
     ckpt.index_path_ = target;
-    json index;
-    const std::string text = common::read_file(target, size_t(1) << 28);
-    if (text.find('\0') != std::string::npos) throw InputError(source, "not valid JSON (contains a NUL byte)");
-    try {
-      index = json::parse(text);
-    } catch (const json::exception& e) {
-      throw InputError(source, std::string("not valid JSON (") + e.what() + ")");
-    }
+    const json index = read_json_file(target);
     if (!index.is_object()) throw InputError(source, "expected a JSON object with \"weight_map\"");
     if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
       throw InputError(source, "\"weight_map\" is missing or not an object of tensor name -> shard file");
@@ -704,6 +698,7 @@ void to_f32(const TensorView& t, std::span<float> out) {
     throw ConfigError("to_f32: output has " + std::to_string(out.size()) + " elements, tensor has " +
                       std::to_string(n));
   }
+  if (n == 0) return;  // an empty tensor's data and out.data() may be null, which memcpy may not be given
   const std::byte* p = t.data;
   switch (t.dtype) {
     case Dtype::kF32:

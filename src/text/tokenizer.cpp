@@ -456,6 +456,8 @@ class TokenizerJsonReader : public nlohmann::json_sax<json> {
 
  private:
   enum class Mode { kTree, kVocab, kMerges };
+  // Hugging Face tokenizer.json files nest about 5 levels.
+  static constexpr int kMaxJsonDepth = 64;
 
   bool value(json v) {
     if (mode_ == Mode::kVocab) return vocab_entry(-1);
@@ -482,6 +484,12 @@ class TokenizerJsonReader : public nlohmann::json_sax<json> {
       return true;
     }
     if (mode_ == Mode::kVocab) return vocab_entry(-1);
+    // Everything after the parse walks the tree (copies, nested Sequences), recursively: refuse
+    // crafted depth here, once.
+    if (depth_ >= kMaxJsonDepth) {
+      problem = "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+      return false;
+    }
     // Where does this container sit?
     if (!stack_.empty() && stack_.back()->is_object()) {
       path_.resize(stack_.size());
@@ -599,10 +607,15 @@ Tokenizer Tokenizer::from_json_text(std::string_view text, const std::string& so
   if (model.contains("unk_token") && model["unk_token"].is_string())
     spec.unk_token = model["unk_token"].get<std::string>();
 
-  spec.normalizer = detail::normalizer_from_json(root.value("normalizer", json(nullptr)), source + ": normalizer");
+  static const json kNull;
+  auto member = [&](const char* key) -> const json& {
+    auto it = root.find(key);
+    return it == root.end() ? kNull : *it;
+  };
+  spec.normalizer = detail::normalizer_from_json(member("normalizer"), source + ": normalizer");
   if (!root.contains("pre_tokenizer")) throw InputError(source, "pre_tokenizer is missing (byte-level BPE needs one)");
   spec.pre_tokenizer = PreTokenizer::from_json(root["pre_tokenizer"], source + ": pre_tokenizer");
-  check_decoder(root.value("decoder", json(nullptr)), source + ": decoder");
+  check_decoder(member("decoder"), source + ": decoder");
 
   if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
     const json& list = root["added_tokens"];

@@ -41,6 +41,22 @@ Utf8Step next_utf8(const unsigned char* s, size_t n) {
   return {Utf8Kind::kValid, static_cast<uint8_t>(need + 1), cp};
 }
 
+std::string to_valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0, n = s.size(); i < n;) {
+    const Utf8Step st = p[i] < 0x80 ? Utf8Step{Utf8Kind::kValid, 1, p[i]} : next_utf8(p + i, n - i);
+    if (st.kind == Utf8Kind::kValid) {
+      out.append(s.substr(i, st.length));
+    } else {
+      append_utf8(out, 0xFFFD);
+    }
+    i += st.kind == Utf8Kind::kTruncated ? n - i : st.length;
+  }
+  return out;
+}
+
 bool is_valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0, n = s.size();

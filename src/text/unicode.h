@@ -34,6 +34,10 @@ bool is_valid_utf8(std::string_view s);
 
 void append_utf8(std::string& out, char32_t cp);
 
+// `s` with each maximal ill-formed subpart (and a truncated sequence at the end) replaced by one
+// U+FFFD, as decoders following Unicode 3.9 / WHATWG do.
+std::string to_valid_utf8(std::string_view s);
+
 // ---- character properties ----------------------------------------------------------------------
 
 enum : uint8_t {

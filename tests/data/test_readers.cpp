@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "attune/error.h"
 #include "data/readers.h"
 #include "support/test_support.h"
@@ -71,6 +73,25 @@ TEST(ReaderErrors, UnknownCorpusOrSplitAndMissingFiles) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("dailydialog_train.json"), std::string::npos) << e.what();
   }
+}
+
+// Invalid UTF-8 outside the utterances (here a MELD dialogue id and speaker; found by fuzz_corpus)
+// is replaced and reported, so what is read always serialises to JSON.
+TEST(ReaderErrors, InvalidUtf8InOtherFieldsIsReplacedAndReported) {
+  testing::TempDir dir;
+  fs::create_directories(dir / "meld");
+  testing::write_bytes(
+      dir / "meld" / "train_sent_emo.csv",
+      "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+      "1,I am sad.,Ra\xFF"
+      "chel,sadness,negative,7\xFE,0,1,1,a,b\n"
+      "2,Oh no.,Joey,neutral,neutral,7\xFE,1,1,1,a,b\n");
+  Diagnostics diag;
+  const auto ds = read_corpus("meld", "train", dir.path(), diag);
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].meta.source_id, "train_7\xEF\xBF\xBD");
+  EXPECT_EQ(count(diag, "invalid utf-8"), 1);
+  EXPECT_NO_THROW((void)to_json(ds[0]).dump());
 }
 
 TEST(ReaderCorpora, ListNamesEveryReader) {

@@ -442,6 +442,23 @@ TEST(HfConfig, FileErrorsAreInputErrors) {
   EXPECT_THROW(load_hf_config(dir.path()), InputError);
 }
 
+// A value nested 60k deep (found by fuzz_model_config: copying it overflowed the stack) is refused
+// while parsing; 60 levels still load.
+TEST(HfConfig, DeeplyNestedJsonIsRefusedWhileParsing) {
+  TempDir dir;
+  auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  write_bytes(dir / "config.json", R"({"model_type": "qwen2", "rope_scaling": )" + nested(60000) + "}");
+  try {
+    load_hf_config(dir.path());
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("config.json"));
+    EXPECT_THAT(e.what(), HasSubstr("JSON nested deeper than 64 levels"));
+  }
+  write_bytes(dir / "config.json", R"({"extra": )" + nested(60) + "}");
+  EXPECT_EQ(read_json_file(dir / "config.json").size(), 1u);
+}
+
 // ---- attune_slm composite config ------------------------------------------------------------------
 
 TEST(SlmConfig, InlineEncoderAndPathLanguageModel) {

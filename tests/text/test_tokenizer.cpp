@@ -417,27 +417,30 @@ TEST(TokenizerErrors, DirectoriesAndVocabMergesPairs) {
   EXPECT_NE(load_error(tmp.path()).find("malformed JSON"), std::string::npos);
 }
 
-// A crafted tokenizer.json nesting Sequence 20k deep: a one-line error, not a stack overflow.
+// A crafted tokenizer.json nesting Sequence 20k deep (or just 20 deep, under the JSON depth cap):
+// a one-line error, not a stack overflow.
 TEST(TokenizerMalformed, DeeplyNestedSequencesAreRefused) {
-  const int depth = 20000;
-  auto nested = [&](const std::string& list_key, const std::string& leaf) {
-    std::string s;
-    for (int i = 0; i < depth; ++i) s += R"({"type":"Sequence",")" + list_key + R"(":[)";
-    s += leaf;
-    for (int i = 0; i < depth; ++i) s += "]}";
-    return s;
-  };
-  for (const auto& [field, text] : {std::pair{"pre_tokenizer", nested("pretokenizers", R"({"type":"ByteLevel"})")},
-                                    std::pair{"normalizer", nested("normalizers", R"({"type":"NFC"})")}}) {
-    nlohmann::json j = tiny_tokenizer({});
-    j[field] = "PLACEHOLDER";
-    std::string file = j.dump();
-    file.replace(file.find("\"PLACEHOLDER\""), 13, text);
-    try {
-      Tokenizer::from_json_text(file, "deep.json");
-      ADD_FAILURE() << field << " accepted";
-    } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("nested deeper than 16 levels"), std::string::npos) << e.what();
+  for (const int depth : {20, 20000}) {
+    auto nested = [&](const std::string& list_key, const std::string& leaf) {
+      std::string s;
+      for (int i = 0; i < depth; ++i) s += R"({"type":"Sequence",")" + list_key + R"(":[)";
+      s += leaf;
+      for (int i = 0; i < depth; ++i) s += "]}";
+      return s;
+    };
+    for (const auto& [field, text] : {std::pair{"pre_tokenizer", nested("pretokenizers", R"({"type":"ByteLevel"})")},
+                                      std::pair{"normalizer", nested("normalizers", R"({"type":"NFC"})")}}) {
+      nlohmann::json j = tiny_tokenizer({});
+      j[field] = "PLACEHOLDER";
+      std::string file = j.dump();
+      file.replace(file.find("\"PLACEHOLDER\""), 13, text);
+      try {
+        Tokenizer::from_json_text(file, "deep.json");
+        ADD_FAILURE() << field << " accepted";
+      } catch (const InputError& e) {
+        const std::string expected = depth == 20 ? "nested deeper than 16 levels" : "JSON nested deeper than 64 levels";
+        EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      }
     }
   }
 }

@@ -42,6 +42,21 @@ TEST(Utf8, RejectsIllFormedSequencesWithMaximalSubparts) {
   EXPECT_EQ(step("\xF0\x9F\x98").length, 3);
 }
 
+// One U+FFFD per maximal ill-formed subpart (the Unicode 3.9 / WHATWG practice), and one for a
+// truncated sequence at the end; valid text is returned unchanged.
+TEST(Utf8, ToValidReplacesEachMaximalSubpartOnce) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(u::to_valid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xF0\x9F\x98\x80");
+  EXPECT_EQ(u::to_valid_utf8("a\xFF\xFE"
+                             "b"),
+            "a" + fffd + fffd + "b");
+  EXPECT_EQ(u::to_valid_utf8("\xE2\x82x"), fffd + "x");             // E2 82 is one subpart (a valid prefix)
+  EXPECT_EQ(u::to_valid_utf8("\xED\xA0\x80"), fffd + fffd + fffd);  // a surrogate: ED then two strays
+  EXPECT_EQ(u::to_valid_utf8("end\xF0\x9F"), "end" + fffd);
+  EXPECT_EQ(u::to_valid_utf8(""), "");
+  EXPECT_TRUE(u::is_valid_utf8(u::to_valid_utf8("\xC0\xAF\xF8\x88\x80\x80\x80")));
+}
+
 TEST(UnicodeProperties, ClassesUsedByThePreTokenizer) {
   EXPECT_TRUE(u::properties(U'a') & u::kLetter);
   EXPECT_TRUE(u::properties(U'\u4E2D') & u::kLetter);  // 中
