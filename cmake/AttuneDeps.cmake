@@ -2,6 +2,8 @@
 # (scripts/install-deps.sh names each one).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+# libvorbis (a dependency of libsndfile-dev): audio/ogg_vorbis_check checks Vorbis headers before libsndfile does.
+pkg_check_modules(VORBIS REQUIRED IMPORTED_TARGET vorbis ogg)
 pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
 pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "attune/error.h"
+#include "audio/ogg_vorbis_check.h"
 #include "audio/resample.h"
 #include "common/file_util.h"
 
@@ -328,6 +329,8 @@ AudioTooLong::AudioTooLong(const std::string& name, double seconds, double max_s
 
 AudioBuffer decode_audio(const std::string& bytes, const std::string& name, double max_seconds) {
   if (bytes.empty()) throw InputError(name, "audio data is empty");
+  // Before libsndfile, which leaks on these (audio/ogg_vorbis_check.h).
+  if (std::string problem = ogg_vorbis_header_problem(bytes); !problem.empty()) throw InputError(name, problem);
   MemoryFile file{bytes, 0};
   SF_INFO sf_info{};
   SNDFILE* sf = sf_open_virtual(&memory_io, SFM_READ, &sf_info, &file);
