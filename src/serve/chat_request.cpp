@@ -49,7 +49,10 @@ AudioBuffer read_audio(const json& part, const std::string& where, const Request
   if (!a.is_object()) throw bad(where + ".input_audio", "expected an object {data, format}");
   if (!a.contains("data") || !a["data"].is_string())
     throw bad(where + ".input_audio.data", "expected base64-encoded audio (a string)");
-  const std::string format = a.value("format", "wav");
+  if (a.contains("format") && !a["format"].is_string())
+    throw bad(where + ".input_audio.format",
+              fmt::format("expected a string such as \"wav\", got {}", kind(a["format"])));
+  const std::string format = a.contains("format") ? a["format"].get<std::string>() : "wav";
   const auto bytes = common::base64_decode(a["data"].get_ref<const std::string&>());
   if (!bytes) throw bad(where + ".input_audio.data", "not valid base64", "invalid_base64");
   if (bytes->empty()) throw bad(where + ".input_audio.data", "the audio is empty", "invalid_audio");
@@ -142,8 +145,13 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     if (!j["stream"].is_boolean()) throw bad("stream", "expected true or false");
     r.stream = j["stream"].get<bool>();
   }
-  if (j.contains("stream_options") && j["stream_options"].is_object())
-    r.include_usage = j["stream_options"].value("include_usage", false);
+  if (j.contains("stream_options") && j["stream_options"].is_object() &&
+      j["stream_options"].contains("include_usage")) {
+    const json& v = j["stream_options"]["include_usage"];
+    if (!v.is_boolean())
+      throw bad("stream_options.include_usage", fmt::format("expected true or false, got {}", kind(v)));
+    r.include_usage = v.get<bool>();
+  }
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     if (j.contains(key) && !j[key].is_null() && !r.max_tokens)
       r.max_tokens = number<int64_t>(j, key, 1, limits.max_tokens);

@@ -376,7 +376,8 @@ AddedToken parse_added_token(const json& j, const std::string& where) {
 void check_decoder(const json& j, const std::string& where) {
   if (j.is_null()) return;
   if (!j.is_object()) throw InputError(where, "decoder must be an object or null");
-  const std::string type = j.value("type", "");
+  const auto type_it = j.find("type");
+  const std::string type = type_it != j.end() && type_it->is_string() ? type_it->get<std::string>() : "";
   if (type == "ByteLevel") return;
   if (type == "Sequence" && j.contains("decoders") && j["decoders"].is_array()) {
     for (const auto& d : j["decoders"]) check_decoder(d, where);

@@ -130,6 +130,12 @@ TEST(ChatRequest, BadRequestsNameTheField) {
   fails(R"({"messages":[)" + ok_user + R"(],"modalities":["video"]})", "modalities");
   fails(R"({"messages":[)" + ok_user + R"(],"audio":{"format":"mp3"}})", "audio.format");
   fails(R"({"messages":[)" + ok_user + R"(],"n":2})", "n");
+  // Wrongly typed optional fields (nlohmann's value() threw type_error for these: a 500).
+  json bad_format = audio_message(wav_base64(0.5));
+  bad_format["content"][0]["input_audio"]["format"] = true;
+  fails(json({{"messages", {bad_format}}}).dump(), "messages[0].content[0].input_audio.format");
+  fails(R"({"messages":[)" + ok_user + R"(],"stream_options":{"include_usage":"yes"}})",
+        "stream_options.include_usage");
   // Hostile values: nested 60k deep (the error message must not recurse into it), and a number out
   // of double's range (nlohmann's out_of_range, not a parse_error).
   const std::string deep = std::string(60000, '[') + std::string(60000, ']');

@@ -445,6 +445,19 @@ TEST(TokenizerMalformed, DeeplyNestedSequencesAreRefused) {
   }
 }
 
+// A decoder whose "type" is not a string (found by fuzz_tokenizer_json: nlohmann's value() threw
+// type_error) is refused in one line.
+TEST(TokenizerMalformed, DecoderTypeOfTheWrongKindIsRefused) {
+  nlohmann::json j = tiny_tokenizer({});
+  j["decoder"] = {{"type", true}};
+  try {
+    Tokenizer::from_json_text(j.dump(), "odd.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("odd.json: decoder: decoder type"), std::string::npos) << e.what();
+  }
+}
+
 // A 100-byte file must not size the id tables by an id of two billion.
 TEST(TokenizerMalformed, SparseHugeIdsAreRefused) {
   nlohmann::json j = tiny_tokenizer({});
