@@ -373,28 +373,37 @@ ShardSet ShardSet::open(const fs::path& dir) {
   } catch (const json::exception& e) {
     throw InputError(index_path.string(), std::string("malformed JSON: ") + e.what());
   }
-  const json& ix = impl->index;
-  if (!ix.is_object() || ix.value("format", "") != "attune-shards") {
-    throw InputError(index_path.string(), "not an attune shard index (format != attune-shards)");
-  }
-  if (ix.value("version", 0) != kShardFormatVersion) {
-    throw InputError(index_path.string(), fmt::format("shard format version {} (this attune reads version {})",
-                                                      ix.value("version", 0), kShardFormatVersion));
-  }
-  impl->n_mels = ix.value("n_mels", 80);
-  impl->first_record.push_back(0);
-  if (!ix.contains("shards") || !ix["shards"].is_array()) throw InputError(index_path.string(), "shards: missing");
-  for (const json& s : ix["shards"]) {
-    fs::path file = dir / s.at("file").get<std::string>();
-    impl->files.push_back(io::SafetensorsFile::open(file));
-    int64_t records = s.at("records").get<int64_t>();
-    const io::TensorView& off = impl->files.back().tensor("text_offsets");
-    if (off.numel() != records + 1) {
-      throw InputError(file.string(),
-                       fmt::format("text_offsets has {} entries; the index says {} records", off.numel(), records));
+  // attune writes the index; a hand-edited or damaged one may hold any JSON, and a field of the
+  // wrong type (nlohmann's type_error) is an error in that file, not an internal one.
+  auto read_index = [&] {
+    const json& ix = impl->index;
+    if (!ix.is_object() || ix.value("format", "") != "attune-shards") {
+      throw InputError(index_path.string(), "not an attune shard index (format != attune-shards)");
     }
-    impl->first_record.push_back(impl->first_record.back() + records);
-    impl->ids.push_back(s.at("dialogue_ids").get<std::vector<std::string>>());
+    if (ix.value("version", 0) != kShardFormatVersion) {
+      throw InputError(index_path.string(), fmt::format("shard format version {} (this attune reads version {})",
+                                                        ix.value("version", 0), kShardFormatVersion));
+    }
+    impl->n_mels = ix.value("n_mels", 80);
+    impl->first_record.push_back(0);
+    if (!ix.contains("shards") || !ix["shards"].is_array()) throw InputError(index_path.string(), "shards: missing");
+    for (const json& s : ix["shards"]) {
+      fs::path file = dir / s.at("file").get<std::string>();
+      impl->files.push_back(io::SafetensorsFile::open(file));
+      int64_t records = s.at("records").get<int64_t>();
+      const io::TensorView& off = impl->files.back().tensor("text_offsets");
+      if (off.numel() != records + 1) {
+        throw InputError(file.string(),
+                         fmt::format("text_offsets has {} entries; the index says {} records", off.numel(), records));
+      }
+      impl->first_record.push_back(impl->first_record.back() + records);
+      impl->ids.push_back(s.at("dialogue_ids").get<std::vector<std::string>>());
+    }
+  };
+  try {
+    read_index();
+  } catch (const json::exception& e) {
+    throw InputError(index_path.string(), std::string("unexpected shard index content: ") + e.what());
   }
   return ShardSet(std::move(impl));
 }

@@ -201,5 +201,21 @@ TEST(Shards, WriteAndReadBackLosslessly) {
   EXPECT_THROW(ShardSet::open(dir / "shards"), InputError);
 }
 
+// A damaged index whose fields have the wrong types names the file (it was an "internal error").
+TEST(Shards, IndexFieldsOfTheWrongTypeNameTheFile) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "shards");
+  for (const char* index : {R"({"format": "attune-shards", "version": "two"})", R"({"format": 7})",
+                            R"({"format": "attune-shards", "version": 1, "shards": [{"file": 3}]})"}) {
+    testing::write_bytes(dir / "shards" / kShardIndexName, index);
+    try {
+      ShardSet::open(dir / "shards");
+      ADD_FAILURE() << "accepted " << index;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(kShardIndexName), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace attune::data
