@@ -3,6 +3,7 @@
 #include <ogg/ogg.h>
 #include <vorbis/codec.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace attune::audio {
@@ -11,13 +12,8 @@ namespace {
 // Owns the libogg/libvorbis state of one check, so every return path frees it.
 class HeaderReader {
  public:
-  explicit HeaderReader(std::string_view bytes) {
+  explicit HeaderReader(std::string_view bytes) : unread_(bytes) {
     ogg_sync_init(&sync_);
-    char* buffer = ogg_sync_buffer(&sync_, static_cast<long>(bytes.size()));
-    if (buffer) {
-      std::memcpy(buffer, bytes.data(), bytes.size());
-      ogg_sync_wrote(&sync_, static_cast<long>(bytes.size()));
-    }
     vorbis_info_init(&info_);
     vorbis_comment_init(&comment_);
   }
@@ -36,8 +32,8 @@ class HeaderReader {
       if (stream_started_ && ogg_stream_packetout(&stream_, &packet) == 1) return true;
       ogg_page page;
       const int got = ogg_sync_pageout(&sync_, &page);
-      if (got == 0) return false;  // no more complete pages
-      if (got < 0) continue;       // skipped garbage before a page
+      if (got == 0 && !feed()) return false;  // no complete page, and nothing left to read
+      if (got <= 0) continue;                 // fed more, or skipped garbage before a page
       if (!stream_started_) {
         ogg_stream_init(&stream_, ogg_page_serialno(&page));
         stream_started_ = true;
@@ -50,6 +46,20 @@ class HeaderReader {
   vorbis_comment comment_;
 
  private:
+  // Hands libogg the next 64 KB: the headers sit in the first pages, so an upload of many
+  // megabytes is not copied whole for them.
+  bool feed() {
+    if (unread_.empty()) return false;
+    const size_t n = std::min<size_t>(unread_.size(), 64 * 1024);
+    char* buffer = ogg_sync_buffer(&sync_, static_cast<long>(n));
+    if (!buffer) return false;
+    std::memcpy(buffer, unread_.data(), n);
+    ogg_sync_wrote(&sync_, static_cast<long>(n));
+    unread_.remove_prefix(n);
+    return true;
+  }
+
+  std::string_view unread_;
   ogg_sync_state sync_;
   ogg_stream_state stream_;
   bool stream_started_ = false;
