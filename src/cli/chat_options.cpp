@@ -40,7 +40,8 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
       ->check(CLI::Range(1.0, 10.0))
       ->capture_default_str();
   app.add_flag("--no-speech", o.no_speech, "Text replies only (no talker)");
-  app.add_option("--dtype", o.dtype, "fp32, bf16 or auto")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app.add_option("--dtype", o.dtype, "fp32, bf16, int8 (language model weights, CPU) or auto")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}));
   app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N");
   app.add_option("--heard-from", o.heard_from,
                  "For models with encoder heads: report the heard emotion from the encoder's head or from the "

@@ -213,8 +213,8 @@ const bool registered_generate = register_command(
        app.add_option("--repetition-penalty", o->repetition_penalty, "HF repetition penalty (1 = off)");
        app.add_option("--stop", o->stop, "Stop when the generated text contains this string (repeatable)");
        app.add_option("--dump-logits", o->dump_logits, "Write the logits of every position as float32 .npy");
-       app.add_option("--dtype", o->dtype, "fp32, bf16 or auto (bf16 on CUDA and on CPUs with native bf16)")
-           ->check(CLI::IsMember({"auto", "fp32", "bf16", "float32", "bfloat16"}));
+       app.add_option("--dtype", o->dtype, "fp32, bf16, int8 (CPU: int8 weights quantised at load) or auto (bf16 on CUDA and on CPUs with native bf16)")
+           ->check(CLI::IsMember({"auto", "fp32", "bf16", "float32", "bfloat16", "int8"}));
        app.add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
        app.add_flag("--no-stream", o->no_stream, "Print the text once at the end instead of token by token");
        return [o] { return run_generate(*o); };

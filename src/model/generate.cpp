@@ -20,6 +20,7 @@
 #include "attune/error.h"
 #include "audio/log_mel.h"
 #include "io/model_config.h"
+#include "kernels/thread_pool.h"
 #include "model/language_model.h"
 #include "model/spoken_language_model.h"
 #include "model/torch_error.h"
@@ -263,6 +264,7 @@ namespace {
 struct Placement {
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
+  bool int8 = false;  // float32 load, then LanguageModelImpl::quantize_int8()
 };
 
 // ModelLoadOptions' device and dtype strings -> what the model is built with.
@@ -291,8 +293,12 @@ Placement resolve_placement(const ModelLoadOptions& options) {
     if (p.device.is_cpu() && !cpu_has_native_bf16()) {
       spdlog::warn("bf16 on a CPU without native bf16 arithmetic: expect it to be slower than fp32");
     }
+  } else if (dt == "int8") {
+    if (!p.device.is_cpu()) throw ConfigError("--dtype int8: int8 weights run on the CPU only (use --device cpu)");
+    p.dtype = at::kFloat;
+    p.int8 = true;
   } else {
-    throw ConfigError("--dtype: \"" + dt + "\" (expected fp32, bf16 or auto)");
+    throw ConfigError("--dtype: \"" + dt + "\" (expected fp32, bf16, int8 or auto)");
   }
   return p;
 }
@@ -317,10 +323,11 @@ TextGenerator TextGenerator::load(const fs::path& dir, const ModelLoadOptions& o
   PretrainedOptions pretrained;
   pretrained.device = placement.device;
   pretrained.dtype = placement.dtype;
-  impl->dtype = pretrained.dtype == at::kBFloat16 ? "bf16" : "fp32";
+  impl->dtype = placement.int8 ? "int8" : pretrained.dtype == at::kBFloat16 ? "bf16" : "fp32";
   impl->device = pretrained.device.str();
   impl->lm = LanguageModel(with_torch_context("loading the language model",
                                               [&] { return LanguageModelImpl::from_pretrained(dir, pretrained); }));
+  if (placement.int8) with_torch_context("quantising to int8", [&] { impl->lm->quantize_int8(); });
   if (options.load_tokenizer) {
     std::error_code ec;
     if (fs::exists(dir / "tokenizer.json", ec) || fs::exists(dir / "vocab.json", ec)) {
@@ -447,6 +454,7 @@ SlmLoadOptions resolve_slm_load_options(const ModelLoadOptions& options) {
   SlmLoadOptions slm_options;
   slm_options.device = placement.device;
   slm_options.dtype = placement.dtype;
+  slm_options.int8_language_model = placement.int8;
   return slm_options;
 }
 
@@ -455,7 +463,7 @@ SpeechGenerator SpeechGenerator::load(const fs::path& dir, const ModelLoadOption
   require_spoken_model(dir);
   auto impl = std::make_unique<Impl>();
   const SlmLoadOptions slm_options = resolve_slm_load_options(options);
-  impl->dtype = slm_options.dtype == at::kBFloat16 ? "bf16" : "fp32";
+  impl->dtype = slm_options.int8_language_model ? "int8" : slm_options.dtype == at::kBFloat16 ? "bf16" : "fp32";
   impl->device = slm_options.device.str();
   impl->slm = with_torch_context("loading the spoken language model",
                                  [&] { return SpokenLanguageModelImpl::from_pretrained(dir, slm_options); });
@@ -529,7 +537,10 @@ std::string SpeechGenerator::describe() const {
 }
 
 void set_num_threads(int threads) {
-  if (threads > 0) at::set_num_threads(threads);
+  if (threads > 0) {
+    at::set_num_threads(threads);
+    kernels::set_decode_threads(threads);
+  }
 }
 
 }  // namespace attune::model

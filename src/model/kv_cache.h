@@ -53,6 +53,10 @@ class KvCache {
   void truncate(int64_t length);
   void reset() { truncate(0); }
 
+  // The buffers of one layer, [batch, kv_heads, capacity, head_dim] (for kernels that write in place).
+  const at::Tensor& keys(int64_t layer) const { return keys_[static_cast<size_t>(layer)]; }
+  const at::Tensor& values(int64_t layer) const { return values_[static_cast<size_t>(layer)]; }
+
   // Bytes held by the buffers (all layers, keys and values).
   int64_t bytes() const;
 

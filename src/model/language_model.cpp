@@ -13,6 +13,8 @@
 
 #include "attune/error.h"
 #include "io/safetensors.h"
+#include "kernels/matvec.h"
+#include "model/fused_decode.h"
 #include "model/fused_ops.h"
 #include "model/torch_error.h"
 #include "model/weights.h"
@@ -308,13 +310,13 @@ at::ScalarType LanguageModelImpl::dtype() const { return model->embed_tokens->we
 at::Device LanguageModelImpl::device() const { return model->embed_tokens->weight.device(); }
 
 int64_t LanguageModelImpl::parameter_count() const {
-  int64_t n = 0;
+  int64_t n = int8_ ? int8_->values() : 0;
   for (const auto& p : parameters()) n += p.numel();
   return n;
 }
 
 int64_t LanguageModelImpl::parameter_bytes() const {
-  int64_t n = 0;
+  int64_t n = int8_ ? int8_->bytes() : 0;
   for (const auto& p : parameters()) n += p.numel() * static_cast<int64_t>(p.element_size());
   return n;
 }
@@ -344,6 +346,15 @@ at::Tensor LanguageModelImpl::embed_tokens(const at::Tensor& ids) {
       throw InputError("language model: token id " + std::to_string(lo < 0 ? lo : hi) +
                        " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
     }
+  }
+  if (int8_) {  // rows of the int8 table, dequantised
+    idx = idx.contiguous();
+    at::Tensor out = at::empty({idx.size(0), idx.size(1), config_.hidden_size}, at::kFloat);
+    const int64_t* id = idx.data_ptr<int64_t>();
+    for (int64_t i = 0; i < idx.numel(); ++i) {
+      kernels::dequantize_row(int8_->embedding.view(), id[i], out.data_ptr<float>() + i * config_.hidden_size);
+    }
+    return out;
   }
   return with_torch_context("language model: embedding tokens", [&] { return model->embed_tokens->forward(idx); });
 }
@@ -413,6 +424,21 @@ ForwardOutput LanguageModelImpl::run(at::Tensor x, const ForwardOptions& options
       throw InputError("language model: attention_mask must be [" + std::to_string(B) + ", " + std::to_string(S) +
                        "] (cached + new positions), got " + shape_string(m.sizes()));
     }
+  }
+
+  if (int8_) {
+    if (B != 1 || options.attention_mask.defined() || options.position_ids.defined() ||
+        options.output_hidden_states) {
+      throw ConfigError(
+          "language model: int8 weights run one sequence (batch 1) without padding masks, position ids or "
+          "per-layer hidden states; load the model in fp32 or bf16 for that");
+    }
+    if (cache) return fused_forward(*this, x, *cache, options);
+    KvCache scratch = make_cache(1, T);
+    return fused_forward(*this, x, scratch, options);
+  }
+  if (fused_step_applies(*this, x, options)) {
+    return with_torch_context("language model decode step", [&] { return fused_forward(*this, x, *cache, options); });
   }
 
   return with_torch_context("language model forward", [&] {
@@ -486,7 +512,38 @@ void LanguageModelImpl::load_checkpoint(const fs::path& path) {
   for (const auto& name : report.skipped) spdlog::debug("language model: ignored checkpoint tensor {}", name);
 }
 
+void LanguageModelImpl::quantize_int8() {
+  if (int8_) return;
+  if (dtype() != at::kFloat || !device().is_cpu()) {
+    throw ConfigError("language model: int8 weights are made from float32 weights on the CPU (load with dtype fp32)");
+  }
+  at::NoGradGuard no_grad;
+  auto q = std::make_shared<Int8Weights>();
+  auto quantize_and_free = [](at::Tensor& weight) {
+    at::Tensor w = weight.contiguous();
+    kernels::Q8Matrix m = kernels::quantize_q8(w.data_ptr<float>(), w.size(0), w.size(1));
+    weight.set_data(at::empty({0}, weight.options()));
+    return m;
+  };
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    auto& layer = *model->layers->ptr<DecoderLayerImpl>(i);
+    auto& a = *layer.self_attn;
+    auto& m = *layer.mlp;
+    for (const Projection* p : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj}) {
+      if ((*p)->has_lora()) throw ConfigError("language model: int8 weights cannot carry LoRA adapters");
+    }
+    q->layers.push_back({quantize_and_free(a.q_proj->weight), quantize_and_free(a.k_proj->weight),
+                         quantize_and_free(a.v_proj->weight), quantize_and_free(a.o_proj->weight),
+                         quantize_and_free(m.gate_proj->weight), quantize_and_free(m.up_proj->weight),
+                         quantize_and_free(m.down_proj->weight)});
+  }
+  q->embedding = quantize_and_free(model->embed_tokens->weight);
+  if (lm_head) q->lm_head = quantize_and_free(lm_head->weight);
+  int8_ = std::move(q);
+}
+
 void LanguageModelImpl::save_pretrained(const fs::path& dir, io::Dtype dtype) const {
+  if (int8_) throw ConfigError("language model: a model with int8 weights cannot be saved (save the float one)");
   fs::create_directories(dir);
   io::LanguageModelConfig c = config_;
   c.torch_dtype = dtype == io::Dtype::kBF16 ? "bfloat16" : dtype == io::Dtype::kF16 ? "float16" : "float32";

@@ -51,6 +51,8 @@ class Tokenizer;
 
 namespace attune::model {
 
+struct Int8Weights;  // model/fused_decode.h
+
 // Throws ConfigError naming the option when the model code cannot run this config as the reference
 // does: hidden_act other than silu, sliding-window attention enabled, rope_scaling other than
 // "llama3"/"linear".
@@ -211,6 +213,17 @@ class LanguageModelImpl : public torch::nn::Module {
   KvCache make_cache(int64_t batch, int64_t capacity, int64_t max_capacity = 0) const;
 
   const io::LanguageModelConfig& config() const { return config_; }
+  // RoPE inverse frequencies, float32 [head_dim / 2].
+  const at::Tensor& inverse_frequencies() const { return inv_freq_; }
+
+  // Inference with int8 weights (CPU, from float32 weights): quantises every projection and the
+  // embedding table to blocks of 32 with an fp16 scale (model/fused_decode.h) and frees the float
+  // copies. Afterwards forward() runs on the fused decode path only (batch 1, no padding mask, no
+  // per-layer hidden states) and the model cannot be trained or saved. Throws ConfigError when the
+  // model is not float32 on the CPU or a row length is not a multiple of 32.
+  void quantize_int8();
+  const std::shared_ptr<const Int8Weights>& int8_weights() const { return int8_; }
+
   // The output projection weight [V, C] (the embedding table itself when tied).
   at::Tensor output_weight() const;
   at::ScalarType dtype() const;
@@ -227,6 +240,7 @@ class LanguageModelImpl : public torch::nn::Module {
   ForwardOutput run(at::Tensor x, const ForwardOptions& options);
   io::LanguageModelConfig config_;
   at::Tensor inv_freq_;  // float32 [D/2], not a parameter (HF: non-persistent buffer)
+  std::shared_ptr<const Int8Weights> int8_;
 };
 TORCH_MODULE(LanguageModel);
 

@@ -165,6 +165,7 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
       }
       slm->encoder_heads_->load(*ckpt);
     }
+    if (options.int8_language_model) slm->language_model_->quantize_int8();
   });
   slm->eval();
   return slm;

@@ -69,6 +69,8 @@ struct SlmLoadOptions {
   // A composite whose weights have no adapter.* tensors: keep the adapter's random initialisation
   // (the start of stage 1) instead of failing.
   bool allow_untrained_adapter = false;
+  // The language model's weights in int8 (LanguageModelImpl::quantize_int8) after a float32 load.
+  bool int8_language_model = false;
 };
 
 struct SlmSaveOptions {

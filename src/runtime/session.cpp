@@ -630,7 +630,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
     const auto bytes = fs::file_size(dir / "model.safetensors", ec);
     if (!ec && bytes < kSmallModelBytes) slm_options.dtype = at::kFloat;
   }
-  impl->dtype = slm_options.dtype == at::kBFloat16 ? "bf16" : "fp32";
+  impl->dtype = slm_options.int8_language_model ? "int8" : slm_options.dtype == at::kBFloat16 ? "bf16" : "fp32";
   impl->device = slm_options.device.str();
   if (options.threads > 0) model::set_num_threads(options.threads);
   model::with_torch_context("loading the spoken language model", [&] {
