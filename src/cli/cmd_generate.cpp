@@ -19,6 +19,7 @@
 #include "audio/audio_file.h"
 #include "cli/command.h"
 #include "cli/id_list.h"
+#include "common/memory.h"
 #include "io/npy.h"
 #include "model/generate.h"
 #include "text/chat_template.h"
@@ -85,6 +86,7 @@ int run_generate(const GenerateCliOptions& o) {
   std::fprintf(stderr, "generate: model %s, %s, max %lld new tokens, dtype %s, device %s, %d threads\n",
                o.model.c_str(), gen.sampling.describe().c_str(), static_cast<long long>(o.max_new_tokens),
                o.dtype.c_str(), o.device.c_str(), global_options().threads);
+  const long long resident_before_load = common::resident_bytes();
   const model::TextGenerator generator = model::TextGenerator::load(o.model, load);
   std::fprintf(stderr, "generate: loaded %s in %.2f s\n", generator.describe().c_str(), generator.load_seconds());
   const text::Tokenizer* tok = generator.tokenizer();
@@ -119,6 +121,16 @@ int run_generate(const GenerateCliOptions& o) {
   const model::GenerateResult r = generator.generate(prompt, gen);
   if (tok && !stream) std::fwrite(r.text.data(), 1, r.text.size(), stdout);
   report(o, r);
+  const double mb = 1024.0 * 1024.0;
+  const auto weights = static_cast<double>(generator.parameter_bytes()), kv = static_cast<double>(r.kv_cache_bytes);
+  const auto resident = static_cast<double>(common::resident_bytes());
+  const double growth = resident - static_cast<double>(resident_before_load);
+  // What loading and generating added, against what the weights and the cache need: the measure of a
+  // weight format's overhead (the program and its libraries were resident before).
+  std::fprintf(stderr,
+               "generate: memory resident %.0f MB, %.0f MB more than before loading = %.2f x (weights %.0f MB + KV "
+               "cache %.1f MB)\n",
+               resident / mb, growth / mb, growth / (weights + kv), weights / mb, kv / mb);
   return 0;
 }
 
@@ -213,7 +225,9 @@ const bool registered_generate = register_command(
        app.add_option("--repetition-penalty", o->repetition_penalty, "HF repetition penalty (1 = off)");
        app.add_option("--stop", o->stop, "Stop when the generated text contains this string (repeatable)");
        app.add_option("--dump-logits", o->dump_logits, "Write the logits of every position as float32 .npy");
-       app.add_option("--dtype", o->dtype, "fp32, bf16, int8 (CPU: int8 weights quantised at load) or auto (bf16 on CUDA and on CPUs with native bf16)")
+       app.add_option("--dtype", o->dtype,
+                      "fp32, bf16, int8 (CPU: int8 weights quantised at load) or auto (bf16 on CUDA and on CPUs with "
+                      "native bf16)")
            ->check(CLI::IsMember({"auto", "fp32", "bf16", "float32", "bfloat16", "int8"}));
        app.add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
        app.add_flag("--no-stream", o->no_stream, "Print the text once at the end instead of token by token");

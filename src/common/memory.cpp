@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -19,6 +20,15 @@ void reexec_with_huge_page_malloc(char** argv) {
 #else
   (void)argv;
 #endif
+}
+
+long long resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long long total = 0, resident = 0;
+  const int n = std::fscanf(f, "%lld %lld", &total, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<long long>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 }  // namespace attune::common

@@ -14,4 +14,7 @@ namespace attune::common {
 // the re-execution fails.
 void reexec_with_huge_page_malloc(char** argv);
 
+// The process's resident memory now (/proc/self/statm), in bytes; 0 where it cannot be read.
+long long resident_bytes();
+
 }  // namespace attune::common

@@ -212,6 +212,7 @@ GenerateResult generate(LanguageModelImpl& lm, const at::Tensor& prompt_embeds, 
     }
     if (!result.ids.empty()) result.decode_seconds = seconds_since(t1);
     result.logits_rows = options.return_logits ? static_cast<int64_t>(result.logits.size()) / config.vocab_size : 0;
+    result.kv_cache_bytes = cache.bytes();
     return result;
   });
 }

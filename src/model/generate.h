@@ -67,6 +67,7 @@ struct GenerateResult {
   double decode_seconds = 0;  // the remaining steps
   int64_t prompt_tokens = 0;
   int64_t decode_steps = 0;  // forward passes after the prompt
+  int64_t kv_cache_bytes = 0;
 };
 
 struct ModelLoadOptions {
