@@ -2,7 +2,9 @@
 // played as one long dialogue): per turn, prefill time and time to first token with the session's
 // KV cache reused across turns vs the baseline that re-reads the whole dialogue every turn
 // (SessionOptions::reuse_cache = false), in alternating rounds; then decode speed and time to the
-// first reply token in fp32 and bf16. Greedy decoding, so both modes should write the same replies.
+// first reply token in fp32 and bf16; then the fused decode path (model/fused_decode.h, the default)
+// against libtorch op by op (its baseline, set_fused_decode(false)) and fused int8, alternating.
+// Greedy decoding, so both modes should write the same replies.
 //
 //   ./build/bench/bench_runtime [--model DIR] [--rounds 3] [--threads 2]
 #include <fmt/format.h>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "attune/runtime.h"
+#include "model/fused_decode.h"
 #include "model/generate.h"
 #include "tts/talker.h"
 
@@ -129,6 +132,34 @@ int main(int argc, char** argv) {
         "native bf16: %s)\nfirst reply token: fp32 %.0f ms, bf16 %.0f ms\n",
         median(rate32), median(rate16), median(rate16) / median(rate32),
         attune::model::cpu_has_native_bf16() ? "yes" : "no", 1000 * median(reply32), 1000 * median(reply16));
+
+    // The fused decode path against libtorch op by op (fp32), and fused int8, alternating rounds.
+    ro.dtype = "int8";
+    const attune::Model model_int8 = attune::Model::load(model_dir, ro);
+    std::vector<double> rate_torch, rate_fused, rate_int8, reply_torch, reply_fused, reply_int8;
+    size_t same_fused = 0, compared_fused = 0;
+    for (int round = 0; round < rounds; ++round) {
+      attune::model::set_fused_decode(false);
+      const Run a = run_dialogue(model, turns, true);
+      attune::model::set_fused_decode(true);
+      const Run b = run_dialogue(model, turns, true);
+      const Run q = run_dialogue(model_int8, turns, true);
+      rate_torch.insert(rate_torch.end(), a.rate.begin(), a.rate.end());
+      rate_fused.insert(rate_fused.end(), b.rate.begin(), b.rate.end());
+      rate_int8.insert(rate_int8.end(), q.rate.begin(), q.rate.end());
+      reply_torch.insert(reply_torch.end(), a.first_reply.begin(), a.first_reply.end());
+      reply_fused.insert(reply_fused.end(), b.first_reply.begin(), b.first_reply.end());
+      reply_int8.insert(reply_int8.end(), q.first_reply.begin(), q.first_reply.end());
+      for (size_t t = 0; t < a.replies.size(); ++t, ++compared_fused) same_fused += a.replies[t] == b.replies[t];
+    }
+    std::printf(
+        "\nfp32 decode, libtorch op by op vs fused (median over turns and rounds): %.0f vs %.0f tokens/s "
+        "(fused/libtorch %.2fx); int8 fused %.0f tokens/s (%.2fx)\n"
+        "first reply token: libtorch %.0f ms, fused %.0f ms, int8 %.0f ms; same reply text fused vs libtorch: %zu of "
+        "%zu turns\n",
+        median(rate_torch), median(rate_fused), median(rate_fused) / median(rate_torch), median(rate_int8),
+        median(rate_int8) / median(rate_torch), 1000 * median(reply_torch), 1000 * median(reply_fused),
+        1000 * median(reply_int8), same_fused, compared_fused);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_runtime: %s\n", e.what());
     return 1;
