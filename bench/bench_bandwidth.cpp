@@ -21,7 +21,6 @@
 
 namespace {
 
-
 // Eight independent accumulators of 8 floats (AVX2 where the CPU has it), so that add latency does
 // not bound the read rate.
 #if defined(__x86_64__)
@@ -87,10 +86,11 @@ int main(int argc, char** argv) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       rates.push_back(static_cast<double>(n) * 4 / s / 1e9);
     }
-    std::printf("bandwidth: %d thread%s, streaming read of %lld MiB: median %.1f GB/s (min %.1f, max %.1f; checksum %g)\n",
-                threads, threads > 1 ? "s" : "", static_cast<long long>(mib), median(rates),
-                *std::min_element(rates.begin(), rates.end()), *std::max_element(rates.begin(), rates.end()),
-                static_cast<double>(partial[0]));
+    std::printf(
+        "bandwidth: %d thread%s, streaming read of %lld MiB: median %.1f GB/s (min %.1f, max %.1f; checksum %g)\n",
+        threads, threads > 1 ? "s" : "", static_cast<long long>(mib), median(rates),
+        *std::min_element(rates.begin(), rates.end()), *std::max_element(rates.begin(), rates.end()),
+        static_cast<double>(partial[0]));
     json += (threads > 1 ? ", \"" : "\"") + std::to_string(threads) + "\": " + std::to_string(median(rates));
   }
   std::printf("%s}}\n", json.c_str());

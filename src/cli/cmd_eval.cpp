@@ -46,6 +46,7 @@ struct EvalCli {
   eval::TurnsOptions turns;
   eval::ReplyPerplexityOptions replies;
   std::vector<std::string> reply_models;
+  std::vector<std::string> reply_dtypes = {"fp32"};
   std::string data_root;
   std::string json, transcript;
 };
@@ -247,8 +248,13 @@ int run_replies(EvalCli& c) {
   nlohmann::json results = nlohmann::json::array();
   std::vector<std::pair<std::string, eval::ReplyPerplexity>> rows;
   for (const std::string& dir : c.reply_models) {
-    rows.emplace_back(dir, eval::evaluate_reply_perplexity(dir, c.replies));
-    results.push_back({{"model", dir}, {"summary", rows.back().second.summary()}});
+    for (const std::string& dtype : c.reply_dtypes) {
+      eval::ReplyPerplexityOptions options = c.replies;
+      options.int8 = dtype == "int8";
+      const std::string name = c.reply_dtypes.size() > 1 ? dir + " (" + dtype + ")" : dir;
+      rows.emplace_back(name, eval::evaluate_reply_perplexity(dir, options));
+      results.push_back({{"model", dir}, {"dtype", dtype}, {"summary", rows.back().second.summary()}});
+    }
   }
   const std::string corpus = c.replies.corpus.empty() ? "all corpora" : c.replies.corpus;
   std::printf("\nreply perplexity, %s (%s; the corpus thinking given, text view)\n\n", corpus.c_str(),
@@ -329,6 +335,11 @@ const bool registered_eval = register_command(
        replies->add_option("--corpus", c->replies.corpus,
                            "Keep dialogues of this corpus (default empatheticdialogues; \"\" = all)");
        replies->add_option("--limit", c->replies.limit, "Dialogues at most");
+       replies
+           ->add_option("--dtype", c->reply_dtypes,
+                        "Language model weights, fp32 or int8; several (fp32,int8) score each model in each")
+           ->delimiter(',')
+           ->check(CLI::IsMember({"fp32", "int8"}));
        replies->add_option("--json", c->json, "Write each model's counts and perplexities here");
        return [c, ser, hd, rep, replies] {
          if (ser->parsed()) return run_ser(*c);

@@ -70,9 +70,11 @@ ReplyPerplexity evaluate_reply_perplexity(const fs::path& model_dir, const Reply
   std::shared_ptr<model::SpokenLanguageModelImpl> slm;
   std::shared_ptr<model::LanguageModelImpl> lm;
   if (io::is_slm_config(config)) {
-    slm = model::SpokenLanguageModelImpl::from_pretrained(model_dir, {.allow_untrained_adapter = true});
+    slm = model::SpokenLanguageModelImpl::from_pretrained(
+        model_dir, {.allow_untrained_adapter = true, .int8_language_model = options.int8});
   } else {
     lm = model::LanguageModelImpl::from_pretrained(model_dir);
+    if (options.int8) lm->quantize_int8();
   }
   model::LanguageModelImpl& language_model = slm ? slm->language_model() : *lm;
   language_model.eval();

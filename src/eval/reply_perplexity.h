@@ -17,6 +17,7 @@ struct ReplyPerplexityOptions {
   std::string corpus = "empatheticdialogues";  // meta.corpus to keep ("" = all)
   int64_t limit = 0;                           // dialogues at most (0: all)
   int64_t max_tokens = 2048;                   // per window; longer dialogues are split, as in training
+  bool int8 = false;  // the language model's weights quantised to int8 (docs/decode.md), else float32
 };
 
 struct ReplyPerplexity {

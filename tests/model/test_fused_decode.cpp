@@ -14,7 +14,10 @@
 #include "model/fused_decode.h"
 #include "model/generate.h"
 #include "model/language_model.h"
+#include "model/spoken_language_model.h"
 #include "support/test_support.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 
 namespace attune::model {
 namespace {
@@ -34,7 +37,7 @@ double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
 // Logits [N, V] of feeding `ids` one token at a time through a cache (every step a decode step).
 at::Tensor stepwise_logits(LanguageModelImpl& lm, const std::vector<int64_t>& ids) {
   c10::InferenceMode guard;
-  KvCache cache = lm.make_cache(1, 4, 256);
+  KvCache cache = lm.make_cache(1, 4, 1024);
   std::vector<at::Tensor> rows;
   for (int64_t id : ids) {
     ForwardOptions o;
@@ -170,6 +173,44 @@ TEST(FusedDecode, Int8StaysCloseToFloat32) {
   }
   EXPECT_LT(q8->parameter_bytes(), f32->parameter_bytes() / 3);
   EXPECT_EQ(q8->parameter_count(), f32->parameter_count());  // norms and biases stay float32
+}
+
+TEST(FusedDecode, Int8DefaultModelFollowsFloat32For256GreedySteps) {
+  // The shipped model's language model: 256 greedy tokens in float32 from a chat prompt, then the
+  // int8 model fed the same tokens; the share of steps whose argmax agrees, and where free-running
+  // int8 greedy decoding first departs from float32.
+  const auto dir = attune::testing::source_dir() / "models" / "attune-small";
+  auto f32 = SpokenLanguageModelImpl::from_pretrained(dir);
+  auto q8 = SpokenLanguageModelImpl::from_pretrained(dir, {.int8_language_model = true});
+  text::ChatTemplate chat(text::Tokenizer::load(dir));
+  text::ChatMessage user;
+  user.role = text::Role::kUser;
+  user.text = "I finally finished the marathon, but my knee hurts and I am worried it is serious.";
+  text::RenderOptions render;
+  render.add_generation_prompt = true;
+  const std::vector<int32_t> prompt = chat.render({user}, render).ids;
+  GenerateOptions gen;
+  gen.max_new_tokens = 256;
+  gen.use_model_eos = false;
+  const std::vector<int32_t> ref = generate(f32->language_model(), prompt, gen).ids;
+  const std::vector<int32_t> free_running = generate(q8->language_model(), prompt, gen).ids;
+  std::vector<int64_t> sequence(prompt.begin(), prompt.end());
+  sequence.insert(sequence.end(), ref.begin(), ref.end() - 1);
+  const at::Tensor logits = stepwise_logits(q8->language_model(), sequence);
+  const at::Tensor predicted = logits.narrow(0, static_cast<int64_t>(prompt.size()) - 1, 256).argmax(-1);
+  int64_t agree = 0, first_departure = 256;
+  for (int64_t i = 0; i < 256; ++i) agree += predicted[i].item<int64_t>() == ref[static_cast<size_t>(i)];
+  for (int64_t i = 0; i < 256; ++i) {
+    if (free_running[static_cast<size_t>(i)] != ref[static_cast<size_t>(i)]) {
+      first_departure = i;
+      break;
+    }
+  }
+  std::printf(
+      "attune-small int8 vs fp32: greedy argmax agreement %lld of 256 teacher-forced steps; free-running "
+      "greedy first departs at step %lld\n",
+      static_cast<long long>(agree), static_cast<long long>(first_departure));
+  EXPECT_GE(agree, 240);
 }
 
 TEST(FusedDecode, Int8RefusesWhatItCannotRun) {
