@@ -15,7 +15,7 @@ constexpr int64_t kParallelMacs = 1 << 15;
 struct Scratch {
   std::vector<float> h, qkv, attn, y, act;
   std::vector<std::vector<float>> scores;  // per thread
-  PreparedInput in;
+  std::vector<PreparedInput> in;           // per token
 };
 
 Scratch& scratch() {
@@ -115,27 +115,47 @@ void attend(const float* q, const void* keys, const void* values, KvType type, i
   }
 }
 
-void decode_step(const DecoderWeights& w, const KvView& kv, int64_t position, float* x, float* hidden_out,
-                 float* logits, ThreadPool& pool) {
+void decode_tokens(const DecoderWeights& w, const KvView& kv, int64_t position, int64_t T, float* x, float* hidden_out,
+                   float* logits, int64_t keep, ThreadPool& pool) {
   Scratch& sc = scratch();
   const int64_t C = w.hidden, H = w.heads, KV = w.kv_heads, D = w.head_dim, F = w.intermediate;
   const int64_t q_rows = H * D, kv_rows = KV * D, qkv_rows = q_rows + 2 * kv_rows;
-  const int64_t length = position + 1;
-  sc.h.resize(static_cast<size_t>(C));
-  sc.qkv.resize(static_cast<size_t>(qkv_rows));
-  sc.attn.resize(static_cast<size_t>(q_rows));
-  sc.y.resize(static_cast<size_t>(std::max(C, F)));
-  sc.act.resize(static_cast<size_t>(F));
+  const int64_t longest = position + T;
+  sc.h.resize(static_cast<size_t>(T * C));
+  sc.qkv.resize(static_cast<size_t>(T * qkv_rows));
+  sc.attn.resize(static_cast<size_t>(T * q_rows));
+  sc.y.resize(static_cast<size_t>(T * std::max(C, F)));
+  sc.act.resize(static_cast<size_t>(T * F));
+  sc.in.resize(static_cast<size_t>(T));
   sc.scores.resize(static_cast<size_t>(pool.threads()));
-  for (auto& s : sc.scores) s.resize(static_cast<size_t>(length));
+  for (auto& s : sc.scores) s.resize(static_cast<size_t>(longest));
+  // Normalises each token's row of `src` into sc.h and prepares it for `m`.
+  auto norm_and_prepare = [&](const float* weight, const WeightView& m) {
+    for (int64_t t = 0; t < T; ++t) {
+      rms_norm(x + t * C, weight, C, w.eps, sc.h.data() + t * C);
+      sc.in[static_cast<size_t>(t)].prepare_for(m, sc.h.data() + t * C);
+    }
+  };
+  auto prepare_rows = [&](const WeightView& m, const float* src, int64_t stride) {
+    for (int64_t t = 0; t < T; ++t) sc.in[static_cast<size_t>(t)].prepare_for(m, src + t * stride);
+  };
+  // y[t][r] (+ bias) for the rows of m in [begin, end), every token.
+  auto rows_for_all = [&](const WeightView& m, const float* bias, float* y, int64_t ldy, int64_t begin, int64_t end) {
+    matmul_rows(m, sc.in.data(), T, y, ldy, begin, end);
+    for (int64_t t = 0; t < T; ++t) add_bias(y + t * ldy, bias, begin, end);
+  };
+  auto add_to_residual = [&](int64_t begin, int64_t end) {
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t i = begin; i < end; ++i) x[t * C + i] += sc.y[static_cast<size_t>(t * C + i)];
+    }
+  };
 
   for (size_t l = 0; l < w.layers.size(); ++l) {
     const LayerWeights& lw = w.layers[l];
     // q, k, v: one region over their rows stacked.
-    rms_norm(x, lw.input_norm, C, w.eps, sc.h.data());
-    sc.in.prepare_for(lw.q, sc.h.data());
+    norm_and_prepare(lw.input_norm, lw.q);
     float* qkv = sc.qkv.data();
-    parallel_rows(pool, qkv_rows, qkv_rows * C, 16, [&](int64_t begin, int64_t end, int) {
+    parallel_rows(pool, qkv_rows, T * qkv_rows * C, 16, [&](int64_t begin, int64_t end, int) {
       const struct {
         const WeightView* m;
         const float* bias;
@@ -144,68 +164,73 @@ void decode_step(const DecoderWeights& w, const KvView& kv, int64_t position, fl
       for (const auto& part : parts) {
         const int64_t lo = std::max(begin, part.offset) - part.offset;
         const int64_t hi = std::min(end, part.offset + part.m->rows) - part.offset;
-        if (lo >= hi) continue;
-        matvec_rows(*part.m, sc.in, qkv + part.offset, lo, hi);
-        add_bias(qkv + part.offset, part.bias, lo, hi);
+        if (lo < hi) rows_for_all(*part.m, part.bias, qkv + part.offset, qkv_rows, lo, hi);
       }
     });
-    float* q = qkv;
-    float* k = qkv + q_rows;
-    const float* v = qkv + q_rows + kv_rows;
-    for (int64_t h = 0; h < H; ++h) {
-      if (lw.q_norm) rms_norm(q + h * D, lw.q_norm, D, w.eps, q + h * D);
-      apply_rope(q + h * D, D, w.inv_freq, position);
+    for (int64_t t = 0; t < T; ++t) {
+      float* q = qkv + t * qkv_rows;
+      float* k = q + q_rows;
+      const float* v = k + kv_rows;
+      for (int64_t h = 0; h < H; ++h) {
+        if (lw.q_norm) rms_norm(q + h * D, lw.q_norm, D, w.eps, q + h * D);
+        apply_rope(q + h * D, D, w.inv_freq, position + t);
+      }
+      for (int64_t h = 0; h < KV; ++h) {
+        if (lw.k_norm) rms_norm(k + h * D, lw.k_norm, D, w.eps, k + h * D);
+        apply_rope(k + h * D, D, w.inv_freq, position + t);
+        store_kv(kv.keys[l], kv.type, (h * kv.capacity + position + t) * D, k + h * D, D);
+        store_kv(kv.values[l], kv.type, (h * kv.capacity + position + t) * D, v + h * D, D);
+      }
     }
-    for (int64_t h = 0; h < KV; ++h) {
-      if (lw.k_norm) rms_norm(k + h * D, lw.k_norm, D, w.eps, k + h * D);
-      apply_rope(k + h * D, D, w.inv_freq, position);
-      store_kv(kv.keys[l], kv.type, (h * kv.capacity + position) * D, k + h * D, D);
-      store_kv(kv.values[l], kv.type, (h * kv.capacity + position) * D, v + h * D, D);
-    }
-    // Attention, one region over the query heads.
+    // Attention, one region over (token, query head); token t sees positions [0, position + t].
     const int64_t group = H / KV;
     const size_t elem = kv.type == KvType::kF32 ? 4 : 2;
-    parallel_rows(pool, H, H * length * D * 2, 1, [&](int64_t begin, int64_t end, int thread) {
-      for (int64_t h = begin; h < end; ++h) {
-        const int64_t g = h / group;
+    parallel_rows(pool, T * H, T * H * longest * D * 2, 1, [&](int64_t begin, int64_t end, int thread) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t t = task / H, h = task % H, g = h / group;
         const char* keys = static_cast<const char*>(kv.keys[l]) + static_cast<size_t>(g * kv.capacity * D) * elem;
         const char* values = static_cast<const char*>(kv.values[l]) + static_cast<size_t>(g * kv.capacity * D) * elem;
-        attend(q + h * D, keys, values, kv.type, length, D, sc.scores[static_cast<size_t>(thread)].data(),
-               sc.attn.data() + h * D);
+        attend(qkv + t * qkv_rows + h * D, keys, values, kv.type, position + t + 1, D,
+               sc.scores[static_cast<size_t>(thread)].data(), sc.attn.data() + t * q_rows + h * D);
       }
     });
     // o, added to the residual stream.
-    sc.in.prepare_for(lw.o, sc.attn.data());
-    parallel_rows(pool, C, C * q_rows, 16, [&](int64_t begin, int64_t end, int) {
-      matvec_rows(lw.o, sc.in, sc.y.data(), begin, end);
-      add_bias(sc.y.data(), lw.o_bias, begin, end);
-      for (int64_t i = begin; i < end; ++i) x[i] += sc.y[static_cast<size_t>(i)];
+    prepare_rows(lw.o, sc.attn.data(), q_rows);
+    parallel_rows(pool, C, T * C * q_rows, 16, [&](int64_t begin, int64_t end, int) {
+      rows_for_all(lw.o, lw.o_bias, sc.y.data(), C, begin, end);
+      add_to_residual(begin, end);
     });
     // SwiGLU: each thread's gate and up rows, then silu(gate) * up on them.
-    rms_norm(x, lw.post_attention_norm, C, w.eps, sc.h.data());
-    sc.in.prepare_for(lw.gate, sc.h.data());
+    norm_and_prepare(lw.post_attention_norm, lw.gate);
     float* act = sc.act.data();
     float* up = sc.y.data();
-    parallel_rows(pool, F, 2 * F * C, 16, [&](int64_t begin, int64_t end, int) {
-      matvec_rows(lw.gate, sc.in, act, begin, end);
-      matvec_rows(lw.up, sc.in, up, begin, end);
-      add_bias(act, lw.gate_bias, begin, end);
-      add_bias(up, lw.up_bias, begin, end);
-      for (int64_t i = begin; i < end; ++i) act[i] = act[i] / (1.0f + std::exp(-act[i])) * up[i];
+    parallel_rows(pool, F, T * 2 * F * C, 16, [&](int64_t begin, int64_t end, int) {
+      rows_for_all(lw.gate, lw.gate_bias, act, F, begin, end);
+      rows_for_all(lw.up, lw.up_bias, up, F, begin, end);
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t i = t * F + begin; i < t * F + end; ++i) act[i] = act[i] / (1.0f + std::exp(-act[i])) * up[i];
+      }
     });
-    sc.in.prepare_for(lw.down, act);
-    parallel_rows(pool, C, C * F, 16, [&](int64_t begin, int64_t end, int) {
-      matvec_rows(lw.down, sc.in, sc.y.data(), begin, end);
-      add_bias(sc.y.data(), lw.down_bias, begin, end);
-      for (int64_t i = begin; i < end; ++i) x[i] += sc.y[static_cast<size_t>(i)];
+    prepare_rows(lw.down, act, F);
+    parallel_rows(pool, C, T * C * F, 16, [&](int64_t begin, int64_t end, int) {
+      rows_for_all(lw.down, lw.down_bias, sc.y.data(), C, begin, end);
+      add_to_residual(begin, end);
     });
   }
-  rms_norm(x, w.final_norm, C, w.eps, hidden_out);
-  if (logits != nullptr) {
-    sc.in.prepare_for(w.lm_head, hidden_out);
-    parallel_rows(pool, w.vocab, w.vocab * C, 16,
-                  [&](int64_t begin, int64_t end, int) { matvec_rows(w.lm_head, sc.in, logits, begin, end); });
+  for (int64_t t = 0; t < T; ++t) rms_norm(x + t * C, w.final_norm, C, w.eps, hidden_out + t * C);
+  if (logits != nullptr && keep > 0) {
+    for (int64_t t = 0; t < keep; ++t) {
+      sc.in[static_cast<size_t>(t)].prepare_for(w.lm_head, hidden_out + (T - keep + t) * C);
+    }
+    parallel_rows(pool, w.vocab, keep * w.vocab * C, 16, [&](int64_t begin, int64_t end, int) {
+      matmul_rows(w.lm_head, sc.in.data(), keep, logits, w.vocab, begin, end);
+    });
   }
+}
+
+void decode_step(const DecoderWeights& w, const KvView& kv, int64_t position, float* x, float* hidden_out,
+                 float* logits, ThreadPool& pool) {
+  decode_tokens(w, kv, position, 1, x, hidden_out, logits, logits ? 1 : 0, pool);
 }
 
 }  // namespace attune::kernels

@@ -49,6 +49,12 @@ struct KvView {
 void decode_step(const DecoderWeights& w, const KvView& kv, int64_t position, float* x, float* hidden_out,
                  float* logits, ThreadPool& pool);
 
+// The same for T consecutive tokens at positions [position, position + T): prefill without libtorch
+// (int8 weights). Each weight block is read once for all T tokens (matmul_rows). x and hidden_out
+// are [T, hidden]; logits, when not null, [keep, vocab] for the last `keep` tokens.
+void decode_tokens(const DecoderWeights& w, const KvView& kv, int64_t position, int64_t T, float* x, float* hidden_out,
+                   float* logits, int64_t keep, ThreadPool& pool);
+
 // The pieces, exposed for tests against their formulas.
 // y = x / sqrt(mean(x^2) + eps) * weight (float32, transformers' order).
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* y);

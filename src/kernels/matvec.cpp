@@ -148,4 +148,15 @@ void matvec_rows(const WeightView& w, const PreparedInput& x, float* y, int64_t 
   }
 }
 
+void matmul_rows(const WeightView& w, const PreparedInput* x, int64_t T, float* y, int64_t ldy, int64_t begin,
+                 int64_t end) {
+  if (T == 1) return matvec_rows(w, x[0], y, begin, end);
+  const int64_t row_bytes = std::max<int64_t>(1, w.bytes() / std::max<int64_t>(1, w.rows));
+  const int64_t block = std::max<int64_t>(4, (64 * 1024 / row_bytes) / 4 * 4);  // ~64 KB of weights
+  for (int64_t r = begin; r < end; r += block) {
+    const int64_t stop = std::min(end, r + block);
+    for (int64_t t = 0; t < T; ++t) matvec_rows(w, x[t], y + t * ldy, r, stop);
+  }
+}
+
 }  // namespace attune::kernels

@@ -64,4 +64,9 @@ class PreparedInput {
 
 void matvec_rows(const WeightView& w, const PreparedInput& x, float* y, int64_t begin, int64_t end);
 
+// The same for T inputs, y[t * ldy + r]: rows are taken in blocks small enough to stay in the cache
+// while every input passes over them, so each weight is read from memory once for all T.
+void matmul_rows(const WeightView& w, const PreparedInput* x, int64_t T, float* y, int64_t ldy, int64_t begin,
+                 int64_t end);
+
 }  // namespace attune::kernels

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -148,16 +149,22 @@ ForwardOutput fused_forward(LanguageModelImpl& lm, const at::Tensor& x, KvCache&
   }
   const int64_t keep = options.skip_logits ? 0 : options.logits_to_keep > 0 ? std::min(options.logits_to_keep, T) : T;
   at::Tensor inputs = x.reshape({T, C}).to(at::kFloat).contiguous();
-  at::Tensor residual = at::empty({C}, at::kFloat);
+  // Prompts go through in chunks: each weight block is read once per chunk (kernels::decode_tokens).
+  constexpr int64_t kChunk = 64;
+  at::Tensor residual = at::empty({std::min(T, kChunk), C}, at::kFloat);
   at::Tensor hidden = at::empty({1, T, C}, at::kFloat);
   at::Tensor logits = keep > 0 ? at::empty({1, keep, V}, at::kFloat) : at::Tensor();
   std::shared_ptr<kernels::ThreadPool> pool = kernels::decode_pool();
-  for (int64_t t = 0; t < T; ++t) {
-    std::memcpy(residual.data_ptr<float>(), inputs.data_ptr<float>() + t * C, static_cast<size_t>(C) * sizeof(float));
-    float* row_logits = t >= T - keep ? logits.data_ptr<float>() + (t - (T - keep)) * V : nullptr;
-    kernels::decode_step(views.w, kv, cache.length(), residual.data_ptr<float>(), hidden.data_ptr<float>() + t * C,
-                         row_logits, *pool);
-    cache.advance(1);
+  for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
+    const int64_t n = std::min(kChunk, T - t0);
+    std::memcpy(residual.data_ptr<float>(), inputs.data_ptr<float>() + t0 * C,
+                static_cast<size_t>(n * C) * sizeof(float));
+    // Logits of the chunk's last tokens that fall in the last `keep` positions.
+    const int64_t keep_here = std::clamp<int64_t>(t0 + n - (T - keep), 0, n);
+    float* chunk_logits = keep_here > 0 ? logits.data_ptr<float>() + (t0 + n - keep_here - (T - keep)) * V : nullptr;
+    kernels::decode_tokens(views.w, kv, cache.length(), n, residual.data_ptr<float>(),
+                           hidden.data_ptr<float>() + t0 * C, chunk_logits, keep_here, *pool);
+    cache.advance(n);
   }
   ForwardOutput out;
   out.last_hidden_state = hidden.to(lm.dtype());

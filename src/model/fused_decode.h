@@ -6,7 +6,7 @@
 //
 // int8: LanguageModelImpl::quantize_int8() replaces the projection and embedding weights by
 // Int8Weights (kernels::Q8Matrix, blocks of 32 with an fp16 scale) and frees the float ones; every
-// forward() then runs here, prompt tokens one at a time (logits only where asked for).
+// forward() then runs here, prompts in chunks of tokens (kernels::decode_tokens; logits only where asked for).
 //
 // ATTUNE_FUSED_DECODE=0 in the environment (or set_fused_decode(false)) keeps the libtorch path, for
 // comparison.

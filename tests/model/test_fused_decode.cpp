@@ -153,7 +153,7 @@ TEST(FusedDecode, Int8StaysCloseToFloat32) {
   f32->eval();
   q8->quantize_int8();
   std::mt19937 rng(3);
-  std::vector<int64_t> ids(48);
+  std::vector<int64_t> ids(150);  // more than one prompt chunk of 64
   for (auto& id : ids) id = static_cast<int64_t>(rng() % 256);
   const at::Tensor ref = stepwise_logits(*f32, ids);
   for (kernels::Isa isa : families()) {
@@ -164,7 +164,7 @@ TEST(FusedDecode, Int8StaysCloseToFloat32) {
     const double mean = (got - ref).abs().mean().item<double>();
     const double agree = got.argmax(-1).eq(ref.argmax(-1)).to(at::kDouble).mean().item<double>();
     std::printf(
-        "int8 %s vs fp32: logits max abs diff %.3g, mean %.3g (logit std %.3g), argmax agreement %.3f over 48 steps\n",
+        "int8 %s vs fp32: logits max abs diff %.3g, mean %.3g (logit std %.3g), argmax agreement %.3f over 150 steps\n",
         std::string(kernels::isa_name(isa)).c_str(), d, mean, spread, agree);
     // The bound: worst logit within 20 % of the logits' spread, the mean within 3 %.
     EXPECT_LE(d, 0.2 * spread);
@@ -172,6 +172,15 @@ TEST(FusedDecode, Int8StaysCloseToFloat32) {
     EXPECT_GE(agree, 0.9);
   }
   EXPECT_LT(q8->parameter_bytes(), f32->parameter_bytes() / 3);
+  // A whole prompt in one forward (chunks of tokens through kernels::decode_tokens) gives the same
+  // logits as one step per token.
+  {
+    c10::InferenceMode guard;
+    const at::Tensor whole = q8->forward(torch::tensor(ids, torch::kLong).unsqueeze(0)).logits[0];
+    const double d = max_abs_diff(whole, stepwise_logits(*q8, ids));
+    std::printf("int8 prompt in one forward vs step by step: max abs diff %.3g\n", d);
+    EXPECT_LE(d, 1e-5);
+  }
   EXPECT_EQ(q8->parameter_count(), f32->parameter_count());  // norms and biases stay float32
 }
 
