@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tts/talker.h"
+
 namespace attune::eval {
 
 class EmotionScores {
@@ -22,18 +24,20 @@ class EmotionScores {
   double macro_f1() const;
   double recall(size_t label) const;
   double f1(size_t label) const;
-  // rows: truth (7), columns: prediction (7 labels, then "none").
-  const std::array<std::array<int64_t, 8>, 7>& confusion() const { return confusion_; }
+  // rows: truth (kEmotionCount), columns: prediction (the labels, then "none").
+  const std::array<std::array<int64_t, tts::kEmotionCount + 1>, tts::kEmotionCount>& confusion() const {
+    return confusion_;
+  }
   // The confusion matrix and the per-label recall/F1 as a Markdown table.
   std::string markdown() const;
 
  private:
-  std::array<std::array<int64_t, 8>, 7> confusion_{};
+  std::array<std::array<int64_t, tts::kEmotionCount + 1>, tts::kEmotionCount> confusion_{};
   int64_t total_ = 0;
 };
 
 // Index of `label` in tts::emotion_labels() order (happy, sad, anger, fear, neutral, surprise,
-// disgust), 7 for "" or anything else.
+// disgust), kEmotionCount for "" or anything else.
 size_t label_index(const std::string& label);
 
 }  // namespace attune::eval

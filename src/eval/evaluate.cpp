@@ -117,7 +117,8 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
         // Calibration; a turn where no feeling was named counts as the uniform distribution.
         std::vector<std::pair<std::string, double>> dist = r.emotion.probabilities;
         if (dist.empty()) {
-          for (const std::string& label : emotion_labels()) dist.emplace_back(label, 1.0 / 7.0);
+          for (const std::string& label : emotion_labels())
+            dist.emplace_back(label, 1.0 / static_cast<double>(emotion_labels().size()));
         }
         double brier = 0, top = 0;
         bool top_right = false;

@@ -8,6 +8,7 @@
 #include "common/progress.h"
 #include "common/xml_escape.h"
 #include "eval/linear_classifier.h"
+#include "tts/talker.h"
 
 namespace attune::eval {
 
@@ -134,23 +135,25 @@ SerRun evaluate_prosody_baseline(const std::vector<SerClip>& train, const std::v
 std::string confusion_svg(const EmotionScores& scores, const std::string& title) {
   const auto& labels = emotion_labels();
   const int cell = 58, left = 80, top = 60;
-  const int width = left + 8 * cell + 20, height = top + 7 * cell + 50;
+  constexpr int kRows = static_cast<int>(tts::kEmotionCount), kColumns = kRows + 1;  // + "none"
+  const int width = left + kColumns * cell + 20, height = top + kRows * cell + 50;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
       "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       "<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n"
       "<text x=\"{}\" y=\"38\" fill=\"#555\">rows: truth (colour: share of the row); columns: heard</text>\n",
       width, height, 10, common::xml_escape(title), 10);
-  for (size_t c = 0; c < 8; ++c) {
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#333\">{}</text>\n",
-                       left + c * cell + cell / 2, top + 7 * cell + 16, c < 7 ? labels[c] : "none");
+  for (size_t c = 0; c <= tts::kEmotionCount; ++c) {
+    svg +=
+        fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#333\">{}</text>\n",
+                    left + c * cell + cell / 2, top + kRows * cell + 16, c < tts::kEmotionCount ? labels[c] : "none");
   }
-  for (size_t r = 0; r < 7; ++r) {
+  for (size_t r = 0; r < tts::kEmotionCount; ++r) {
     int64_t n = 0;
     for (int64_t v : scores.confusion()[r]) n += v;
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#333\">{}</text>\n", left - 6,
                        top + r * cell + cell / 2 + 4, labels[r]);
-    for (size_t c = 0; c < 8; ++c) {
+    for (size_t c = 0; c <= tts::kEmotionCount; ++c) {
       const int64_t v = scores.confusion()[r][c];
       const double share = n ? static_cast<double>(v) / static_cast<double>(n) : 0.0;
       const int shade = static_cast<int>(255 - 200 * share);

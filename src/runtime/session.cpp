@@ -79,20 +79,20 @@ struct Model::Impl {
   int32_t think_start = -1, think_end = -1, im_end = -1;
   std::vector<int32_t> newline;  // "\n" after <|im_end|>
   // Per label (emotion_labels() order), the ids a trace's emotion word can start with.
-  std::array<std::vector<int32_t>, 7> label_ids;
+  std::array<std::vector<int32_t>, tts::kEmotionCount> label_ids;
   // Every first token of an emotion word and the labels whose words start with it (shared ones too).
   std::unordered_map<int32_t, std::vector<size_t>> word_start_labels;
   // The encoder heads' use (io::EncoderHeadsConfig, or RuntimeOptions' overrides); head_index[i]: the
   // heads' output for emotion_labels()[i], -1 when the heads lack it.
   bool heard_from_head = false;
   double evidence_weight = 0;
-  std::array<int64_t, 7> head_index{};
+  std::array<int64_t, tts::kEmotionCount> head_index{};
 
   void find_label_ids() {
     const text::Tokenizer& tok = chat->tokenizer();
-    std::array<std::unordered_set<int32_t>, 7> sets;
+    std::array<std::unordered_set<int32_t>, tts::kEmotionCount> sets;
     std::unordered_map<int32_t, int> owners;
-    for (size_t i = 0; i < 7; ++i) {
+    for (size_t i = 0; i < tts::kEmotionCount; ++i) {
       for (const std::string& word : runtime::emotion_words(emotion_labels()[i])) {
         for (const std::string& form : {word, " " + word}) {
           const std::vector<int32_t> ids = tok.encode(form);
@@ -101,7 +101,7 @@ struct Model::Impl {
       }
     }
     // A first token shared by two labels' words says nothing about which one follows.
-    for (size_t i = 0; i < 7; ++i) {
+    for (size_t i = 0; i < tts::kEmotionCount; ++i) {
       for (int32_t id : sets[i]) {
         if (owners[id] == 1) label_ids[i].push_back(id);
         word_start_labels[id].push_back(i);
@@ -210,7 +210,7 @@ struct Session::Impl {
     Exchange exchange;
     model::ForwardOutput out;
     // The encoder heads' posterior over emotion_labels() and intensity (none without heads or audio).
-    std::optional<std::array<double, 7>> head_probabilities;
+    std::optional<std::array<double, tts::kEmotionCount>> head_probabilities;
     double head_intensity = 0;
   };
   UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
@@ -237,7 +237,7 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
 
   // 1. Hear: log-mel, encoder (and its heads), adapter.
   at::Tensor audio_embeds;
-  std::optional<std::array<double, 7>> head_probabilities;
+  std::optional<std::array<double, tts::kEmotionCount>> head_probabilities;
   double head_intensity = 0;
   int64_t audio_tokens = 0;
   if (audio) {
@@ -255,9 +255,9 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
     audio_embeds = slm.embed_audio({log_mel}, &heard, prosody)[0];
     if (heard.emotion_logits.defined()) {
       const at::Tensor p = at::softmax(heard.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
-      std::array<double, 7> probabilities{};
+      std::array<double, tts::kEmotionCount> probabilities{};
       double total = 0;
-      for (size_t i = 0; i < 7; ++i) {
+      for (size_t i = 0; i < tts::kEmotionCount; ++i) {
         if (m.head_index[i] >= 0) probabilities[i] = p[m.head_index[i]].item<double>();
         total += probabilities[i];
       }
@@ -373,7 +373,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     // Per thinking token: where its text starts in raw_thinking and the label distribution it was drawn from.
     struct LabelStep {
       size_t offset;
-      std::array<double, 7> mass;
+      std::array<double, tts::kEmotionCount> mass;
     };
     std::vector<LabelStep> label_steps;
     bool evidence_pending = m.evidence_weight > 0 && user.head_probabilities.has_value();
@@ -395,7 +395,7 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
         std::vector<double> p = model::softmax(row);
         auto label_mass = [&] {
           LabelStep s{raw_thinking.size(), {}};
-          for (size_t i = 0; i < 7; ++i) {
+          for (size_t i = 0; i < tts::kEmotionCount; ++i) {
             for (int32_t id : m.label_ids[i]) s.mass[i] += p[static_cast<size_t>(id)];
           }
           return s;
@@ -554,21 +554,21 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     const runtime::ThinkingEmotion heard = runtime::read_heard_emotion(raw_thinking);
     reply.thinking_label = heard.label;
     if (user.head_probabilities) {
-      const std::array<double, 7>& p = *user.head_probabilities;
+      const std::array<double, tts::kEmotionCount>& p = *user.head_probabilities;
       reply.head_label = emotion_labels()[static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin())];
     }
     if (m.heard_from_head && user.head_probabilities) {
       const auto& labels = emotion_labels();
-      const std::array<double, 7>& p = *user.head_probabilities;
+      const std::array<double, tts::kEmotionCount>& p = *user.head_probabilities;
       reply.emotion.label = reply.head_label;
       reply.emotion.intensity = user.head_intensity;
       reply.emotion.source = "encoder head";
-      for (size_t i = 0; i < 7; ++i) reply.emotion.probabilities.emplace_back(labels[i], p[i]);
+      for (size_t i = 0; i < tts::kEmotionCount; ++i) reply.emotion.probabilities.emplace_back(labels[i], p[i]);
     } else if (!heard.label.empty()) {
       reply.emotion.label = heard.label;
       reply.emotion.intensity = heard.intensity;
       reply.emotion.source = "thinking";
-      std::array<double, 7> mass{};
+      std::array<double, tts::kEmotionCount> mass{};
       for (size_t i = 0; i < label_steps.size(); ++i) {
         const size_t end = i + 1 < label_steps.size() ? label_steps[i + 1].offset : raw_thinking.size();
         if (label_steps[i].offset <= heard.word_offset && heard.word_offset < end) mass = label_steps[i].mass;
@@ -582,7 +582,8 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
         mass[index] = 1;
         total = 1;
       }
-      for (size_t i = 0; i < 7; ++i) reply.emotion.probabilities.emplace_back(labels[i], mass[i] / total);
+      for (size_t i = 0; i < tts::kEmotionCount; ++i)
+        reply.emotion.probabilities.emplace_back(labels[i], mass[i] / total);
     }
     heard_labels.push_back(reply.emotion.label);
     reply.trajectory = heard_labels;
@@ -664,7 +665,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
     }
     impl->heard_from_head = from == "head";
     impl->evidence_weight = options.evidence_weight >= 0 ? options.evidence_weight : heads->evidence_weight;
-    for (size_t i = 0; i < 7; ++i) {
+    for (size_t i = 0; i < tts::kEmotionCount; ++i) {
       const auto it = std::find(heads->emotions.begin(), heads->emotions.end(), emotion_labels()[i]);
       impl->head_index[i] = it == heads->emotions.end() ? -1 : it - heads->emotions.begin();
     }

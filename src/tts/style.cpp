@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <cmath>
 
@@ -74,6 +75,7 @@ void check_range(const char* field, double value, double lo, double hi) {
 
 const std::vector<std::string>& emotion_labels() {
   static const std::vector<std::string> kLabels = {"happy", "sad", "anger", "fear", "neutral", "surprise", "disgust"};
+  assert(kLabels.size() == kEmotionCount);
   return kLabels;
 }
 

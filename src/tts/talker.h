@@ -25,8 +25,10 @@
 
 namespace attune::tts {
 
-// HumDial's seven emotion labels: happy, sad, anger, fear, neutral, surprise, disgust.
+// HumDial's seven emotion labels: happy, sad, anger, fear, neutral, surprise, disgust. This order is
+// the index of every per-emotion array (probabilities, confusion rows, class ids).
 const std::vector<std::string>& emotion_labels();
+inline constexpr size_t kEmotionCount = 7;
 
 // How to say something (attune/speech_style.h).
 using SpeechStyle = attune::SpeechStyle;
