@@ -427,8 +427,7 @@ ForwardOutput LanguageModelImpl::run(at::Tensor x, const ForwardOptions& options
   }
 
   if (int8_) {
-    if (B != 1 || options.attention_mask.defined() || options.position_ids.defined() ||
-        options.output_hidden_states) {
+    if (B != 1 || options.attention_mask.defined() || options.position_ids.defined() || options.output_hidden_states) {
       throw ConfigError(
           "language model: int8 weights run one sequence (batch 1) without padding masks, position ids or "
           "per-layer hidden states; load the model in fp32 or bf16 for that");
