@@ -13,6 +13,7 @@ of other processes during it. Without node/npm the llama.cpp cases are skipped w
 
 usage: bench/bench_decode.py [--shapes qwen05b,small] [--threads 2] [--rounds 5] [--new 128]
                              [--work build/bench-decode] [--out build/bench-decode/results.json]
+                             [--cases attune:int8,llama.cpp:q8_0]
 """
 import argparse, json, os, re, shutil, statistics as st, subprocess, sys, time
 
@@ -169,6 +170,7 @@ def main():
     ap.add_argument("--quiet-timeout", type=float, default=60.0)
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench-decode"))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--cases", default=None, help="only these, e.g. attune:int8,llama.cpp:q8_0")
     a = ap.parse_args()
     shapes = a.shapes.split(",")
     threads_list = [int(t) for t in a.threads.split(",")]
@@ -178,6 +180,9 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     kit, llama = prepare_kit(a.work, shapes)
     cases = ATTUNE_CASES + (LLAMA_CASES if llama else [])
+    if a.cases:
+        wanted = [tuple(s.split(":")) for s in a.cases.split(",")]
+        cases = [c for c in cases if c in wanted]
     recs, bws = [], []
     out_jsonl = os.path.join(a.work, "runs.jsonl")
     with open(out_jsonl, "w") as log:

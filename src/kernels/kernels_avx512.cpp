@@ -68,45 +68,53 @@ void dot_rows_bf16(const uint16_t* w, int64_t cols, const PreparedInput& x, floa
   for (; r < end; ++r) bf16_rows<1>(w, cols, xb, y, r);
 }
 
-// Per pair of blocks (64 weights): one VNNI dot product of (quant + 128) weights by signed inputs,
-// started at the correction lanes so that each block's 8 lanes sum to its exact integer dot product;
-// then scaled lane-wise by weight scale x input scale of the lane's block.
+// Per block of 32 weights: one VNNI dot product (256-bit) of (quant + 128) weights by signed inputs,
+// started at the block's correction lanes so that its 8 lanes sum to the exact integer dot product,
+// then converted and accumulated times (weight scale x input scale), broadcast from a per-group
+// table of 16 combined scales.
 void dot_rows_q8(const WeightView& w, const PreparedInput& x, float* y, int64_t begin, int64_t end) {
   const int64_t blocks = w.cols / kQ8Block;
   const uint8_t* quants = static_cast<const uint8_t*>(w.data);
   const int8_t* xq = x.q8.data();
   const int32_t* correction = x.q8_correction.data();
   const float* xs = x.q8_scale.data();
-  __m512i lane_block[8];  // lanes 0-7 read block 2p of a group's 16 scales, lanes 8-15 block 2p + 1
-  for (int p = 0; p < 8; ++p) {
-    lane_block[p] =
-        _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_set1_epi32(2 * p));
-  }
+  alignas(64) float scale[16];
   for (int64_t r = begin; r < end; ++r) {
     const uint8_t* row = quants + r * w.cols;
     const uint16_t* ws = w.scales + r * blocks;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int64_t g = 0; g < blocks; g += 16) {
       const int64_t in_group = blocks - g < 16 ? blocks - g : 16;
       const __mmask16 mb = static_cast<__mmask16>((1u << in_group) - 1);
-      const __m512 scale =
-          _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mb, ws + g)), _mm512_loadu_ps(xs + g));
-      const int64_t pairs = (in_group + 1) / 2;
-      for (int64_t p = 0; p < pairs; ++p) {
-        const int64_t block = g + 2 * p, pair = block / 2;
-        const __m512i wv = block + 1 < blocks ? _mm512_loadu_si512(row + block * kQ8Block)
-                                              : _mm512_maskz_loadu_epi8(0xffffffffull, row + block * kQ8Block);
-        const __m512i dot =
-            _mm512_dpbusd_epi32(_mm512_loadu_si512(correction + pair * 16), wv, _mm512_loadu_si512(xq + pair * 64));
-        const __m512 s = _mm512_permutexvar_ps(lane_block[p], scale);
-        if (p & 1) {
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc1);
-        } else {
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc0);
-        }
+      _mm512_store_ps(scale, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mb, ws + g)), _mm512_loadu_ps(xs + g)));
+      int64_t b = 0;
+      for (; b + 2 <= in_group; b += 2) {
+        const int64_t block = g + b;
+        const __m256i d0 = _mm256_dpbusd_epi32(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block)));
+        const __m256i d1 = _mm256_dpbusd_epi32(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8 + 8)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block + kQ8Block)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block + kQ8Block)));
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_broadcast_ss(scale + b), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d1), _mm256_broadcast_ss(scale + b + 1), acc1);
+      }
+      if (b < in_group) {
+        const int64_t block = g + b;
+        const __m256i d0 = _mm256_dpbusd_epi32(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block)));
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_broadcast_ss(scale + b), acc0);
       }
     }
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    const __m256 s = _mm256_add_ps(acc0, acc1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    y[r] = _mm_cvtss_f32(h);
   }
 }
 

@@ -57,8 +57,8 @@ class PreparedInput {
   std::vector<uint16_t> bf16;   // padded with zeros to a multiple of 32
   std::vector<int8_t> q8;       // padded with zeros to a multiple of 64
   std::vector<float> q8_scale;  // per block, padded with zeros to a multiple of 16 blocks
-  // Per pair of blocks, 16 int32 lanes: -16 * (sum of the block's quants) in the 8 lanes of each
-  // block, the start value of an unsigned-by-signed dot product of (quant + 128) weights.
+  // Per block, 8 int32 lanes of -16 * (sum of the block's quants), padded to whole pairs of blocks:
+  // the start value of an unsigned-by-signed dot product of (quant + 128) weights.
   std::vector<int32_t> q8_correction;
 };
 
