@@ -23,11 +23,6 @@ Scratch& scratch() {
   return s;
 }
 
-inline float load_kv(const void* base, KvType type, int64_t i) {
-  return type == KvType::kF32 ? static_cast<const float*>(base)[i]
-                              : bf16_to_float(static_cast<const uint16_t*>(base)[i]);
-}
-
 inline void store_kv(void* base, KvType type, int64_t i, const float* src, int64_t n) {
   if (type == KvType::kF32) {
     std::copy(src, src + n, static_cast<float*>(base) + i);
@@ -129,7 +124,7 @@ void decode_tokens(const DecoderWeights& w, const KvView& kv, int64_t position, 
   sc.in.resize(static_cast<size_t>(T));
   sc.scores.resize(static_cast<size_t>(pool.threads()));
   for (auto& s : sc.scores) s.resize(static_cast<size_t>(longest));
-  // Normalises each token's row of `src` into sc.h and prepares it for `m`.
+  // Normalises each token's residual row into sc.h and prepares it for `m`.
   auto norm_and_prepare = [&](const float* weight, const WeightView& m) {
     for (int64_t t = 0; t < T; ++t) {
       rms_norm(x + t * C, weight, C, w.eps, sc.h.data() + t * C);
