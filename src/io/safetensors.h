@@ -30,6 +30,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/float16.h"
+
 namespace attune::io {
 
 // Element types. The order is the reference implementation's (ascending alignment), which its writer
@@ -188,11 +190,11 @@ ShardedWriteResult write_safetensors_sharded(const std::filesystem::path& dir, s
 
 // ---- conversions ------------------------------------------------------------------------------
 
-float f16_to_f32(uint16_t bits);
-float bf16_to_f32(uint16_t bits);
-// Round to nearest even; NaN stays NaN, overflow becomes infinity.
-uint16_t f32_to_f16(float value);
-uint16_t f32_to_bf16(float value);
+// common/float16.h: round to nearest even; NaN stays NaN, overflow becomes infinity.
+using common::bf16_to_f32;
+using common::f16_to_f32;
+using common::f32_to_bf16;
+using common::f32_to_f16;
 
 // The tensor's values as floats (every dtype except the FP8 ones; integers converted by value).
 // Throws InputError for FP8 dtypes. Safe for unaligned data.

@@ -41,6 +41,14 @@ Isa best_isa() {
   return Isa::kScalar;
 }
 
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) <= static_cast<int>(best_isa())) out.push_back(isa);
+  }
+  return out;
+}
+
 namespace {
 
 Isa clamp(Isa isa) { return static_cast<int>(isa) > static_cast<int>(best_isa()) ? best_isa() : isa; }

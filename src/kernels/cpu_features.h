@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 namespace attune::kernels {
 
@@ -24,6 +25,8 @@ std::string_view isa_name(Isa isa);
 Isa best_isa();
 // The family in use: best_isa() lowered by ATTUNE_ISA or force_isa().
 Isa active_isa();
+// Every family this CPU runs, lowest first (tests run each).
+std::vector<Isa> runnable_isas();
 // Lowers the family in use (clamped to best_isa()); returns the previous one.
 Isa force_isa(Isa isa);
 

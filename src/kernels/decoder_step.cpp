@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/numeric_formats.h"
+#include "common/float16.h"
 
 namespace attune::kernels {
 
@@ -28,7 +28,7 @@ inline void store_kv(void* base, KvType type, int64_t i, const float* src, int64
     std::copy(src, src + n, static_cast<float*>(base) + i);
   } else {
     uint16_t* dst = static_cast<uint16_t*>(base) + i;
-    for (int64_t j = 0; j < n; ++j) dst[j] = float_to_bf16(src[j]);
+    for (int64_t j = 0; j < n; ++j) dst[j] = common::f32_to_bf16(src[j]);
   }
 }
 
@@ -84,7 +84,7 @@ void attend(const float* q, const void* keys, const void* values, KvType type, i
     } else {
       const uint16_t* k = static_cast<const uint16_t*>(keys) + s * head_dim;
 #pragma omp simd reduction(+ : dot)
-      for (int64_t d = 0; d < head_dim; ++d) dot += q[d] * bf16_to_float(k[d]);
+      for (int64_t d = 0; d < head_dim; ++d) dot += q[d] * common::bf16_to_f32(k[d]);
     }
     scores[s] = dot * scale;
     top = std::max(top, scores[s]);
@@ -105,7 +105,7 @@ void attend(const float* q, const void* keys, const void* values, KvType type, i
     } else {
       const uint16_t* v = static_cast<const uint16_t*>(values) + s * head_dim;
 #pragma omp simd
-      for (int64_t d = 0; d < head_dim; ++d) out[d] += p * bf16_to_float(v[d]);
+      for (int64_t d = 0; d < head_dim; ++d) out[d] += p * common::bf16_to_f32(v[d]);
     }
   }
 }

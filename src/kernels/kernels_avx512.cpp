@@ -86,27 +86,28 @@ void dot_rows_q8(const WeightView& w, const PreparedInput& x, float* y, int64_t 
     for (int64_t g = 0; g < blocks; g += 16) {
       const int64_t in_group = blocks - g < 16 ? blocks - g : 16;
       const __mmask16 mb = static_cast<__mmask16>((1u << in_group) - 1);
-      _mm512_store_ps(scale, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mb, ws + g)), _mm512_loadu_ps(xs + g)));
+      _mm512_store_ps(scale,
+                      _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mb, ws + g)), _mm512_loadu_ps(xs + g)));
       int64_t b = 0;
       for (; b + 2 <= in_group; b += 2) {
         const int64_t block = g + b;
-        const __m256i d0 = _mm256_dpbusd_epi32(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8)),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block)),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block)));
-        const __m256i d1 = _mm256_dpbusd_epi32(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8 + 8)),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block + kQ8Block)),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block + kQ8Block)));
+        const __m256i d0 =
+            _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block)));
+        const __m256i d1 =
+            _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8 + 8)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block + kQ8Block)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block + kQ8Block)));
         acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_broadcast_ss(scale + b), acc0);
         acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d1), _mm256_broadcast_ss(scale + b + 1), acc1);
       }
       if (b < in_group) {
         const int64_t block = g + b;
-        const __m256i d0 = _mm256_dpbusd_epi32(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8)),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block)),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block)));
+        const __m256i d0 =
+            _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(correction + block * 8)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + block * kQ8Block)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + block * kQ8Block)));
         acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_broadcast_ss(scale + b), acc0);
       }
     }

@@ -1,9 +1,10 @@
 // Portable kernels: the reference the vector ones are tested against, and the path on CPUs without
 // AVX2. bf16 products use the float32 x (as the AVX2 kernels do).
+#include <cstddef>
 #include <cstdint>
 
+#include "common/float16.h"
 #include "kernels/isa_kernels.h"
-#include "kernels/numeric_formats.h"
 
 namespace attune::kernels::scalar {
 
@@ -22,7 +23,7 @@ void dot_rows_bf16(const uint16_t* w, int64_t cols, const PreparedInput& x, floa
     const uint16_t* row = w + r * cols;
     float s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t c = 0; c < cols; ++c) s += bf16_to_float(row[c]) * x.f32[c];
+    for (int64_t c = 0; c < cols; ++c) s += common::bf16_to_f32(row[c]) * x.f32[c];
     y[r] = s;
   }
 }
@@ -37,7 +38,8 @@ void dot_rows_q8(const WeightView& w, const PreparedInput& x, float* y, int64_t 
       const int8_t* xq = x.q8.data() + b * kQ8Block;
       int32_t dot = 0;
       for (int64_t i = 0; i < kQ8Block; ++i) dot += (static_cast<int32_t>(q[i]) - 128) * xq[i];
-      s += static_cast<float>(dot) * (half_to_float(w.scales[r * blocks + b]) * x.q8_scale[static_cast<size_t>(b)]);
+      s +=
+          static_cast<float>(dot) * (common::f16_to_f32(w.scales[r * blocks + b]) * x.q8_scale[static_cast<size_t>(b)]);
     }
     y[r] = s;
   }

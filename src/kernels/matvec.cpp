@@ -6,9 +6,9 @@
 #include <string>
 
 #include "attune/error.h"
+#include "common/float16.h"
 #include "kernels/cpu_features.h"
 #include "kernels/isa_kernels.h"
-#include "kernels/numeric_formats.h"
 
 namespace attune::kernels {
 
@@ -38,6 +38,21 @@ int64_t WeightView::bytes() const {
 
 WeightView Q8Matrix::view() const { return WeightView{WeightType::kQ8, rows, cols, quants.data(), scales.data()}; }
 
+namespace {
+
+// Q8_0's formula for one block of n <= 32 values: d = max|x| / 127, q = round(x / d) in [-127, 127].
+// Returns d.
+float quantize_block(const float* x, int64_t n, int* q) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (int64_t i = 0; i < n; ++i) q[i] = std::clamp(static_cast<int>(std::nearbyint(x[i] * id)), -127, 127);
+  return d;
+}
+
+}  // namespace
+
 Q8Matrix quantize_q8(const float* w, int64_t rows, int64_t cols) {
   if (cols % kQ8Block != 0) {
     throw ConfigError("int8 weights: rows of " + std::to_string(cols) + " values are not whole blocks of " +
@@ -48,17 +63,11 @@ Q8Matrix quantize_q8(const float* w, int64_t rows, int64_t cols) {
   q.cols = cols;
   q.quants.resize(static_cast<size_t>(rows * cols));
   q.scales.resize(static_cast<size_t>(rows * (cols / kQ8Block)));
+  int q8[kQ8Block];
   for (int64_t b = 0; b < rows * (cols / kQ8Block); ++b) {
-    const float* src = w + b * kQ8Block;
-    float amax = 0;
-    for (int64_t i = 0; i < kQ8Block; ++i) amax = std::max(amax, std::fabs(src[i]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    q.scales[static_cast<size_t>(b)] = float_to_half(d);
-    for (int64_t i = 0; i < kQ8Block; ++i) {
-      const int v = static_cast<int>(std::nearbyint(src[i] * id));
-      q.quants[static_cast<size_t>(b * kQ8Block + i)] = static_cast<uint8_t>(std::clamp(v, -127, 127) + 128);
-    }
+    q.scales[static_cast<size_t>(b)] = common::f32_to_f16(quantize_block(w + b * kQ8Block, kQ8Block, q8));
+    for (int64_t i = 0; i < kQ8Block; ++i)
+      q.quants[static_cast<size_t>(b * kQ8Block + i)] = static_cast<uint8_t>(q8[i] + 128);
   }
   return q;
 }
@@ -72,14 +81,14 @@ void dequantize_row(const WeightView& w, int64_t row, float* out) {
     }
     case WeightType::kBF16: {
       const uint16_t* src = static_cast<const uint16_t*>(w.data) + row * w.cols;
-      for (int64_t i = 0; i < w.cols; ++i) out[i] = bf16_to_float(src[i]);
+      for (int64_t i = 0; i < w.cols; ++i) out[i] = common::bf16_to_f32(src[i]);
       return;
     }
     case WeightType::kQ8: {
       const uint8_t* src = static_cast<const uint8_t*>(w.data) + row * w.cols;
       const uint16_t* scales = w.scales + row * (w.cols / kQ8Block);
       for (int64_t i = 0; i < w.cols; ++i) {
-        out[i] = static_cast<float>(static_cast<int>(src[i]) - 128) * half_to_float(scales[i / kQ8Block]);
+        out[i] = static_cast<float>(static_cast<int>(src[i]) - 128) * common::f16_to_f32(scales[i / kQ8Block]);
       }
       return;
     }
@@ -91,7 +100,7 @@ void PreparedInput::prepare(const float* x, int64_t count, bool need_bf16, bool 
   n = count;
   if (need_bf16) {
     bf16.assign(static_cast<size_t>((count + 31) / 32 * 32), 0);
-    for (int64_t i = 0; i < count; ++i) bf16[static_cast<size_t>(i)] = float_to_bf16(x[i]);
+    for (int64_t i = 0; i < count; ++i) bf16[static_cast<size_t>(i)] = common::f32_to_bf16(x[i]);
   }
   if (need_q8) {
     const int64_t blocks = (count + kQ8Block - 1) / kQ8Block;
@@ -99,19 +108,15 @@ void PreparedInput::prepare(const float* x, int64_t count, bool need_bf16, bool 
     q8.assign(static_cast<size_t>(pairs * 64), 0);
     q8_scale.assign(static_cast<size_t>((blocks + 15) / 16 * 16), 0.0f);
     q8_correction.assign(static_cast<size_t>(pairs * 16), 0);
+    int quants[kQ8Block];
     for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t lo = b * kQ8Block, hi = std::min(count, lo + kQ8Block);
-      float amax = 0;
-      for (int64_t i = lo; i < hi; ++i) amax = std::max(amax, std::fabs(x[i]));
-      const float d = amax / 127.0f;
-      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      const int64_t lo = b * kQ8Block, n_block = std::min(count, lo + kQ8Block) - lo;
+      q8_scale[static_cast<size_t>(b)] = quantize_block(x + lo, n_block, quants);
       int32_t sum = 0;
-      for (int64_t i = lo; i < hi; ++i) {
-        const int v = std::clamp(static_cast<int>(std::nearbyint(x[i] * id)), -127, 127);
-        q8[static_cast<size_t>(i)] = static_cast<int8_t>(v);
-        sum += v;
+      for (int64_t i = 0; i < n_block; ++i) {
+        q8[static_cast<size_t>(lo + i)] = static_cast<int8_t>(quants[i]);
+        sum += quants[i];
       }
-      q8_scale[static_cast<size_t>(b)] = d;
       for (int64_t lane = 0; lane < 8; ++lane) q8_correction[static_cast<size_t>(b * 8 + lane)] = -16 * sum;
     }
   }

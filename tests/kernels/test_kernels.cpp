@@ -9,21 +9,14 @@
 #include <vector>
 
 #include "attune/error.h"
+#include "common/float16.h"
 #include "kernels/cpu_features.h"
 #include "kernels/decoder_step.h"
 #include "kernels/matvec.h"
-#include "kernels/numeric_formats.h"
 #include "kernels/thread_pool.h"
 
 namespace attune::kernels {
 namespace {
-
-std::vector<Isa> families() {
-  std::vector<Isa> out = {Isa::kScalar};
-  if (static_cast<int>(best_isa()) >= static_cast<int>(Isa::kAvx2)) out.push_back(Isa::kAvx2);
-  if (best_isa() == Isa::kAvx512) out.push_back(Isa::kAvx512);
-  return out;
-}
 
 struct IsaGuard {
   explicit IsaGuard(Isa isa) : previous(force_isa(isa)) {}
@@ -39,42 +32,14 @@ std::vector<float> random_vector(int64_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-TEST(NumericFormats, HalfKnownValuesAndRoundTrip) {
-  EXPECT_EQ(float_to_half(1.0f), 0x3c00);
-  EXPECT_EQ(float_to_half(-2.0f), 0xc000);
-  EXPECT_EQ(float_to_half(65504.0f), 0x7bff);
-  EXPECT_EQ(float_to_half(1e6f), 0x7c00);
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
-  EXPECT_EQ(float_to_half(0.1f), 0x2e66);
-  // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to the even mantissa (1.0).
-  EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);
-  EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
-  for (uint32_t h = 0; h < 0x10000; ++h) {
-    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;  // NaN
-    ASSERT_EQ(float_to_half(half_to_float(static_cast<uint16_t>(h))), h) << std::hex << h;
-  }
-}
-
-TEST(NumericFormats, Bf16RoundsToNearestEven) {
-  EXPECT_EQ(float_to_bf16(1.0f), 0x3f80);
-  float f;
-  uint32_t u = 0x3f808000u;  // halfway between 0x3f80 and 0x3f81: to even
-  std::memcpy(&f, &u, 4);
-  EXPECT_EQ(float_to_bf16(f), 0x3f80);
-  u = 0x3f818000u;
-  std::memcpy(&f, &u, 4);
-  EXPECT_EQ(float_to_bf16(f), 0x3f82);
-  EXPECT_EQ(bf16_to_float(0xc040), -3.0f);
-}
-
 TEST(Matvec, Float32AndBf16MatchDoublePrecision) {
   for (int64_t cols : {16, 96, 200, 896}) {
     const int64_t rows = 37;
     const auto w = random_vector(rows * cols, 1, 0.1f);
     const auto x = random_vector(cols, 2);
     std::vector<uint16_t> wb(w.size());
-    for (size_t i = 0; i < w.size(); ++i) wb[i] = float_to_bf16(w[i]);
-    for (Isa isa : families()) {
+    for (size_t i = 0; i < w.size(); ++i) wb[i] = common::f32_to_bf16(w[i]);
+    for (Isa isa : runnable_isas()) {
       IsaGuard guard(isa);
       PreparedInput in;
       in.prepare(x.data(), cols, true, false);
@@ -87,8 +52,8 @@ TEST(Matvec, Float32AndBf16MatchDoublePrecision) {
         for (int64_t c = 0; c < cols; ++c) {
           const double xv = x[static_cast<size_t>(c)];
           ref += static_cast<double>(w[static_cast<size_t>(r * cols + c)]) * xv;
-          ref_b += static_cast<double>(bf16_to_float(wb[static_cast<size_t>(r * cols + c)])) *
-                   (bf16_input ? bf16_to_float(float_to_bf16(x[static_cast<size_t>(c)])) : xv);
+          ref_b += static_cast<double>(common::bf16_to_f32(wb[static_cast<size_t>(r * cols + c)])) *
+                   (bf16_input ? common::bf16_to_f32(common::f32_to_bf16(x[static_cast<size_t>(c)])) : xv);
           mag += std::fabs(w[static_cast<size_t>(r * cols + c)] * xv);
         }
         ASSERT_NEAR(y[static_cast<size_t>(r)], ref, 1e-5 * mag + 1e-7) << isa_name(isa) << " cols " << cols;
@@ -114,10 +79,10 @@ TEST(Matvec, Int8BlocksAreExactIntegerProductsScaled) {
       const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
       std::vector<int> out(32);
       for (int i = 0; i < 32; ++i) out[static_cast<size_t>(i)] = static_cast<int>(std::nearbyint(v[i] * id));
-      d_out = half_scale ? half_to_float(float_to_half(d)) : d;
+      d_out = half_scale ? common::f16_to_f32(common::f32_to_f16(d)) : d;
       return out;
     };
-    for (Isa isa : families()) {
+    for (Isa isa : runnable_isas()) {
       IsaGuard guard(isa);
       PreparedInput in;
       in.prepare(x.data(), cols, false, true);
@@ -190,8 +155,8 @@ TEST(DecoderPieces, RmsNormRopeAndAttentionMatchTheirFormulas) {
   const auto q = random_vector(D, 7), k = random_vector(S * D, 8), v = random_vector(S * D, 9);
   std::vector<uint16_t> kb(k.size()), vb(v.size());
   for (size_t i = 0; i < k.size(); ++i) {
-    kb[i] = float_to_bf16(k[i]);
-    vb[i] = float_to_bf16(v[i]);
+    kb[i] = common::f32_to_bf16(k[i]);
+    vb[i] = common::f32_to_bf16(v[i]);
   }
   for (KvType type : {KvType::kF32, KvType::kBF16}) {
     std::vector<float> scores(S), out(D);
@@ -204,7 +169,7 @@ TEST(DecoderPieces, RmsNormRopeAndAttentionMatchTheirFormulas) {
       double dot = 0;
       for (int64_t d = 0; d < D; ++d)
         dot += q[static_cast<size_t>(d)] *
-               (b ? bf16_to_float(kb[static_cast<size_t>(s * D + d)]) : k[static_cast<size_t>(s * D + d)]);
+               (b ? common::bf16_to_f32(kb[static_cast<size_t>(s * D + d)]) : k[static_cast<size_t>(s * D + d)]);
       p[static_cast<size_t>(s)] = dot / 4.0;
       top = std::max(top, p[static_cast<size_t>(s)]);
     }
@@ -213,7 +178,7 @@ TEST(DecoderPieces, RmsNormRopeAndAttentionMatchTheirFormulas) {
       double ref = 0;
       for (int64_t s = 0; s < S; ++s)
         ref += p[static_cast<size_t>(s)] / total *
-               (b ? bf16_to_float(vb[static_cast<size_t>(s * D + d)]) : v[static_cast<size_t>(s * D + d)]);
+               (b ? common::bf16_to_f32(vb[static_cast<size_t>(s * D + d)]) : v[static_cast<size_t>(s * D + d)]);
       EXPECT_NEAR(out[static_cast<size_t>(d)], ref, 1e-5);
     }
   }

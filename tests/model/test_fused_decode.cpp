@@ -47,13 +47,6 @@ at::Tensor stepwise_logits(LanguageModelImpl& lm, const std::vector<int64_t>& id
   return at::stack(rows);
 }
 
-std::vector<kernels::Isa> families() {
-  std::vector<kernels::Isa> out = {kernels::Isa::kScalar};
-  if (kernels::best_isa() != kernels::Isa::kScalar) out.push_back(kernels::Isa::kAvx2);
-  if (kernels::best_isa() == kernels::Isa::kAvx512) out.push_back(kernels::Isa::kAvx512);
-  return out;
-}
-
 struct Reference {
   std::vector<int64_t> input_ids, greedy_ids;
   at::Tensor logits;  // [T, V]
@@ -90,7 +83,7 @@ TEST(FusedDecode, Float32MatchesTheNumpyReferenceAndTheLibtorchPath) {
       torch_logits = stepwise_logits(*lm, ref.input_ids);
       torch_tokens = greedy(*lm, ref.input_ids, 64);
     }
-    for (kernels::Isa isa : families()) {
+    for (kernels::Isa isa : kernels::runnable_isas()) {
       FusedGuard on(true);
       kernels::force_isa(isa);
       const at::Tensor logits = stepwise_logits(*lm, ref.input_ids);
@@ -156,7 +149,7 @@ TEST(FusedDecode, Int8StaysCloseToFloat32) {
   std::vector<int64_t> ids(150);  // more than one prompt chunk of 64
   for (auto& id : ids) id = static_cast<int64_t>(rng() % 256);
   const at::Tensor ref = stepwise_logits(*f32, ids);
-  for (kernels::Isa isa : families()) {
+  for (kernels::Isa isa : kernels::runnable_isas()) {
     FusedGuard on(true);
     kernels::force_isa(isa);
     const at::Tensor got = stepwise_logits(*q8, ids);
