@@ -13,6 +13,8 @@ packages=(
   # audio: decode/encode, resample, FFT, speech synthesis (espeak-ng runs as a separate process: GPL-3.0;
   # libespeak-ng-dev only builds that separate program, attune-espeak)
   libsndfile1-dev libsoxr-dev libfftw3-dev espeak-ng libespeak-ng-dev sox
+  # CMU Flite (BSD-style): the second talker's voices, linked into its server program attune-flite
+  flite1-dev
   # text: Unicode regex for the tokenizer, sentencepiece as the tokenizer benchmark baseline
   libpcre2-dev libsentencepiece-dev sentencepiece
   # utilities

@@ -38,7 +38,8 @@ struct RuntimeOptions {
   std::string dtype = "auto";
   std::string device = "auto";  // "cpu", "cuda", "cuda:N", or "auto"
   int threads = 0;              // torch intra-op threads; <= 0: unchanged
-  std::string talker = "espeak";
+  // The speech engine: "auto" (each voice's own: espeak-ng or Flite), "espeak" or "flite".
+  std::string talker = "auto";
   bool speak = true;  // synthesise the reply's audio (off: text only, no talker process)
   // For models with encoder heads (config.json "encoder_heads"), overrides of the model's own
   // settings: where the heard emotion comes from ("head" or "thinking"; "": the model's choice), and

@@ -149,12 +149,18 @@ const bool registered = register_command(
        build->add_option("--data-root", c->options.data_root, "Corpus folder ($ATTUNE_SHARED_DIR/data)")
            ->capture_default_str();
        build->add_option("--humdial", c->options.humdial_path, "HumDial JSONL file for --corpus humdial");
-       build->add_flag("--voices", c->options.voices,
-                       "Speak the user turns that have no recording (espeak-ng), in corpora with emotion labels");
+       build->add_flag(
+           "--voices", c->options.voices,
+           "Speak the user turns that have no recording (espeak-ng, Flite), in corpora with emotion labels");
        build->add_flag("--voice-all", c->options.voice_all, "With --voices: also the text-teacher corpora");
        build
            ->add_option("--mismatch-rate", c->options.voicing.mismatch_rate,
                         "Share of neutral-worded turns spoken with an emotional voice")
+           ->check(CLI::Range(0.0, 1.0))
+           ->capture_default_str();
+       build
+           ->add_option("--flite-share", c->options.voicing.flite_share,
+                        "With --voices: share of English dialogues spoken by a Flite voice (the rest espeak-ng)")
            ->check(CLI::Range(0.0, 1.0))
            ->capture_default_str();
        build->add_flag("--augment", c->options.voicing.augment, "Random gain, noise and speed on synthetic turns");

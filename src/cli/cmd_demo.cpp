@@ -87,6 +87,7 @@ struct DemoCliOptions {
   std::string out = "attune-demo";
   bool show_thinking = false;
   std::vector<std::string> only;
+  bool voice_given = false;  // --voice speaks every reply instead of each dialogue's reply_voice
 };
 
 int run_demo(const DemoCliOptions& o) {
@@ -101,9 +102,8 @@ int run_demo(const DemoCliOptions& o) {
   const fs::path out_dir(o.out);
 
   // 1. Voice every user turn (the demo's "microphone").
-  std::fprintf(stdout, "Voicing %zu example dialogues from %s with espeak-ng...\n", dialogues.size(),
-               examples.string().c_str());
-  auto talker = tts::make_talker("espeak");
+  std::fprintf(stdout, "Voicing %zu example dialogues from %s...\n", dialogues.size(), examples.string().c_str());
+  auto talker = tts::make_talker("auto");
   for (const DemoDialogue& d : dialogues) {
     fs::create_directories(out_dir / d.id);
     talker->reset();
@@ -121,7 +121,7 @@ int run_demo(const DemoCliOptions& o) {
   for (const DemoDialogue& d : dialogues) {
     std::printf("\n== %s ==\n", d.title.c_str());
     SessionOptions session_opts = session_options(o.model);
-    session_opts.voice = d.reply_voice;
+    if (!o.voice_given) session_opts.voice = d.reply_voice;
     Session session = model.open_session(session_opts);
     DialoguePrinter printer({o.show_thinking, stdout});
     std::vector<TurnRecord> records;
@@ -153,7 +153,11 @@ const bool registered_demo = register_command(
                       "Where the user and reply audio and the dialogue records go (default attune-demo)");
        app.add_flag("--show-thinking", o->show_thinking, "Print the model's hidden reasoning before each reply");
        app.add_option("--dialogue", o->only, "Only the dialogues with these ids (repeatable)");
-       return [o] { return run_demo(*o); };
+       app.get_option("--voice")->description("The replies' voice (default: each dialogue's reply_voice)");
+       return [o, &app] {
+         o->voice_given = app.get_option("--voice")->count() > 0;
+         return run_demo(*o);
+       };
      }});
 
 }  // namespace

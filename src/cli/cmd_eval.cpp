@@ -4,11 +4,14 @@
 //   attune eval ser   [--model DIR] [--corpus ravdess|emodb | --manifest CSV] [--baseline prosody] [--out DIR]
 //   attune eval turns [--model DIR] --dialogues BUILD/dialogues.jsonl [--corpus reccon] [--json FILE]
 //   attune eval replies --model DIR [--model DIR2 ...] --dialogues BUILD/dialogues.jsonl [--corpus C]
+//   attune eval talkers [--model DIR] [--voices V,...] [--sentences N] [--out DIR]
 // `ser`: emotion from the voice alone, one clip per session (RAVDESS valid = actors 19-20), beside
 // the classical prosody baseline.
 // `turns`: per-turn emotion, the cause quoted in the thinking vs the annotation (word F1), and the
 // replies, over voiced multi-turn dialogues. Tables on stdout, details in --json.
 // `replies`: perplexity of the corpus replies (per token and per word) under each model, in one run.
+// `talkers`: how each voice carries the emotion profiles (measured prosody deltas, the emotion the
+// model's encoder head hears in them, RTF and first audio), and which voice does it best.
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -27,6 +30,7 @@
 #include "eval/reply_perplexity.h"
 #include "eval/report.h"
 #include "eval/ser_eval.h"
+#include "eval/talker_eval.h"
 
 #ifndef ATTUNE_DEFAULT_SHARED_DIR
 #define ATTUNE_DEFAULT_SHARED_DIR "../shared"
@@ -49,6 +53,7 @@ struct EvalCli {
   std::vector<std::string> reply_dtypes = {"fp32"};
   std::string data_root;
   std::string json, transcript;
+  eval::TalkerEvalOptions talkers;
 };
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -271,10 +276,29 @@ int run_replies(EvalCli& c) {
   return 0;
 }
 
+int run_talkers(EvalCli& c) {
+  c.talkers.validate();
+  c.model.no_speech = true;
+  Model model = load_chat_model(c.model, stdout);
+  const std::string name = std::filesystem::path(chat_model_dir(c.model)).filename().string();
+  const eval::TalkerEvalResult r = eval::evaluate_talkers(model, name, c.talkers);
+  const std::string md = r.markdown(c.talkers.congruence_from);
+  std::printf("\n%s\nbest voice: %s (congruence %.2f)\n", md.c_str(), r.best_voice().voice.c_str(),
+              r.best_voice().congruence);
+  if (!c.out.empty()) {
+    const std::filesystem::path out(c.out);
+    std::filesystem::create_directories(out);
+    common::write_file_atomically(out / "talkers.json", r.to_json().dump(2) + "\n");
+    common::write_file_atomically(out / "talkers.md", md);
+    std::printf("results: %s (talkers.json, talkers.md)\n", c.out.c_str());
+  }
+  return 0;
+}
+
 const bool registered_eval = register_command(
     {"eval",
      "Measure a model: emotion from voice (ser), HumDial T1/T2/T3 (humdial), per-turn emotion and cause (turns), "
-     "reply perplexity (replies)",
+     "reply perplexity (replies), how the voices carry emotion (talkers)",
      [](CLI::App& app) -> Action {
        auto c = std::make_shared<EvalCli>();
        app.require_subcommand(1);
@@ -341,8 +365,22 @@ const bool registered_eval = register_command(
            ->delimiter(',')
            ->check(CLI::IsMember({"fp32", "int8"}));
        replies->add_option("--json", c->json, "Write each model's counts and perplexities here");
-       return [c, ser, hd, rep, replies] {
+       auto* talkers = app.add_subcommand(
+           "talkers",
+           "How each voice carries the emotion profiles: prosody deltas, congruence heard by the encoder head");
+       add_chat_model_options(*talkers, c->model);
+       talkers->add_option("--voices", c->talkers.voices, "Built-in voices (default: every English one)")
+           ->delimiter(',');
+       talkers->add_option("--sentences", c->talkers.sentences, "How many of the 20 fixed sentences")
+           ->check(CLI::Range(1, 20))
+           ->capture_default_str();
+       talkers->add_option("--intensities", c->talkers.intensities, "Emotion intensities to speak")
+           ->delimiter(',')
+           ->check(CLI::Range(0.01, 1.0));
+       talkers->add_option("--out", c->out, "Write talkers.json and talkers.md here");
+       return [c, ser, hd, rep, replies, talkers] {
          if (ser->parsed()) return run_ser(*c);
+         if (talkers->parsed()) return run_talkers(*c);
          if (hd->parsed()) return run_humdial(*c);
          if (replies->parsed()) return run_replies(*c);
          return rep->parsed() ? run_report(*c) : run_turns(*c);

@@ -1,5 +1,5 @@
-// `attune speak TEXT`: speaks text in a voice and emotional style with the talker (espeak-ng, run as a
-// separate process) and writes the audio atomically. A JSON summary goes to stdout; the resolved
+// `attune speak TEXT`: speaks text in a voice and emotional style with the talker (espeak-ng or CMU
+// Flite, each run as a separate process) and writes the audio atomically. A JSON summary goes to stdout; the resolved
 // voice and style, timing and RTF go to stderr.
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -13,6 +13,7 @@
 #include "audio/audio_file.h"
 #include "cli/command.h"
 #include "tts/espeak_talker.h"
+#include "tts/flite_talker.h"
 #include "tts/sentences.h"
 #include "tts/talker.h"
 
@@ -27,6 +28,7 @@ struct SpeakOptions {
   std::optional<uint64_t> seed;
   std::string sex;
   std::string lang = "en";
+  std::string engine = "espeak";
   double rate = 1.0;
   double pitch = 0.0;
   double energy = 0.0;
@@ -42,11 +44,19 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 void list_voices() {
-  std::printf("%-14s %-4s %-7s %-20s %s\n", "name", "lang", "sex", "espeak-ng voice", "rate (wpm)");
+  std::printf("%-15s %-7s %-4s %-7s %-20s %s\n", "name", "engine", "lang", "sex", "engine's voice", "rate (wpm)");
   for (const auto& v : tts::builtin_voices()) {
-    std::printf("%-14s %-4s %-7s %-20s %.0f\n", v.name.c_str(), v.lang.c_str(), v.sex.c_str(), v.espeak_voice.c_str(),
-                v.base_rate_wpm);
+    std::printf("%-15s %-7s %-4s %-7s %-20s %.0f\n", v.name.c_str(), v.engine.c_str(), v.lang.c_str(), v.sex.c_str(),
+                v.engine_voice.c_str(), v.base_rate_wpm);
   }
+}
+
+std::unique_ptr<tts::Talker> make_talker(const SpeakOptions& o, const tts::Voice& voice) {
+  if (voice.engine == "flite")
+    return std::make_unique<tts::FliteTalker>(
+        tts::FliteOptions{.sample_rate = o.sample_rate, .timeout_s = o.timeout_s});
+  return std::make_unique<tts::EspeakTalker>(
+      tts::EspeakOptions{.sample_rate = o.sample_rate, .timeout_s = o.timeout_s});
 }
 
 tts::Voice resolve_voice(const SpeakOptions& o, bool lang_given) {
@@ -59,12 +69,12 @@ tts::Voice resolve_voice(const SpeakOptions& o, bool lang_given) {
   }
   std::optional<std::string> sex;
   if (!o.sex.empty()) sex = o.sex;
-  if (o.seed) return tts::random_voice(*o.seed, o.lang, sex);
-  // No voice and no seed: the first built-in voice of the language (and sex).
+  if (o.seed) return tts::random_voice(*o.seed, o.lang, sex, o.engine);
+  // No voice and no seed: the first built-in voice of the engine and language (and sex).
   for (const auto& v : tts::builtin_voices()) {
-    if (v.lang == o.lang && (!sex || v.sex == *sex)) return v;
+    if (v.engine == o.engine && v.lang == o.lang && (!sex || v.sex == *sex)) return v;
   }
-  throw ConfigError("--lang '" + o.lang + "': expected en or zh");
+  throw ConfigError("no " + o.engine + " voice speaks '" + o.lang + "'" + (sex ? " as " + *sex : ""));
 }
 
 int run(SpeakOptions o, bool lang_given) {
@@ -83,7 +93,8 @@ int run(SpeakOptions o, bool lang_given) {
   style.pitch_semitones += o.pitch;
   style.energy_db += o.energy;
   style.validate();
-  tts::EspeakTalker talker({.sample_rate = o.sample_rate, .timeout_s = o.timeout_s});
+  std::unique_ptr<tts::Talker> talker_ptr = make_talker(o, voice);
+  tts::Talker& talker = *talker_ptr;
   std::fprintf(stderr, "voice: %s\nstyle: %s\n", voice.to_string().c_str(), style.to_string().c_str());
 
   auto start = std::chrono::steady_clock::now();
@@ -103,7 +114,7 @@ int run(SpeakOptions o, bool lang_given) {
     sentences = 1;
   }
   const double synthesis_s = seconds_since(start);
-  if (audio.samples.empty()) throw InputError("espeak-ng produced no audio for this text");
+  if (audio.samples.empty()) throw InputError(voice.engine + " produced no audio for this text");
   audio::write_audio(o.out, audio, format);
 
   const double duration = audio.duration_s();
@@ -113,7 +124,8 @@ int run(SpeakOptions o, bool lang_given) {
                          {"duration_s", duration},
                          {"sample_rate", audio.sample_rate},
                          {"voice", voice.name},
-                         {"espeak_voice", voice.espeak_voice},
+                         {"engine", voice.engine},
+                         {"engine_voice", voice.engine_voice},
                          {"emotion", style.emotion},
                          {"intensity", style.intensity},
                          {"synthesis_s", synthesis_s},
@@ -127,7 +139,8 @@ int run(SpeakOptions o, bool lang_given) {
 }
 
 const bool registered = register_command(
-    {"speak", "Speak text in a voice and emotional style (espeak-ng with prosody control) into a wav/flac file",
+    {"speak",
+     "Speak text in a voice and emotional style (espeak-ng or Flite, with prosody control) into a wav/flac file",
      [](CLI::App& app) -> Action {
        auto o = std::make_shared<SpeakOptions>();
        app.add_option("text", o->text, "Text to speak (UTF-8); '-' reads it from stdin");
@@ -139,6 +152,9 @@ const bool registered = register_command(
        auto* voice = app.add_option("--voice", o->voice, "A built-in voice (see --list-voices)");
        auto* seed = app.add_option("--seed", o->seed, "A random speaker for this seed (voice, pitch, rate)");
        voice->excludes(seed);
+       app.add_option("--engine", o->engine, "With --seed or no voice: espeak or flite")
+           ->check(CLI::IsMember({"espeak", "flite"}))
+           ->capture_default_str();
        app.add_option("--sex", o->sex, "With --seed or no voice: male or female")
            ->check(CLI::IsMember({"male", "female"}));
        auto* lang = app.add_option("--lang", o->lang, "Language without --voice: en or zh")
@@ -149,7 +165,7 @@ const bool registered = register_command(
        app.add_option("--energy", o->energy, "Loudness change in dB on top of the emotion's")->capture_default_str();
        app.add_option("--out,-o", o->out, "Output file: .wav (16-bit) or .flac")->capture_default_str();
        app.add_option("--sample-rate", o->sample_rate, "Output sample rate in Hz")->capture_default_str();
-       app.add_option("--timeout", o->timeout_s, "Seconds before a hung espeak-ng is killed")->capture_default_str();
+       app.add_option("--timeout", o->timeout_s, "Seconds before a hung synthesis is killed")->capture_default_str();
        app.add_flag("--stream", o->stream, "Synthesise sentence by sentence and report when each is ready");
        app.add_flag("--list-voices", o->list_voices, "Print the built-in voices and exit");
        app.footer("Synthesis time, audio duration and RTF go to stderr; a JSON summary to stdout.");

@@ -146,13 +146,6 @@ nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector
   return {{"dialogue_id", dialogue_id}, {"lang", "en"}, {"turns", jturns}, {"meta", {{"corpus", "attune-chat"}}}};
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 void print_timing_summary(std::FILE* out, const std::vector<Reply>& replies) {
   std::vector<double> first_token, first_reply, first_audio, rate, features, encoder;
   for (const Reply& r : replies) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attune/runtime.h"
+#include "common/stats.h"
 
 namespace attune::cli {
 
@@ -56,8 +57,7 @@ TurnRecord run_printed_turn(Session& session, DialoguePrinter& printer, size_t t
 // "attune" per turn: probabilities, trajectory and timings.
 nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector<TurnRecord>& turns);
 
-// The median (the mean of the middle two for an even count); 0 for none.
-double median(std::vector<double> values);
+using common::median;
 
 // Medians over turns of the latency figures, one line each, for `attune demo` and the model card.
 void print_timing_summary(std::FILE* out, const std::vector<Reply>& replies);

@@ -295,6 +295,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
       {"questions", o.ieat.add_questions},
       {"voices", o.voices},
       {"mismatch_rate", o.voicing.mismatch_rate},
+      {"flite_share", o.voicing.flite_share},
       {"augment", o.voicing.augment},
       {"threads", common::effective_threads(o.threads, std::max<int64_t>(n, 1))},
       {"dialogues", n},

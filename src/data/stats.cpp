@@ -14,6 +14,7 @@
 #include "data/labels.h"
 #include "data/shards.h"
 #include "data/voicing.h"
+#include "tts/talker.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -41,6 +42,7 @@ void add(CorpusStats& into, const CorpusStats& s) {
   into.with_cause_span += s.with_cause_span;
   into.quoting_cause += s.quoting_cause;
   into.audio_seconds += s.audio_seconds;
+  for (const auto& [engine, n] : s.synthetic_by_engine) into.synthetic_by_engine[engine] += n;
   if (into.emotion_counts.empty()) into.emotion_counts.assign(s.emotion_counts.size(), 0);
   for (size_t i = 0; i < s.emotion_counts.size(); ++i) into.emotion_counts[i] += s.emotion_counts[i];
   into.turns_per_dialogue.insert(into.turns_per_dialogue.end(), s.turns_per_dialogue.begin(),
@@ -90,6 +92,7 @@ json corpus_json(const CorpusStats& s) {
           {"t2_questions", s.t2_questions},
           {"recorded_turns", s.recorded_turns},
           {"synthetic_turns", s.synthetic_turns},
+          {"synthetic_turns_by_engine", s.synthetic_by_engine},
           {"voice_differs_from_words", s.mismatched_turns},
           {"turns_with_cause", s.with_cause},
           {"replies_with_thinking", s.with_thinking},
@@ -131,6 +134,10 @@ DataStats compute_stats(const fs::path& dir, const CorpusWeights& weights) {
       if (!t.split_audio_file.empty()) {
         const bool synthetic = t.voice && t.voice->source == "synthetic";
         ++(synthetic ? s.synthetic_turns : s.recorded_turns);
+        if (synthetic) {
+          const std::string engine = tts::voice_engine(t.voice->speaker);
+          ++s.synthetic_by_engine[engine.empty() ? "other" : engine];
+        }
         if (synthetic && words_and_voice_disagree(t, d.meta.corpus)) ++s.mismatched_turns;
         try {
           s.audio_seconds += audio::probe_audio(resolve_audio(dir, t.split_audio_file)).duration_s();
@@ -208,6 +215,13 @@ std::string stats_table(const DataStats& s) {
   Spread sp = spread(s.total.turns_per_dialogue);
   out += fmt::format("\nturns per dialogue: min {} median {} mean {:.1f} max {}\n", sp.min, sp.median, sp.mean, sp.max);
   out += fmt::format("voice differs from words: {} turns\n", s.total.mismatched_turns);
+  if (s.total.synthetic_turns > 0) {
+    out += "synthetic turns by talker engine:";
+    for (const auto& [engine, n] : s.total.synthetic_by_engine) {
+      out += fmt::format(" {} {} ({:.1f}%)", engine, n, 100.0 * static_cast<double>(n) / s.total.synthetic_turns);
+    }
+    out += "\n";
+  }
   if (s.total.with_cause_span > 0) {
     out +=
         fmt::format("thinking quotes the annotated cause: {} of {} turns ({:.1f}%)\n", s.total.quoting_cause,

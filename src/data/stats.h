@@ -20,7 +20,8 @@ struct CorpusStats {
   // Turns with an annotated cause span and a thinking, and those whose thinking quotes the span.
   int64_t with_cause_span = 0, quoting_cause = 0;
   double audio_seconds = 0;
-  std::vector<int64_t> emotion_counts;  // per emotion_labels(), then one for unlabelled turns
+  std::map<std::string, int64_t> synthetic_by_engine;  // synthetic turns per talker engine (espeak, flite)
+  std::vector<int64_t> emotion_counts;                 // per emotion_labels(), then one for unlabelled turns
   std::vector<int64_t> turns_per_dialogue;
 };
 

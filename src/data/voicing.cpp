@@ -9,6 +9,7 @@
 #include "audio/audio_file.h"
 #include "audio/prosody.h"
 #include "common/random.h"
+#include "common/stats.h"
 #include "data/labels.h"
 #include "tts/talker.h"
 
@@ -36,12 +37,6 @@ VoiceMeasure measure(const AudioBuffer& audio) {
           finite(p.get("jitter_local_pct"))};
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 bool is_neutral_words(const Dialogue& d, const Turn& t) {
   // A turn without a corpus label but labelled neutral (e.g. HumDial input) counts as neutral words.
   return t.emotion == "neutral" && (t.source_emotion.empty() || words_read_neutral(d.meta.corpus, t.source_emotion));
@@ -52,6 +47,9 @@ bool is_neutral_words(const Dialogue& d, const Turn& t) {
 void VoicingOptions::validate() const {
   if (!(mismatch_rate >= 0 && mismatch_rate <= 1)) {
     throw ConfigError(fmt::format("voicing: mismatch_rate = {:g}; expected a share in [0, 1]", mismatch_rate));
+  }
+  if (!(flite_share >= 0 && flite_share <= 1)) {
+    throw ConfigError(fmt::format("voicing: flite_share = {:g}; expected a share in [0, 1]", flite_share));
   }
   if (augment) augment_ranges.validate();
 }
@@ -68,10 +66,10 @@ std::optional<VoiceMeasure> median_measure(const std::vector<VoiceMeasure>& meas
     loud.push_back(m.loudness_db);
   }
   VoiceMeasure out;
-  out.f0_hz = f0.empty() ? 0 : median(f0);
-  out.jitter_pct = jitter.empty() ? 0 : median(jitter);
-  out.rate_syl_s = median(rate);
-  out.loudness_db = median(loud);
+  out.f0_hz = f0.empty() ? 0 : common::median(f0);
+  out.jitter_pct = jitter.empty() ? 0 : common::median(jitter);
+  out.rate_syl_s = common::median(rate);
+  out.loudness_db = common::median(loud);
   return out;
 }
 
@@ -101,7 +99,10 @@ DialogueMeasures Voicer::voice(Dialogue& d, const fs::path& audio_base, Diagnost
   common::SeededRng rng(options_.seed, d.dialogue_id);
   std::optional<tts::Voice> voice;
   auto speaker = [&]() -> const tts::Voice& {
-    if (!voice) voice = tts::random_voice(rng.next(), d.lang, rng.chance(0.5) ? "female" : "male");
+    if (!voice) {
+      const bool flite = options_.flite_share > 0 && d.lang == "en" && rng.chance(options_.flite_share);
+      voice = tts::random_voice(rng.next(), d.lang, rng.chance(0.5) ? "female" : "male", flite ? "flite" : "espeak");
+    }
     return *voice;
   };
 

@@ -1,10 +1,10 @@
 // Voices for user turns that were never recorded, and the prosody evidence of every voiced turn.
 //
 // Each dialogue gets one synthetic speaker (tts::random_voice, both sexes, seeded by the dialogue
-// id); each turn is rendered with the prosody profile of its emotion (tts::emotion_style) plus a
-// little per-turn variation. A share of neutral-worded turns is spoken with an emotional voice
-// instead ("the words are calm, the voice is not"): their emotion becomes the voice's, and
-// source_emotion keeps the words' label. Recorded turns are measured as they are.
+// id; an English dialogue's speaker is a Flite voice with probability flite_share, else espeak-ng); each turn is
+// rendered with the prosody profile of its emotion (tts::emotion_style) plus a little per-turn variation. A share of
+// neutral-worded turns is spoken with an emotional voice instead ("the words are calm, the voice is not"): their
+// emotion becomes the voice's, and source_emotion keeps the words' label. Recorded turns are measured as they are.
 //
 // Evidence: every voiced turn's F0 median, syllable rate, loudness and jitter are compared with a
 // reference of the same speaker: the median of that speaker's earlier turns in the dialogue, or,
@@ -32,10 +32,13 @@ namespace attune::data {
 
 struct VoicingOptions {
   uint64_t seed = 0;
-  bool synthesize = true;          // false: only measure the turns that have recordings
-  std::string backend = "espeak";  // tts::make_talker name
-  double mismatch_rate = 0.15;     // share of neutral-worded turns spoken with an emotional voice
-  bool augment = false;            // gain / noise / speed changes (AugmentRanges) on synthetic turns
+  bool synthesize = true;        // false: only measure the turns that have recordings
+  std::string backend = "auto";  // tts::make_talker name ("auto": each voice's own engine)
+  // Share of English dialogues whose speaker is a Flite voice (a seeded per-dialogue choice); the rest,
+  // and every Mandarin one, speak with espeak-ng. 0 draws nothing, so builds stay as before.
+  double flite_share = 0;
+  double mismatch_rate = 0.15;  // share of neutral-worded turns spoken with an emotional voice
+  bool augment = false;         // gain / noise / speed changes (AugmentRanges) on synthetic turns
   audio::AugmentRanges augment_ranges;
 
   void validate() const;

@@ -616,7 +616,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   if (!fs::is_directory(dir))
     throw InputError(dir.string(), "not a model directory (expected config.json, model.safetensors, tokenizer.json)");
   model::require_spoken_model(dir);
-  if (options.talker != "espeak" && options.speak) (void)tts::make_talker(options.talker);  // names the known ones
+  if (options.speak) (void)tts::make_talker(options.talker);  // names the known ones (engines start on first use)
   auto impl = std::make_shared<Impl>();
   impl->dir = dir;
   impl->options = options;

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <future>
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +16,7 @@
 #include "common/xml_escape.h"
 #include "tts/sentences.h"
 #include "tts/subprocess.h"
+#include "tts/synthesis_server.h"
 
 namespace attune::tts {
 namespace {
@@ -72,7 +72,7 @@ double semitones_for_espeak_pitch(double pitch) { return interpolate(kCurvePitch
 
 EspeakControls espeak_controls(const SpeechStyle& style, const Voice& voice) {
   EspeakControls c;
-  c.voice = voice.espeak_voice;
+  c.voice = voice.engine_voice;
   c.pitch = clamp_round(espeak_pitch_for_semitones(voice.base_pitch + style.pitch_semitones), 0, 99);
   c.pitch_range_percent = clamp_round(100.0 * style.pitch_range, 0, 200);
   c.words_per_minute = clamp_round(voice.base_rate_wpm * style.rate, 80, 450);
@@ -112,49 +112,29 @@ std::string EspeakOptions::default_espeak_server() {
   return program_exists("attune-espeak") ? "attune-espeak" : "";
 }
 
-EspeakTalker::EspeakTalker(EspeakOptions options) : options_(std::move(options)) { options_.validate(); }
+EspeakTalker::EspeakTalker(EspeakOptions options) : options_(std::move(options)) {
+  options_.validate();
+  if (!options_.server.empty()) server_ = std::make_unique<SynthesisServer>(options_.server, options_.timeout_s);
+}
 
 EspeakTalker::~EspeakTalker() = default;
 
 void EspeakTalker::reset() {
-  std::lock_guard<std::mutex> lock(server_mutex_);
-  server_.reset();
+  if (server_) server_->reset();
 }
 
 std::optional<AudioBuffer> EspeakTalker::server_synthesize(const EspeakControls& c, const std::string& ssml) {
-  std::lock_guard<std::mutex> lock(server_mutex_);
-  if (server_failed_ || options_.server.empty()) return std::nullopt;
+  if (!server_ || server_failed_) return std::nullopt;
   const std::string request =
       fmt::format("SYNTH {} {} {} {} {}\n", c.voice, c.pitch, c.words_per_minute, c.amplitude, ssml.size()) + ssml;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    try {
-      if (!server_) server_ = std::make_unique<Coprocess>(std::vector<std::string>{options_.server});
-      server_->write_all(request, options_.timeout_s);
-      const std::string line = server_->read_line(options_.timeout_s);
-      if (line.rfind("ERR ", 0) == 0) return std::nullopt;  // e.g. an unknown voice: espeak-ng says it better
-      size_t n = 0;
-      int rate = 0;
-      if (std::sscanf(line.c_str(), "OK %zu %d", &n, &rate) != 2 || rate <= 0) {
-        throw Error(options_.server + ": unexpected answer '" + line.substr(0, 80) + "'");
-      }
-      const std::string pcm = server_->read_exact(n * 2, options_.timeout_s);
-      AudioBuffer wav{std::vector<float>(n), rate, 1};
-      for (size_t i = 0; i < n; ++i) {
-        int16_t v;
-        std::memcpy(&v, pcm.data() + 2 * i, 2);
-        wav.samples[i] = static_cast<float>(v) / 32768.0f;  // as libsndfile decodes 16-bit PCM
-      }
-      return wav;
-    } catch (const ProgramNotFoundError&) {
-      server_failed_ = true;
-      return std::nullopt;
-    } catch (const Error& e) {
-      server_.reset();  // a fresh server for the second attempt
-      if (attempt == 1) {
-        spdlog::warn("{} failed ({}); running espeak-ng for every utterance instead", options_.server, e.what());
-        server_failed_ = true;
-      }
-    }
+  try {
+    // A refusal (e.g. an unknown voice) is nullopt too: the espeak-ng program says it in its own words.
+    return server_->request(request, nullptr);
+  } catch (const ProgramNotFoundError&) {
+    server_failed_ = true;
+  } catch (const Error& e) {
+    spdlog::warn("{}; running espeak-ng for every utterance instead", e.what());
+    server_failed_ = true;
   }
   return std::nullopt;
 }
@@ -162,6 +142,7 @@ std::optional<AudioBuffer> EspeakTalker::server_synthesize(const EspeakControls&
 AudioBuffer EspeakTalker::synthesize(std::string_view text, const SpeechStyle& style, const Voice& voice) {
   style.validate();
   voice.validate();
+  require_engine(voice, "espeak");
   AudioBuffer out{{}, options_.sample_rate, 1};
   std::string cleaned = clean_text(text);
   if (!has_speakable_text(cleaned)) return out;
@@ -193,26 +174,6 @@ AudioBuffer EspeakTalker::synthesize(std::string_view text, const SpeechStyle& s
   // espeak-ng's output is band-limited synthetic speech: soxr's HQ recipe is transparent for it.
   out.samples = audio::resample(wav.samples, wav.sample_rate, options_.sample_rate, audio::ResampleQuality::kHigh);
   return out;
-}
-
-void EspeakTalker::synthesize_stream(std::string_view text, const SpeechStyle& style, const Voice& voice,
-                                     const ChunkCallback& on_chunk) {
-  style.validate();
-  voice.validate();
-  const std::vector<std::string> sentences = split_sentences(clean_text(text));
-  if (sentences.empty()) return;
-  AudioBuffer current = synthesize(sentences[0], style, voice);
-  for (size_t i = 0; i < sentences.size(); ++i) {
-    // Start the next sentence in its own process before handing this one over. If on_chunk throws,
-    // the future's destructor waits for that run (bounded by the timeout) before unwinding further.
-    std::future<AudioBuffer> next;
-    if (i + 1 < sentences.size()) {
-      next = std::async(std::launch::async,
-                        [this, &sentences, &style, &voice, i] { return synthesize(sentences[i + 1], style, voice); });
-    }
-    on_chunk(current, i);
-    if (next.valid()) current = next.get();
-  }
 }
 
 }  // namespace attune::tts

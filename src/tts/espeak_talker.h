@@ -15,8 +15,8 @@
 // Values beyond espeak-ng's limits are clamped. The emotion label itself is not used.
 #pragma once
 
+#include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,7 +66,7 @@ std::string espeak_ssml(std::string_view text, const EspeakControls& controls);
 // True when the espeak-ng program can be run (tests skip without it).
 bool espeak_available(const std::string& program = "espeak-ng");
 
-class Coprocess;
+class SynthesisServer;
 
 class EspeakTalker final : public Talker {
  public:
@@ -77,13 +77,9 @@ class EspeakTalker final : public Talker {
   int sample_rate() const override { return options_.sample_rate; }
 
   // Thread-safe (calls take turns on the server). Throws attune::Error
-  // "espeak-ng not found: install it with scripts/install-deps.sh" when the program is missing.
+  // "espeak-ng not found: install it with scripts/install-deps.sh" when the program is missing, and
+  // ConfigError for a voice of another engine.
   AudioBuffer synthesize(std::string_view text, const SpeechStyle& style, const Voice& voice) override;
-
-  // As Talker's, but the next sentence is already being synthesised (on another thread, in its own
-  // espeak-ng process) while `on_chunk` handles the current one.
-  void synthesize_stream(std::string_view text, const SpeechStyle& style, const Voice& voice,
-                         const ChunkCallback& on_chunk) override;
 
   // Stops the server; the next synthesis starts a fresh one.
   void reset() override;
@@ -94,9 +90,8 @@ class EspeakTalker final : public Talker {
   std::optional<AudioBuffer> server_synthesize(const EspeakControls& controls, const std::string& ssml);
 
   EspeakOptions options_;
-  std::mutex server_mutex_;
-  std::unique_ptr<Coprocess> server_;
-  bool server_failed_ = false;
+  std::unique_ptr<SynthesisServer> server_;  // null without one
+  std::atomic<bool> server_failed_{false};
 };
 
 }  // namespace attune::tts

@@ -19,22 +19,26 @@ double uniform(uint64_t& state, double lo, double hi) {
   return lo + (hi - lo) * static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
 }
 
-constexpr double kEnglishWpm = 175;  // espeak-ng's default rate
+constexpr double kEnglishWpm = 175;  // espeak-ng's default rate, and Flite's own rate (Voice::base_rate_wpm)
 // espeak-ng's Mandarin at 175 wpm speaks about 2.6 syllables/s; 300 gives about 4.2, close to
 // conversational Mandarin (4-5 syllables/s including pauses).
 constexpr double kMandarinWpm = 300;
 
 bool is_known_lang(std::string_view lang) { return lang == "en" || lang == "zh"; }
+bool is_known_engine(std::string_view engine) { return engine == "espeak" || engine == "flite"; }
 
 }  // namespace
 
 void Voice::validate() const {
   if (name.empty()) throw ConfigError("voice: name is empty");
   if (!is_known_lang(lang)) throw ConfigError("voice '" + name + "': lang = '" + lang + "'; expected en or zh");
-  if (espeak_voice.empty()) throw ConfigError("voice '" + name + "': espeak_voice is empty");
-  for (char c : espeak_voice) {
-    if ((!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '+' && c != '_') || espeak_voice[0] == '-') {
-      throw ConfigError("voice '" + name + "': espeak_voice = '" + espeak_voice +
+  if (!is_known_engine(engine)) {
+    throw ConfigError("voice '" + name + "': engine = '" + engine + "'; expected espeak or flite");
+  }
+  if (engine_voice.empty()) throw ConfigError("voice '" + name + "': engine_voice is empty");
+  for (char c : engine_voice) {
+    if ((!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '+' && c != '_') || engine_voice[0] == '-') {
+      throw ConfigError("voice '" + name + "': engine_voice = '" + engine_voice +
                         "'; expected a name of letters, digits, '-', '_' and '+' (e.g. en-us+f2)");
     }
   }
@@ -51,8 +55,8 @@ void Voice::validate() const {
 }
 
 std::string Voice::to_string() const {
-  return fmt::format("{} ({}, {}, espeak-ng {}, pitch {:+.1f} st, {:.0f} wpm)", name, lang, sex, espeak_voice,
-                     base_pitch, base_rate_wpm);
+  return fmt::format("{} ({}, {}, {} {}, pitch {:+.1f} st, {:.0f} wpm)", name, lang, sex,
+                     engine == "flite" ? "flite" : "espeak-ng", engine_voice, base_pitch, base_rate_wpm);
 }
 
 const std::vector<Voice>& builtin_voices() {
@@ -72,6 +76,12 @@ const std::vector<Voice>& builtin_voices() {
       {"zh-male-2", "zh", "cmn+m1", "male", 0, kMandarinWpm},
       {"zh-female-1", "zh", "cmn+f2", "female", 0, kMandarinWpm},
       {"zh-female-2", "zh", "cmn+f4", "female", 0, kMandarinWpm},
+      // Flite's voices (Debian's flite1-dev): slt, rms and awb are clustergen (statistical parametric)
+      // voices of a US female, a US male and a Scottish male speaker; kal16 is a US male diphone voice.
+      {"en-flite-slt", "en", "slt", "female", 0, kEnglishWpm, "flite"},
+      {"en-flite-rms", "en", "rms", "male", 0, kEnglishWpm, "flite"},
+      {"en-flite-awb", "en", "awb", "male", 0, kEnglishWpm, "flite"},
+      {"en-flite-kal16", "en", "kal16", "male", 0, kEnglishWpm, "flite"},
   };
   return kVoices;
 }
@@ -85,14 +95,28 @@ const Voice& find_voice(std::string_view name) {
   throw ConfigError("unknown voice '" + std::string(name) + "'; built-in voices: " + names);
 }
 
-Voice random_voice(uint64_t seed, std::string_view lang, std::optional<std::string> sex) {
+std::string voice_engine(std::string_view name) {
+  const std::string_view base = name.substr(0, name.find('~'));
+  for (const Voice& v : builtin_voices()) {
+    if (v.name == base) return v.engine;
+  }
+  return "";
+}
+
+Voice random_voice(uint64_t seed, std::string_view lang, std::optional<std::string> sex, std::string_view engine) {
   if (!is_known_lang(lang)) throw ConfigError("random_voice: lang = '" + std::string(lang) + "'; expected en or zh");
   if (sex && *sex != "male" && *sex != "female") {
     throw ConfigError("random_voice: sex = '" + *sex + "'; expected male or female");
   }
+  if (!is_known_engine(engine)) {
+    throw ConfigError("random_voice: engine = '" + std::string(engine) + "'; expected espeak or flite");
+  }
   std::vector<const Voice*> pool;
   for (const Voice& v : builtin_voices()) {
-    if (v.lang == lang && (!sex || v.sex == *sex)) pool.push_back(&v);
+    if (v.lang == lang && v.engine == engine && (!sex || v.sex == *sex)) pool.push_back(&v);
+  }
+  if (pool.empty()) {
+    throw ConfigError(fmt::format("random_voice: no {} voice speaks '{}'{}", engine, lang, sex ? " as " + *sex : ""));
   }
   uint64_t state = seed;
   Voice v = *pool[splitmix64(state) % pool.size()];

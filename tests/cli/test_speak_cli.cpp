@@ -5,8 +5,10 @@
 #include <regex>
 
 #include "audio/audio_file.h"
+#include "audio/prosody.h"
 #include "support/test_support.h"
 #include "tts/espeak_talker.h"
+#include "tts/flite_talker.h"
 
 namespace attune::tts {
 namespace {
@@ -58,12 +60,44 @@ TEST(SpeakCli, ListsVoices) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("en-female-1"), std::string::npos);
   EXPECT_NE(r.out.find("zh-male-1"), std::string::npos);
+  EXPECT_NE(r.out.find("engine"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(en-flite-slt +flite +en +female +slt)"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(en-male-1 +espeak +en +male +en-us\+m3)"))) << r.out;
+}
+
+TEST(SpeakCli, FliteVoicesSpeakSadLowerAndSofterThanAnger) {
+  if (!flite_available()) GTEST_SKIP() << "attune-flite not built (flite1-dev); skipping";
+  TempDir dir;
+  nlohmann::json summaries[2];
+  double f0[2], loudness[2];
+  const char* emotions[] = {"sad", "anger"};
+  for (int i = 0; i < 2; ++i) {
+    const std::string out = (dir / (std::string(emotions[i]) + ".wav")).string();
+    auto r = run_attune(std::string("speak --voice en-flite-awb --emotion ") + emotions[i] + " --out " + out +
+                        " 'Nobody told me the meeting was moved to today.'");
+    SKIP_IF_NOT_BUILT(r);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    summaries[i] = nlohmann::json::parse(r.out);
+    const AudioBuffer a = audio::load_audio(out);
+    const audio::Prosody p = audio::analyse_prosody(a.samples, a.sample_rate);
+    f0[i] = p.get("f0_p50_hz");
+    loudness[i] = p.get("loudness_db");
+  }
+  EXPECT_EQ(summaries[0]["engine"], "flite");
+  EXPECT_EQ(summaries[0]["engine_voice"], "awb");
+  EXPECT_LT(f0[0], f0[1]);
+  EXPECT_LT(loudness[0], loudness[1]);
 }
 
 TEST(SpeakCli, ErrorsAreOneLineAndLeaveNoFile) {
   TempDir dir;
   const std::string out = (dir / "c.wav").string();
-  for (const std::string& args : {"speak --emotion bored --out " + out + " hi", "speak --out " + out + " ' ... '"}) {
+  // For each engine: a bad voice name, empty text, text with nothing to say.
+  for (const std::string& args :
+       {"speak --emotion bored --out " + out + " hi", "speak --out " + out + " ' ... '",
+        "speak --voice en-flite-nobody --out " + out + " hi", "speak --voice en-flite-slt --out " + out + " ''",
+        "speak --voice en-female-1 --out " + out + " ''", "speak --voice en-flite-kal16 --out " + out + " ' ... '",
+        "speak --engine flite --lang zh --out " + out + " hi"}) {
     auto r = run_attune(args);
     SKIP_IF_NOT_BUILT(r);
     EXPECT_EQ(r.exit_code, 1) << args << ": " << r.err;

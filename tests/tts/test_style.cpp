@@ -113,35 +113,35 @@ TEST(Voices, BuiltInVoicesCoverBothSexesInBothLanguages) {
   }
   EXPECT_GE(english_male, 3);
   EXPECT_GE(english_female, 3);
-  EXPECT_EQ(find_voice("en-female-1").espeak_voice, "en-us+f2");
+  EXPECT_EQ(find_voice("en-female-1").engine_voice, "en-us+f2");
   EXPECT_NE(config_error_of([] { find_voice("nobody"); }).find("en-male-1"), std::string::npos);
 }
 
 TEST(Voices, RandomVoiceIsDeterministicForASeedAndVariesAcrossSeeds) {
   Voice a = random_voice(42, "en"), b = random_voice(42, "en");
   EXPECT_EQ(a.name, b.name);
-  EXPECT_EQ(a.espeak_voice, b.espeak_voice);
+  EXPECT_EQ(a.engine_voice, b.engine_voice);
   EXPECT_EQ(a.base_pitch, b.base_pitch);
   EXPECT_EQ(a.base_rate_wpm, b.base_rate_wpm);
-  std::set<std::string> espeak_voices, sexes;
+  std::set<std::string> engine_voices, sexes;
   std::set<double> pitches;
   for (uint64_t seed = 0; seed < 64; ++seed) {
     Voice v = random_voice(seed, "en");
     EXPECT_NO_THROW(v.validate());
     EXPECT_LE(std::abs(v.base_pitch), 2.0);
     EXPECT_NEAR(v.base_rate_wpm, 175, 17.5 + 1e-9);
-    espeak_voices.insert(v.espeak_voice);
+    engine_voices.insert(v.engine_voice);
     sexes.insert(v.sex);
     pitches.insert(v.base_pitch);
   }
-  EXPECT_GE(espeak_voices.size(), 6u);
+  EXPECT_GE(engine_voices.size(), 6u);
   EXPECT_EQ(sexes.size(), 2u);
   EXPECT_EQ(pitches.size(), 64u);
   for (uint64_t seed = 0; seed < 16; ++seed) {
     EXPECT_EQ(random_voice(seed, "en", "female").sex, "female");
     Voice zh = random_voice(seed, "zh", "male");
     EXPECT_EQ(zh.sex, "male");
-    EXPECT_EQ(zh.espeak_voice.rfind("cmn", 0), 0u) << zh.espeak_voice;
+    EXPECT_EQ(zh.engine_voice.rfind("cmn", 0), 0u) << zh.engine_voice;
   }
   EXPECT_NE(config_error_of([] { random_voice(1, "fr"); }).find("fr"), std::string::npos);
   EXPECT_NE(config_error_of([] { random_voice(1, "en", "other"); }).find("other"), std::string::npos);
@@ -207,8 +207,8 @@ TEST(EspeakMapping, TextNeverBecomesMarkupOrAnArgument) {
 
 TEST(EspeakMapping, VoiceNamesAreCheckedBeforeTheyReachEspeak) {
   Voice v = find_voice("en-male-1");
-  v.espeak_voice = "en-us; rm -rf /";
-  EXPECT_NE(config_error_of([&] { v.validate(); }).find("espeak_voice"), std::string::npos);
+  v.engine_voice = "en-us; rm -rf /";
+  EXPECT_NE(config_error_of([&] { v.validate(); }).find("engine_voice"), std::string::npos);
 }
 
 TEST(MakeTalker, KnowsEspeakAndNamesTheKnownBackEnds) {

