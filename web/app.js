@@ -344,7 +344,8 @@ $('restart').addEventListener('click', async () => {
     $('model').textContent = m.attune?.description ?? m.id;
     const voices = m.attune?.voices;
     if (voices?.length) {
-      const chosen = $('voice').value;
+      // The server's default voice (chosen by `attune eval talkers`), else the first.
+      const chosen = m.attune?.default_voice;
       $('voice').innerHTML = voices.map((v) => `<option value="${escapeHtml(v)}">${escapeHtml(v)}</option>`).join('');
       $('voice').value = voices.includes(chosen) ? chosen : voices[0];
     }

@@ -329,7 +329,8 @@ struct Server::Impl {
                                          {{"description", model.describe()},
                                           {"context_length", model.context_length()},
                                           {"emotions", emotion_labels()},
-                                          {"voices", voice_names()}}}}})}});
+                                          {"voices", voice_names()},
+                                          {"default_voice", options.session.voice}}}}})}});
     });
     http.Post("/v1/chat/completions",
               guarded([this](const httplib::Request& req, httplib::Response& res) { chat(req, res); }));

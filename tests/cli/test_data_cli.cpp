@@ -71,6 +71,10 @@ TEST(DataCli, BuildsVoicedDialoguesWithThinkingAndShards) {
   EXPECT_NE(samples.find("&lt;think&gt;"), std::string::npos);
   json stats = json::parse(common::read_file(out + "/stats.json"));
   EXPECT_GT(stats["total"]["audio_hours"].get<double>(), 0.0);
+  // The split of synthetic turns by talker engine (no --flite-share: espeak-ng speaks them all).
+  EXPECT_GT(stats["total"]["synthetic_turns"].get<int64_t>(), 0);
+  EXPECT_EQ(stats["total"]["synthetic_turns_by_engine"]["espeak"], stats["total"]["synthetic_turns"]);
+  EXPECT_NE(s.out.find("synthetic turns by talker engine: espeak"), std::string::npos) << s.out;
 }
 
 TEST(DataCli, AblationModesReuseTheVoicesOfAFullBuild) {

@@ -9,6 +9,7 @@
 #include "common/file_util.h"
 #include "data/voicing.h"
 #include "support/test_support.h"
+#include "tts/flite_talker.h"
 
 namespace attune::data {
 namespace {
@@ -93,6 +94,48 @@ TEST(Voicing, MismatchTurnsKeepTheWordsLabelAndTakeTheVoicesEmotion) {
   }
   // A turn whose words carry their own emotion keeps it.
   EXPECT_EQ(d.turns[2].emotion, "happy");
+}
+
+TEST(Voicing, FliteShareSpeaksThatShareOfDialoguesWithFliteVoicesReproducibly) {
+  if (!tts::flite_available()) GTEST_SKIP() << "attune-flite not built (flite1-dev); skipping";
+  testing::TempDir a, b;
+  Diagnostics diag;
+  // Every dialogue with Flite: the profiles still show in the measured deltas, and a seed repeats.
+  Dialogue da = three_turns("sad"), db = three_turns("sad");
+  DialogueMeasures m =
+      Voicer(VoicingOptions{.seed = 4, .flite_share = 1, .mismatch_rate = 0}, a.path()).voice(da, a.path(), diag);
+  Voicer(VoicingOptions{.seed = 4, .flite_share = 1, .mismatch_rate = 0}, b.path()).voice(db, b.path(), diag);
+  EXPECT_EQ(tts::voice_engine(da.turns[0].voice->speaker), "flite") << da.turns[0].voice->speaker;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(common::read_file(a.path() / da.turns[i].split_audio_file),
+              common::read_file(b.path() / db.turns[i].split_audio_file));
+  }
+  assign_voice_deltas(da, m, std::nullopt);
+  EXPECT_LT(*da.turns[2].voice->pitch_delta_st, -1.5);
+  EXPECT_LT(*da.turns[2].voice->loudness_delta_db, -3);
+
+  // Half: a seeded per-dialogue choice; none: every speaker is espeak-ng's, as before.
+  for (double share : {0.5, 0.0}) {
+    int flite = 0;
+    Voicer voicer(VoicingOptions{.seed = 2, .flite_share = share, .mismatch_rate = 0}, a.path());
+    for (int k = 0; k < 40; ++k) {
+      Dialogue d;
+      d.dialogue_id = "share_" + std::to_string(k);
+      d.meta.corpus = "dailydialog";
+      Turn t;
+      t.turn_id = 1;
+      t.text = "Hi.";
+      t.emotion = "neutral";
+      d.turns.push_back(t);
+      voicer.voice(d, a.path(), diag);
+      flite += tts::voice_engine(d.turns[0].voice->speaker) == "flite";
+    }
+    if (share == 0)
+      EXPECT_EQ(flite, 0);
+    else
+      EXPECT_TRUE(flite >= 12 && flite <= 28) << flite << " of 40";
+  }
+  EXPECT_THROW(VoicingOptions{.flite_share = 1.5}.validate(), ConfigError);
 }
 
 TEST(Voicing, SameSeedSameAudio) {

@@ -211,12 +211,14 @@ TEST(EspeakMapping, VoiceNamesAreCheckedBeforeTheyReachEspeak) {
   EXPECT_NE(config_error_of([&] { v.validate(); }).find("engine_voice"), std::string::npos);
 }
 
-TEST(MakeTalker, KnowsEspeakAndNamesTheKnownBackEnds) {
-  EXPECT_EQ(make_talker()->name(), "espeak");
+TEST(MakeTalker, KnowsBothEnginesAndNamesTheKnownBackEnds) {
+  EXPECT_EQ(make_talker()->name(), "auto");
+  EXPECT_EQ(make_talker("espeak")->name(), "espeak");
+  EXPECT_EQ(make_talker("flite")->name(), "flite");
   EXPECT_EQ(make_talker("espeak")->sample_rate(), 16000);
   std::string message = config_error_of([] { make_talker("vits"); });
   EXPECT_NE(message.find("'vits'"), std::string::npos);
-  EXPECT_NE(message.find("espeak"), std::string::npos);
+  EXPECT_NE(message.find("known: auto, espeak, flite"), std::string::npos) << message;
 }
 
 TEST(StyleAttributes, HandDerivedValuesAndTheInverse) {
