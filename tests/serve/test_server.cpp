@@ -24,6 +24,7 @@
 #include "serve/server.h"
 #include "serve/session_store.h"
 #include "support/test_support.h"
+#include "tts/flite_talker.h"
 #include "tts/talker.h"
 
 namespace attune::serve {
@@ -127,6 +128,12 @@ TEST_F(ServerTest, HealthModelsMetricsAndThePage) {
   const json m = json::parse(models->body);
   EXPECT_EQ(m["object"], "list");
   EXPECT_EQ(m["data"][0]["id"], "attune-small");
+  // Both talker engines' voices, and the default (chosen by `attune eval talkers`) among them.
+  const json& voices = m["data"][0]["attune"]["voices"];
+  for (const char* v : {"en-female-2", "en-flite-slt", "en-flite-kal16", "zh-female-1"}) {
+    EXPECT_NE(std::find(voices.begin(), voices.end(), v), voices.end()) << v;
+  }
+  EXPECT_EQ(m["data"][0]["attune"]["default_voice"], SessionOptions{}.voice);
   auto page = c.Get("/");
   ASSERT_TRUE(page);
   EXPECT_NE(page->body.find("<script src=\"/app.js\">"), std::string::npos);
@@ -199,6 +206,22 @@ TEST_F(ServerTest, SpokenTurnWholeAndStreamedAgree) {
   const json& last = events.back();
   EXPECT_EQ(last["choices"][0]["finish_reason"], whole["choices"][0]["finish_reason"]);
   EXPECT_EQ(last["attune"]["emotion"], x["emotion"]);
+
+  // The same turn spoken by a Flite voice (when attune-flite is built): the same words, other audio.
+  if (tts::flite_available()) {
+    json flite = body;
+    flite["audio"] = {{"voice", "en-flite-awb"}};
+    const auto [flite_status, flite_reply] = post(flite);
+    ASSERT_EQ(flite_status, 200) << flite_reply.dump();
+    const json& fm = flite_reply["choices"][0]["message"];
+    EXPECT_EQ(fm["content"], text);
+    if (!text.empty()) {
+      EXPECT_GT(
+          audio::decode_audio(*common::base64_decode(fm["audio"]["data"].get<std::string>()), "reply").duration_s(),
+          0.3);
+      EXPECT_NE(fm["audio"]["data"], message["audio"]["data"]);
+    }
+  }
 }
 
 // A session kept on the server and a stateless client resending the dialogue reach the same second reply.
@@ -257,6 +280,13 @@ TEST_F(ServerTest, ErrorsAreJsonWithTheRightStatusAndTheServerGoesOn) {
                           .dump(),
                       "application/json"),
                400, "invalid_request_error");
+  // A bad voice: 400 naming the voices of both engines.
+  const auto [bad_voice, error] = post(
+      {{"messages", {user_audio(*first_)}}, {"audio", {{"voice", "en-flite-bob"}}}, {"modalities", {"text", "audio"}}});
+  EXPECT_EQ(bad_voice, 400);
+  const std::string message = error["error"]["message"];
+  EXPECT_NE(message.find("en-female-1"), std::string::npos) << message;
+  EXPECT_NE(message.find("en-flite-slt"), std::string::npos) << message;
   expect_error(c.Post("/v1/chat/completions", std::string(5u << 20, ' '), "application/json"), 413,
                "invalid_request_error");
   expect_error(c.Get("/v1/nothing"), 404, "not_found_error");
