@@ -67,15 +67,7 @@ SpeechEncoder load_fixture_encoder(SpeechEncoderOptions options = {}) {
   return encoder;
 }
 
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_message_of;
 
 // ---- hand-derived cases -----------------------------------------------------------------------------
 
@@ -204,7 +196,7 @@ TEST(SpeechEncoder, LogMelInputFromTheExtractor) {
   wrong.n_mels = 128;
   wrong.frames = 10;
   wrong.data.assign(128 * 10, 0.0f);
-  const std::string err = error_of([&] { encoder->encode(wrong); });
+  const std::string err = error_message_of([&] { encoder->encode(wrong); });
   EXPECT_NE(err.find("128 mel bins"), std::string::npos) << err;
   EXPECT_NE(err.find("num_mel_bins is 80"), std::string::npos) << err;
 }
@@ -311,25 +303,26 @@ TEST(SpeechEncoder, BadCheckpointsNameTheTensor) {
     SpeechEncoder encoder(tiny_config());
     load_weights(*encoder, io::SafetensorsCheckpoint::open(path));
   };
-  std::string err = error_of([&] { load(write_variant(dir, "model.encoder.", "layers.1.fc1.bias")); });
+  std::string err = error_message_of([&] { load(write_variant(dir, "model.encoder.", "layers.1.fc1.bias")); });
   EXPECT_NE(err.find("missing 1 tensor"), std::string::npos) << err;
   EXPECT_NE(err.find("model.encoder.layers.1.fc1.bias"), std::string::npos) << err;
 
-  err =
-      error_of([&] { load(write_variant(dir, "model.encoder.", "", "model.encoder.layers.0.self_attn.k_proj.bias")); });
+  err = error_message_of(
+      [&] { load(write_variant(dir, "model.encoder.", "", "model.encoder.layers.0.self_attn.k_proj.bias")); });
   EXPECT_NE(err.find("unexpected tensor"), std::string::npos) << err;
   EXPECT_NE(err.find("model.encoder.layers.0.self_attn.k_proj.bias"), std::string::npos) << err;
 
   // A full Whisper checkpoint's decoder is not the encoder's business.
-  EXPECT_EQ(error_of([&] { load(write_variant(dir, "model.encoder.", "", "model.decoder.layers.0.fc1.weight")); }),
-            "(no error)");
+  EXPECT_EQ(
+      error_message_of([&] { load(write_variant(dir, "model.encoder.", "", "model.decoder.layers.0.fc1.weight")); }),
+      "(no error)");
 
-  err = error_of([&] { load(write_variant(dir, "model.encoder.", "", "", "conv1.weight")); });
+  err = error_message_of([&] { load(write_variant(dir, "model.encoder.", "", "", "conv1.weight")); });
   EXPECT_NE(err.find("model.encoder.conv1.weight"), std::string::npos) << err;
   EXPECT_NE(err.find("[3, 3]"), std::string::npos) << err;
   EXPECT_NE(err.find("[32, 80, 3]"), std::string::npos) << err;
 
-  err = error_of([&] { load(write_variant(dir, "something.else.")); });
+  err = error_message_of([&] { load(write_variant(dir, "something.else.")); });
   EXPECT_NE(err.find("no Whisper encoder tensors"), std::string::npos) << err;
   EXPECT_NE(err.find("model.encoder.conv1.weight"), std::string::npos) << err;
 }
@@ -339,27 +332,27 @@ TEST(SpeechEncoder, BadInputsAreClearErrors) {
   SpeechEncoderOptions strict;
   strict.allow_long_input = false;
   SpeechEncoder encoder(tiny_config(24), strict);
-  std::string err = error_of([&] { encoder->encode(torch::zeros({128, 20})); });
+  std::string err = error_message_of([&] { encoder->encode(torch::zeros({128, 20})); });
   EXPECT_NE(err.find("num_mel_bins is 80"), std::string::npos) << err;
-  err = error_of([&] { encoder->encode(torch::zeros({80, 49})); });
+  err = error_message_of([&] { encoder->encode(torch::zeros({80, 49})); });
   EXPECT_NE(err.find("allow_long_input"), std::string::npos) << err;
   EXPECT_NE(err.find("49 mel frames"), std::string::npos) << err;
-  EXPECT_EQ(error_of([&] { encoder->encode(torch::zeros({80, 48})); }), "(no error)");
-  err = error_of([&] { encoder->encode(torch::zeros({80, 0})); });
+  EXPECT_EQ(error_message_of([&] { encoder->encode(torch::zeros({80, 48})); }), "(no error)");
+  err = error_message_of([&] { encoder->encode(torch::zeros({80, 0})); });
   EXPECT_NE(err.find("no frames"), std::string::npos) << err;
-  err = error_of([&] { encoder->forward(torch::zeros({2, 80, 10}), torch::tensor({10, 11}, torch::kInt64)); });
+  err = error_message_of([&] { encoder->forward(torch::zeros({2, 80, 10}), torch::tensor({10, 11}, torch::kInt64)); });
   EXPECT_NE(err.find("lengths must be in [1, 10]"), std::string::npos) << err;
 
   SpeechEncoderOptions short_limit;
   short_limit.max_audio_seconds = 1.0;
   SpeechEncoder limited(tiny_config(24), short_limit);
-  err = error_of([&] { limited->encode(torch::zeros({80, 101})); });
+  err = error_message_of([&] { limited->encode(torch::zeros({80, 101})); });
   EXPECT_NE(err.find("max_audio_seconds"), std::string::npos) << err;
   EXPECT_NE(err.find("101 mel frames"), std::string::npos) << err;
 
   io::WhisperConfig bad = tiny_config();
   bad.encoder_attention_heads = 5;
-  err = error_of([&] { SpeechEncoder e(bad); });
+  err = error_message_of([&] { SpeechEncoder e(bad); });
   EXPECT_NE(err.find("encoder_attention_heads"), std::string::npos) << err;
 }
 
@@ -439,18 +432,18 @@ TEST(Adapter, BatchWithLengthsEqualsRowsAlone) {
 TEST(Adapter, BadConfigsAndInputs) {
   auto c = fixture_adapter_config("conv");
   c.type = "lstm";
-  std::string err = error_of([&] { Adapter a(c); });
+  std::string err = error_message_of([&] { Adapter a(c); });
   EXPECT_NE(err.find("adapter.type"), std::string::npos) << err;
   c = fixture_adapter_config("conv");
   c.activation = "mish";
-  err = error_of([&] { Adapter a(c); });
+  err = error_message_of([&] { Adapter a(c); });
   EXPECT_NE(err.find("adapter.activation"), std::string::npos) << err;
   c = fixture_adapter_config("concat_mlp");
   c.stride = 0;
-  err = error_of([&] { Adapter a(c); });
+  err = error_message_of([&] { Adapter a(c); });
   EXPECT_NE(err.find("adapter.stride"), std::string::npos) << err;
   Adapter a(fixture_adapter_config("concat_mlp"));
-  err = error_of([&] { a->adapt(torch::zeros({10, 31})); });
+  err = error_message_of([&] { a->adapt(torch::zeros({10, 31})); });
   EXPECT_NE(err.find("adapter.input_size"), std::string::npos) << err;
 }
 

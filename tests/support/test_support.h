@@ -8,7 +8,20 @@
 #include <optional>
 #include <string>
 
+#include "attune/error.h"
+
 namespace attune::testing {
+
+// The message of the E that `fn` throws, or "(no error)" when it throws none.
+template <typename E = Error, typename Fn>
+std::string error_message_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 // ../shared (ATTUNE_SHARED_DIR), or nullopt when it is absent on this machine.
 std::optional<std::filesystem::path> shared_dir();

@@ -31,14 +31,7 @@ Measured measure(const AudioBuffer& a) {
   return {p.get("f0_p50_hz"), p.get("loudness_db"), a.duration_s()};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_message_of;
 
 TEST(FliteControls, FollowTheStyleRelativeToTheVoice) {
   Voice v = find_voice("en-flite-rms");
@@ -74,9 +67,9 @@ TEST(FliteVoices, AreBuiltInWithTheirEngine) {
   // Seeded Flite speakers: English only, both sexes, the same for the same seed.
   EXPECT_EQ(random_voice(5, "en", "female", "flite").engine_voice, "slt");
   EXPECT_EQ(random_voice(9, "en", "male", "flite").to_string(), random_voice(9, "en", "male", "flite").to_string());
-  EXPECT_NE(error_of([] { random_voice(1, "zh", std::nullopt, "flite"); }).find("no flite voice speaks 'zh'"),
+  EXPECT_NE(error_message_of([] { random_voice(1, "zh", std::nullopt, "flite"); }).find("no flite voice speaks 'zh'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { random_voice(1, "en", std::nullopt, "piper"); }).find("piper"), std::string::npos);
+  EXPECT_NE(error_message_of([] { random_voice(1, "en", std::nullopt, "piper"); }).find("piper"), std::string::npos);
   // Without an engine, random_voice keeps to espeak-ng, so earlier data builds stay the same.
   for (uint64_t seed = 0; seed < 50; ++seed) EXPECT_EQ(random_voice(seed, "en").engine, "espeak");
 }
@@ -121,17 +114,17 @@ TEST(FliteTalker, BadVoicesAreOneLineConfigErrorsAndEmptyTextIsEmptyAudio) {
   FliteTalker talker;
   Voice v = find_voice("en-flite-slt");
   v.engine_voice = "nobody";
-  std::string message = error_of([&] { talker.synthesize("Hi.", SpeechStyle{}, v); });
+  std::string message = error_message_of([&] { talker.synthesize("Hi.", SpeechStyle{}, v); });
   EXPECT_NE(message.find("flite has no voice 'nobody'; known: slt, rms, awb, kal16"), std::string::npos) << message;
-  message = error_of([&] { talker.synthesize("Hi.", SpeechStyle{}, find_voice("en-female-1")); });
+  message = error_message_of([&] { talker.synthesize("Hi.", SpeechStyle{}, find_voice("en-female-1")); });
   EXPECT_NE(message.find("belongs to espeak; this talker speaks flite voices"), std::string::npos) << message;
-  message = error_of([&] { EspeakTalker().synthesize("Hi.", SpeechStyle{}, find_voice("en-flite-awb")); });
+  message = error_message_of([&] { EspeakTalker().synthesize("Hi.", SpeechStyle{}, find_voice("en-flite-awb")); });
   EXPECT_NE(message.find("belongs to flite; this talker speaks espeak voices"), std::string::npos) << message;
-  message = error_of([] { find_voice("en-flite-bob"); });
+  message = error_message_of([] { find_voice("en-flite-bob"); });
   EXPECT_NE(message.find("en-flite-kal16"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos);
   v.engine = "piper";
-  EXPECT_NE(error_of([&] { v.validate(); }).find("engine = 'piper'"), std::string::npos);
+  EXPECT_NE(error_message_of([&] { v.validate(); }).find("engine = 'piper'"), std::string::npos);
   REQUIRE_FLITE();
   EXPECT_EQ(talker.synthesize(" ... ", SpeechStyle{}, find_voice("en-flite-slt")).frames(), 0);
   EXPECT_EQ(talker.synthesize("", SpeechStyle{}, find_voice("en-flite-slt")).frames(), 0);
@@ -152,15 +145,16 @@ TEST(FliteTalker, AHungOrCrashingServerIsBoundedByTheTimeout) {
            {"hang.sh", "sleep 30"}, {"crash.sh", "kill -SEGV $$"}, {"garble.sh", "echo 'OK lots'"}}) {
     FliteTalker talker({.timeout_s = 0.5, .server = fake_server(dir, name, body)});
     const auto t0 = std::chrono::steady_clock::now();
-    const std::string message = error_of([&] { talker.synthesize("Hello there.", SpeechStyle{}, voice); });
+    const std::string message = error_message_of([&] { talker.synthesize("Hello there.", SpeechStyle{}, voice); });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_NE(message.find("failed twice"), std::string::npos) << name << ": " << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     EXPECT_LT(s, 10.0) << name;  // two attempts of 0.5 s each, not the 30 s the script would hang
   }
   FliteTalker missing({.server = (dir / "no-such-server").string()});
-  EXPECT_NE(error_of([&] { missing.synthesize("Hello.", SpeechStyle{}, voice); }).find("attune-flite not found"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message_of([&] { missing.synthesize("Hello.", SpeechStyle{}, voice); }).find("attune-flite not found"),
+      std::string::npos);
 }
 
 TEST(AutoTalker, SpeaksEachVoiceWithItsOwnEngine) {

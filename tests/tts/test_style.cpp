@@ -5,6 +5,7 @@
 #include <set>
 
 #include "attune/error.h"
+#include "support/test_support.h"
 #include "tts/espeak_talker.h"
 #include "tts/talker.h"
 
@@ -13,12 +14,7 @@ namespace {
 
 template <typename F>
 std::string config_error_of(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
+  return testing::error_message_of<ConfigError>(std::forward<F>(f));
 }
 
 TEST(EmotionStyle, CoversHumDialsSevenLabels) {

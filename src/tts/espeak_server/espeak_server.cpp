@@ -23,18 +23,18 @@
 #include <string>
 #include <vector>
 
+#include "tts/server_request.h"
+
 namespace {
+
+using attune::tts::read_request_text;
+using attune::tts::reply_error;
 
 std::vector<short> g_samples;
 
 int collect(short* wav, int n, espeak_EVENT*) {
   if (wav != nullptr && n > 0) g_samples.insert(g_samples.end(), wav, wav + n);
   return 0;  // continue
-}
-
-void reply_error(const char* what) {
-  std::printf("ERR %s\n", what);
-  std::fflush(stdout);
 }
 
 }  // namespace
@@ -52,12 +52,12 @@ int main() {
     int pitch = 0, wpm = 0, amplitude = 0;
     unsigned long n_bytes = 0;
     if (std::sscanf(line, "SYNTH %255s %d %d %d %lu", voice, &pitch, &wpm, &amplitude, &n_bytes) != 5 ||
-        n_bytes > (1ul << 24)) {
+        n_bytes > attune::tts::kMaxRequestBytes) {
       reply_error("malformed request line");
       return 2;
     }
-    std::string text(n_bytes, '\0');
-    if (n_bytes > 0 && std::fread(text.data(), 1, n_bytes, stdin) != n_bytes) return 0;  // client went away
+    std::string text;
+    if (!read_request_text(n_bytes, text)) return 0;  // client went away
     if (espeak_SetVoiceByName(voice) != EE_OK) {
       reply_error("unknown voice");
       continue;

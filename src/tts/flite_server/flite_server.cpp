@@ -28,6 +28,8 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include "tts/server_request.h"
+
 extern "C" {
 cst_voice* register_cmu_us_slt(const char* voxdir);
 cst_voice* register_cmu_us_rms(const char* voxdir);
@@ -36,6 +38,9 @@ cst_voice* register_cmu_us_kal16(const char* voxdir);
 }
 
 namespace {
+
+using attune::tts::read_request_text;
+using attune::tts::reply_error;
 
 struct ServedVoice {
   const char* name;
@@ -67,11 +72,6 @@ ServedVoice describe(const char* name, cst_voice* v) {
   return s;
 }
 
-void reply_error(const char* what) {
-  std::printf("ERR %s\n", what);
-  std::fflush(stdout);
-}
-
 bool in_range(float v, float lo, float hi) { return std::isfinite(v) && v >= lo && v <= hi; }
 
 }  // namespace
@@ -94,12 +94,12 @@ int main() {
     float f0_ratio = 1, range_ratio = 1, rate_ratio = 1;
     unsigned long n_bytes = 0;
     if (std::sscanf(line, "SYNTH %63s %f %f %f %lu", name, &f0_ratio, &range_ratio, &rate_ratio, &n_bytes) != 5 ||
-        n_bytes > (1ul << 24)) {
+        n_bytes > attune::tts::kMaxRequestBytes) {
       reply_error("malformed request line");
       return 2;
     }
-    std::string text(n_bytes, '\0');
-    if (n_bytes > 0 && std::fread(text.data(), 1, n_bytes, stdin) != n_bytes) return 0;  // client went away
+    std::string text;
+    if (!read_request_text(n_bytes, text)) return 0;  // client went away
     const ServedVoice* served = nullptr;
     for (const auto& v : voices) {
       if (std::strcmp(v.name, name) == 0) served = &v;
