@@ -50,7 +50,7 @@ struct RuntimeOptions {
 
 struct SessionOptions {
   std::string system;                 // the system message; empty: none (the training data has none)
-  std::string voice = "en-female-2";  // the talker's voice (tts::builtin_voices; chosen by `attune eval talkers`)
+  std::string voice = "en-female-1";  // the talker's voice (tts::builtin_voices; chosen by `attune eval talkers`)
   int64_t max_new_tokens = 320;       // per turn, thinking and reply together
   // Positions the dialogue may use (system, every turn's audio, thinking and reply): 0 means the
   // model's max_position_embeddings. When a turn would not fit, the oldest whole exchanges are

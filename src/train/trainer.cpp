@@ -87,6 +87,11 @@ Models build_models(const Recipe& r, const text::Tokenizer& tokenizer, at::Devic
   if (r.stage == 2) {
     auto head = model::TalkerHeadImpl::from_pretrained(r.from, m.slm->config().talker);
     m.talker = head ? model::TalkerHead(head) : model::TalkerHead(m.slm->config().talker);
+  } else if (r.stage == 1 && !r.from.empty()) {
+    // Stage 1 does not train the speech-style head, but a `from` that has one keeps it: the saved
+    // model must carry the weights its config.json announces.
+    if (auto head = model::TalkerHeadImpl::from_pretrained(r.from, m.slm->config().talker))
+      m.talker = model::TalkerHead(head);
   }
   const int64_t lm_vocab = m.language_model().config().vocab_size;
   if (lm_vocab < tokenizer.vocab_size()) {
