@@ -18,15 +18,6 @@ namespace {
 constexpr double kNeutralGain = 0.5;  // -6 dB: Flite's voices peak near -3 dBFS
 constexpr double kNativeWpm = 175;    // Voice::base_rate_wpm that means "the voice's own rate"
 
-// Flite reads plain text: control characters (and with them any line structure) become spaces.
-std::string flite_text(std::string_view text) {
-  std::string out = clean_text(text);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return out;
-}
-
 }  // namespace
 
 void FliteOptions::validate() const {
@@ -85,7 +76,7 @@ AudioBuffer FliteTalker::synthesize(std::string_view text, const SpeechStyle& st
                                   fmt::join(names, ", ")));
   }
   AudioBuffer out{{}, options_.sample_rate, 1};
-  const std::string cleaned = flite_text(text);
+  const std::string cleaned = clean_text(text);  // Flite reads plain text: newlines are spaces to it
   if (!has_speakable_text(cleaned)) return out;
   if (!server_) throw Error("attune-flite not found: install flite1-dev (scripts/install-deps.sh) and rebuild attune");
 

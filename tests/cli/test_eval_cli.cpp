@@ -10,6 +10,7 @@
 
 #include "data/csv.h"
 #include "support/test_support.h"
+#include "tts/flite_talker.h"
 
 namespace attune {
 namespace {
@@ -106,6 +107,46 @@ TEST(EvalHumdialCli, TakesTheModelToMeasure) {
                           (dir.path() / "d.jsonl").string() + " --task t1 --out " + (dir.path() / "out").string());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("no-such-model: not a model directory"), std::string::npos) << r.err;
+}
+
+// `attune eval talkers` on one espeak-ng and one Flite voice, two sentences: every cell is counted, the
+// measured deltas move the way the emotion profiles say (sad lower, slower, softer; anger louder), and
+// the best voice is the one with the highest congruence in the table.
+TEST(EvalTalkersCli, MeasuresBothEnginesAndPicksTheMostCongruentVoice) {
+  if (!tts::flite_available()) GTEST_SKIP() << "attune-flite not built (flite1-dev); skipping";
+  if (testing::run_attune("eval --help").exit_code != 0) GTEST_SKIP() << "attune was built without the model (no eval)";
+  testing::TempDir dir;
+  const auto r = testing::run_attune(
+      "--threads 2 eval talkers --voices en-female-1,en-flite-slt --sentences 2 "
+      "--intensities 0.9 --out " +
+      dir.path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(dir.path() / "talkers.json"));
+  ASSERT_EQ(j["voices"].size(), 2u);
+  ASSERT_EQ(j["cells"].size(), 2u * 7);  // neutral once, six emotions at one intensity, per voice
+  std::string best;
+  double best_congruence = -1;
+  for (const auto& v : j["voices"]) {
+    if (v["congruence"].get<double>() > best_congruence) {
+      best_congruence = v["congruence"].get<double>();
+      best = v["voice"];
+    }
+  }
+  EXPECT_EQ(j["best_voice"], best);
+  for (const auto& c : j["cells"]) {
+    EXPECT_EQ(c["clips"], 2) << c.dump();
+    int64_t heard = 0;
+    for (const auto& [label, n] : c["heard"].items()) heard += n.get<int64_t>();
+    EXPECT_EQ(heard, 2) << c.dump();
+    const nlohmann::json& m = c["measured"];
+    if (c["emotion"] == "sad") {
+      EXPECT_LT(m["pitch_st"].get<double>(), -1.0) << c.dump();
+      EXPECT_LT(m["rate_ratio"].get<double>(), 0.9) << c.dump();
+      EXPECT_LT(m["loudness_db"].get<double>(), -3.0) << c.dump();
+    }
+    if (c["emotion"] == "anger") EXPECT_GT(m["loudness_db"].get<double>(), 3.0) << c.dump();
+  }
+  EXPECT_NE(r.out.find("best voice: " + best), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -68,15 +68,7 @@ SlmExample dialogue_example(int64_t samples_1, int64_t samples_2, int64_t slot_d
   return make_example(chat, {log_mel(samples_1, 180), log_mel(samples_2, 120)});
 }
 
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_message_of;
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   EXPECT_EQ(a.sizes(), b.sizes());
@@ -141,21 +133,21 @@ TEST(SpokenLanguageModel, SlotCountsThatDisagreeWithTheAudioAreClearErrors) {
   SpokenLanguageModel slm = tiny_slm();
   torch::NoGradGuard no_grad;
   SlmExample ex = dialogue_example(11200, 20800, /*slot_delta=*/1);
-  std::string err = error_of([&] { slm->prepare({ex}); });
+  std::string err = error_message_of([&] { slm->prepare({ex}); });
   EXPECT_NE(err.find("audio slot 0 (message 1) has 10 <|AUDIO|> tokens but its audio gives 9 adapter embeddings"),
             std::string::npos)
       << err;
   ex = dialogue_example(11200, 20800);
   ex.mels.pop_back();
-  err = error_of([&] { slm->prepare({ex}); });
+  err = error_message_of([&] { slm->prepare({ex}); });
   EXPECT_NE(err.find("2 audio slot run(s) but 1 log-mel input(s)"), std::string::npos) << err;
   ex = dialogue_example(11200, 20800);
   ex.mels[0] = torch::zeros({128, 70});
-  err = error_of([&] { slm->prepare({ex}); });
+  err = error_message_of([&] { slm->prepare({ex}); });
   EXPECT_NE(err.find("num_mel_bins is 80"), std::string::npos) << err;
   ex = dialogue_example(11200, 20800);
   ex.ids[3] = 100000;
-  err = error_of([&] { slm->prepare({ex}); });
+  err = error_message_of([&] { slm->prepare({ex}); });
   EXPECT_NE(err.find("outside the vocabulary"), std::string::npos) << err;
 }
 
@@ -337,33 +329,33 @@ TEST(SpokenLanguageModel, BadCompositesAreClearErrors) {
     io::write_safetensors(dir / "model.safetensors", tensors);
   };
   write_without("", "projector.weight");
-  std::string err = error_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
+  std::string err = error_message_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
   EXPECT_NE(err.find("belong to no component"), std::string::npos) << err;
   EXPECT_NE(err.find("projector.weight"), std::string::npos) << err;
 
   write_without("adapter.");
-  err = error_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
+  err = error_message_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
   EXPECT_NE(err.find("allow_untrained_adapter"), std::string::npos) << err;
   SlmLoadOptions lenient;
   lenient.allow_untrained_adapter = true;
-  EXPECT_EQ(error_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path(), lenient); }), "(no error)");
+  EXPECT_EQ(error_message_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path(), lenient); }), "(no error)");
 
   write_without("language_model.model.norm.");
-  err = error_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
+  err = error_message_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
   EXPECT_NE(err.find("language_model.model.norm.weight"), std::string::npos) << err;
 
   write_without("encoder.");
-  err = error_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
+  err = error_message_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
   EXPECT_NE(err.find("no encoder.* tensors"), std::string::npos) << err;
 
   write_without("", "encoder.model.encoder.layers.7.fc1.weight");
-  err = error_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
+  err = error_message_of([&] { SpokenLanguageModelImpl::from_pretrained(dir.path()); });
   EXPECT_NE(err.find("encoder.model.encoder.layers.7.fc1.weight"), std::string::npos) << err;
 
   // Config rules come first: an adapter that does not fit the language model.
   io::SlmConfig bad = tiny_slm_config();
   bad.adapter.output_size = 40;
-  err = error_of([&] { SpokenLanguageModel m(bad); });
+  err = error_message_of([&] { SpokenLanguageModel m(bad); });
   EXPECT_NE(err.find("adapter.output_size"), std::string::npos) << err;
 }
 
