@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "affect/speech_style.h"
 #include "attune/runtime.h"
 #include "model/fused_decode.h"
 #include "model/generate.h"
@@ -38,7 +39,7 @@ std::vector<attune::AudioBuffer> voice_examples(const std::string& path) {
   for (const auto& d : root["dialogues"]) {
     for (const auto& t : d["turns"]) {
       turns.push_back(talker->synthesize(t["text"].get<std::string>(),
-                                         attune::tts::emotion_style(t["emotion"].get<std::string>(), t["intensity"]),
+                                         attune::affect::emotion_style(t["emotion"].get<std::string>(), t["intensity"]),
                                          attune::tts::find_voice(d["voice"].get<std::string>())));
     }
   }
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     attune::RuntimeOptions ro;
     ro.threads = threads;
     ro.speak = false;
-    ro.dtype = "fp32";
+    ro.dtype = attune::Dtype::kFp32;
     const attune::Model model = attune::Model::load(model_dir, ro);
     // Per turn index: the samples of every round.
     std::vector<std::vector<double>> reuse_prefill(turns.size()), reread_prefill(turns.size());
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
     std::printf("same reply text in both modes: %zu of %zu turns\n", same, compared);
 
     // Decode speed and first reply token, fp32 vs bf16 (alternating rounds).
-    ro.dtype = "bf16";
+    ro.dtype = attune::Dtype::kBf16;
     const attune::Model model_bf16 = attune::Model::load(model_dir, ro);
     std::vector<double> rate32, rate16, reply32, reply16;
     for (int round = 0; round < rounds; ++round) {
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
         attune::model::cpu_has_native_bf16() ? "yes" : "no", 1000 * median(reply32), 1000 * median(reply16));
 
     // The fused decode path against libtorch op by op (fp32), and fused int8, alternating rounds.
-    ro.dtype = "int8";
+    ro.dtype = attune::Dtype::kInt8;
     const attune::Model model_int8 = attune::Model::load(model_dir, ro);
     std::vector<double> rate_torch, rate_fused, rate_int8, reply_torch, reply_fused, reply_int8;
     size_t same_fused = 0, compared_fused = 0;

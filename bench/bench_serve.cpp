@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "affect/speech_style.h"
 #include "attune/runtime.h"
 #include "audio/audio_file.h"
 #include "common/base64.h"
@@ -66,7 +67,7 @@ std::vector<attune::AudioBuffer> spoken_turns() {
   std::vector<attune::AudioBuffer> turns;
   for (const auto& [text, emotion] : lines)
     turns.push_back(
-        talker->synthesize(text, attune::tts::emotion_style(emotion, 0.8), attune::tts::find_voice("en-female-2")));
+        talker->synthesize(text, attune::affect::emotion_style(emotion, 0.8), attune::tts::find_voice("en-female-2")));
   return turns;
 }
 

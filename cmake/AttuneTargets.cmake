@@ -15,7 +15,7 @@ function(attune_module name)
 endfunction()
 
 # attune_use_torch(TARGET [PUBLIC]): link libtorch and reuse the shared precompiled header, so a
-# torch-heavy translation unit costs seconds, not ~16 s each (DESIGN.md, build-time hygiene).
+# torch-heavy translation unit costs seconds, not ~16 s each (docs/design.md, build-time hygiene).
 # Libraries whose users also need torch pass PUBLIC.
 function(attune_use_torch target)
   set(visibility PRIVATE)
@@ -31,11 +31,18 @@ function(attune_use_torch target)
     target_compile_options(attune_torch_pch PUBLIC -Wno-unused-parameter)
     target_precompile_headers(attune_torch_pch PRIVATE <torch/torch.h>)
     # Every user of the PCH must compile with the same code-model flags (no target sets PIC), or
-    # GCC rejects it (-Winvalid-pch says so) and each TU pays ~16 s again.
+    # GCC rejects it (-Winvalid-pch says so) and each TU pays ~16 s again. All are PIC (top CMakeLists.txt).
     target_compile_options(attune_torch_pch PUBLIC -Winvalid-pch)
   endif()
   target_link_libraries(${target} ${visibility} ${TORCH_LIBRARIES})
   target_link_libraries(${target} PRIVATE attune_torch_pch)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "EXECUTABLE")
+    # CMake compiles PIC executables with -fPIE, which the -fPIC header does not match: compile them
+    # -fPIC as well (code that still links into a position-independent executable).
+    set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+    target_compile_options(${target} PRIVATE -fPIC)
+  endif()
   target_precompile_headers(${target} REUSE_FROM attune_torch_pch)
 endfunction()
 

@@ -6,16 +6,18 @@
 #include <stdexcept>
 #include <string>
 
+#include "attune/export.h"
+
 namespace attune {
 
 // Base of all attune errors.
-class Error : public std::runtime_error {
+class ATTUNE_API Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 // Input data that cannot be used: missing, corrupt, truncated or malformed files, bad samples.
-class InputError : public Error {
+class ATTUNE_API InputError : public Error {
  public:
   using Error::Error;
   // "PATH: WHAT" — the usual shape of an input error.
@@ -23,13 +25,13 @@ class InputError : public Error {
 };
 
 // An option, config key or argument with a value that is not allowed.
-class ConfigError : public Error {
+class ATTUNE_API ConfigError : public Error {
  public:
   using Error::Error;
 };
 
 // The operating system refused something (cannot create, write or rename a file).
-class IoError : public Error {
+class ATTUNE_API IoError : public Error {
  public:
   using Error::Error;
 };

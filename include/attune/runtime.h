@@ -1,10 +1,12 @@
 // The spoken-dialogue runtime: load a model directory, open a session, feed the user's spoken turns,
 // and get back how the user sounded, how that moved across the dialogue, the model's (hidden)
-// reasoning, and an empathetic reply as text and speech. Torch-free: link attune_runtime.
+// reasoning, and an empathetic reply as text and speech. Torch-free: link libattune
+// (find_package(attune) -> attune::attune; examples/embed).
 //
 //   attune::Model model = attune::Model::load("models/attune-small");
 //   attune::Session session = model.open_session();
-//   attune::AudioBuffer turn = ...;                                // any rate, mono (audio::load_mono)
+//   attune::AudioBuffer turn = attune::load_audio("turn.wav");      // any rate and channels (attune/audio.h)
+//   attune::set_log_callback([](attune::LogLevel, std::string_view line) { ... });  // optional (attune/log.h)
 //   attune::TurnCallbacks cb;
 //   cb.on_text = [](std::string_view piece) { std::fputs(std::string(piece).c_str(), stdout); };
 //   cb.on_audio = [](const attune::AudioBuffer& chunk, size_t sentence) { play(chunk); };
@@ -28,19 +30,46 @@
 #include <vector>
 
 #include "attune/audio_buffer.h"
+#include "attune/export.h"
 #include "attune/speech_style.h"
 
 namespace attune {
 
+// Weights' number format. kAuto: bf16 on CUDA; on a CPU, fp32 for weights under 512 MB (small models
+// decode faster in fp32: bench_runtime) and bf16 above when the CPU has native bf16. kInt8: int8
+// language-model weights (CPU only).
+enum class Dtype { kAuto, kFp32, kBf16, kInt8 };
+
+// Where the model runs.
+struct Device {
+  enum class Kind { kAuto, kCpu, kCuda };
+  Kind kind = Kind::kAuto;  // kAuto: CUDA when available, else the CPU
+  int index = 0;            // the CUDA device's ordinal
+};
+
+// The speech engine that speaks replies: kAuto takes each voice's own (espeak-ng or Flite).
+enum class SpeechEngine { kAuto, kEspeak, kFlite };
+
+// Why generation stopped: the model's end-of-turn token, a stop string (attune generate), the token
+// budget, the context window, or the caller (TurnCallbacks::should_stop).
+enum class StopReason { kStopToken, kStopString, kMaxTokens, kContextFull, kCancelled };
+
+// Names as the CLI, the JSON outputs and the server use them ("fp32", "cuda:1", "espeak", "max tokens").
+ATTUNE_API std::string_view to_string(Dtype dtype);
+ATTUNE_API std::string to_string(const Device& device);
+ATTUNE_API std::string_view to_string(SpeechEngine engine);
+ATTUNE_API std::string_view to_string(StopReason reason);
+// The inverses for user input; ConfigError naming the value and the accepted ones.
+ATTUNE_API Dtype parse_dtype(std::string_view name);
+ATTUNE_API Device parse_device(std::string_view name);  // "auto", "cpu", "cuda" or "cuda:N"
+ATTUNE_API SpeechEngine parse_speech_engine(std::string_view name);
+
 struct RuntimeOptions {
-  // "fp32", "bf16", or "auto": bf16 on CUDA; on a CPU, fp32 for weights under 512 MB (small models
-  // decode faster in fp32: bench_runtime) and bf16 above when the CPU has native bf16.
-  std::string dtype = "auto";
-  std::string device = "auto";  // "cpu", "cuda", "cuda:N", or "auto"
-  int threads = 0;              // torch intra-op threads; <= 0: unchanged
-  // The speech engine: "auto" (each voice's own: espeak-ng or Flite), "espeak" or "flite".
-  std::string talker = "auto";
-  bool speak = true;  // synthesise the reply's audio (off: text only, no talker process)
+  Dtype dtype = Dtype::kAuto;
+  Device device;
+  int threads = 0;  // torch intra-op threads; <= 0: unchanged
+  SpeechEngine engine = SpeechEngine::kAuto;
+  bool speak = true;  // synthesise the reply's audio (off: text only, no speech-engine process)
   // For models with encoder heads (config.json "encoder_heads"), overrides of the model's own
   // settings: where the heard emotion comes from ("head" or "thinking"; "": the model's choice), and
   // the weight of the head's evidence on the thinking's emotion word (< 0: the model's; 0: none).
@@ -90,7 +119,7 @@ struct HeardEmotion {
   std::string source;
 };
 
-struct TurnTimings {
+struct ATTUNE_API TurnTimings {
   double audio_seconds = 0;      // duration of the user's turn
   double features = 0;           // log-mel extraction
   double encoder = 0;            // speech encoder + adapter
@@ -118,13 +147,13 @@ struct Reply {
   std::string thinking;      // the hidden reasoning (without its tags); shown only on request
   std::string text;          // the reply; never contains thinking tags
   SpeechStyle style;         // how the reply is spoken
-  std::string style_source;  // "talker head", "style line" or "default" (docs/runtime.md)
+  std::string style_source;  // "style head", "style line" or "default" (docs/runtime.md)
   AudioBuffer audio;         // the spoken reply (empty when speaking is off or the reply is empty)
   TurnTimings timings;
   std::vector<std::string> warnings;  // about the input audio and the context (one line each)
-  std::string stop_reason;            // "stop token", "max tokens", "context full"
-  int64_t context_tokens = 0;         // positions in use after this turn
-  size_t dropped_turns = 0;           // exchanges dropped so far to stay within the budget
+  StopReason stop_reason = StopReason::kStopToken;
+  int64_t context_tokens = 0;  // positions in use after this turn
+  size_t dropped_turns = 0;    // exchanges dropped so far to stay within the budget
 };
 
 struct TurnCallbacks {
@@ -133,14 +162,14 @@ struct TurnCallbacks {
   // The reply's audio, one sentence at a time, as soon as each is synthesised (in order, on the
   // calling thread of Session::turn).
   std::function<void(const AudioBuffer& chunk, size_t sentence)> on_audio;
-  // Asked before every generated token: true ends the turn there (stop_reason "cancelled"), e.g.
+  // Asked before every generated token: true ends the turn there (StopReason::kCancelled), e.g.
   // when the client that asked for it has gone.
   std::function<bool()> should_stop;
 };
 
 class Session;
 
-class Model {
+class ATTUNE_API Model {
  public:
   // A composite directory (config.json "model_type": "attune_slm", weights, tokenizer.json, and
   // optionally model_card.json). Throws ConfigError/InputError naming the file and what is wrong,
@@ -153,21 +182,21 @@ class Model {
 
   Session open_session(const SessionOptions& options = {}) const;
 
-  // "attune_slm: ... | bf16 on cpu | 17.0M parameters | talker head: yes"
+  // "attune_slm: ... | bf16 on cpu | 17.0M parameters | style head: yes"
   std::string describe() const;
   std::filesystem::path directory() const;
   int64_t context_length() const;  // max_position_embeddings
   double load_seconds() const;
-  bool has_talker_head() const;
+  bool has_style_head() const;
 
-  struct Impl;
+  struct ATTUNE_HIDDEN Impl;  // the implementation (session.cpp), not exported
 
  private:
   explicit Model(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
 
-class Session {
+class ATTUNE_API Session {
  public:
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -199,7 +228,7 @@ class Session {
   int64_t context_tokens() const;  // positions in use
   int64_t context_budget() const;
 
-  struct Impl;
+  struct ATTUNE_HIDDEN Impl;  // the implementation (session.cpp), not exported
 
  private:
   friend class Model;
@@ -208,6 +237,6 @@ class Session {
 };
 
 // The seven labels in the order of HeardEmotion::probabilities.
-const std::vector<std::string>& emotion_labels();
+ATTUNE_API const std::vector<std::string>& emotion_labels();
 
 }  // namespace attune

@@ -4,11 +4,13 @@
 
 #include <string>
 
+#include "attune/export.h"
+
 namespace attune {
 
 // Numbers are relative to the voice, so one style fits every voice.
-struct SpeechStyle {
-  std::string emotion = "neutral";  // one of HumDial's seven labels (tts::emotion_labels())
+struct ATTUNE_API SpeechStyle {
+  std::string emotion = "neutral";  // one of HumDial's seven labels (affect::emotion_labels())
   double intensity = 0.5;           // [0, 1]: how strongly the emotion shows
   double pitch_semitones = 0;       // pitch level relative to the voice's base, semitones, [-12, 12]
   double pitch_range = 1.0;         // multiplier of the intonation's excursions, [0, 3] (0: monotone)

@@ -328,13 +328,220 @@ double Prosody::get(const std::string& name) const {
   return values[i];
 }
 
+namespace {
+
+// The zero-padded, sanitised signal, its prefix energies and the frame grid every measurement reads.
+struct Framed {
+  double sr = 0;
+  int64_t n = 0, hop = 0, frame_len = 0, n_frames = 0, max_period = 0, pad = 0;
+  std::vector<float> x;
+  std::vector<double> energy;  // energy[i] = sum of x[0, i)^2
+  int64_t centre(int64_t f) const { return f * hop + hop / 2; }
+};
+
+Framed frame_signal(const float* samples, int64_t n, int sample_rate, const ProsodyOptions& options) {
+  Framed s;
+  s.sr = sample_rate;
+  s.n = n;
+  s.hop = std::max<int64_t>(1, std::llround(options.hop_s * s.sr));
+  s.frame_len = std::max<int64_t>(2, std::llround(options.frame_s * s.sr));
+  s.n_frames = n > 0 ? (n + s.hop - 1) / s.hop : 0;
+  s.max_period = static_cast<int64_t>(std::ceil(s.sr / options.pitch.min_f0_hz)) + 2;
+  s.pad = std::max(s.frame_len, 4 * s.max_period) + s.hop;
+  s.x.assign(static_cast<size_t>(n + 2 * s.pad), 0.0f);
+  for (int64_t i = 0; i < n; ++i) s.x[s.pad + i] = std::isfinite(samples[i]) ? samples[i] : 0.0f;
+  s.energy.assign(s.x.size() + 1, 0.0);
+  for (size_t i = 0; i < s.x.size(); ++i) s.energy[i + 1] = s.energy[i] + static_cast<double>(s.x[i]) * s.x[i];
+  return s;
+}
+
+struct Activity {
+  std::vector<double> mean_square, level;  // per frame: RMS window energy and its dB
+  double active_db = 0;                    // the activity threshold
+  std::vector<uint8_t> active;
+  int64_t first = -1, last = -1;  // first and last active frame
+  double phonation_s = 0;         // the active span without its pauses
+};
+
+// Loudness (RMS over a rectangular frame_s window, samples outside the signal not counted), activity
+// (frames within 25 dB of the utterance's 99th-percentile level), pauses (inactive stretches of
+// >= 150 ms between the first and last active frame) and the loudness functionals over active frames
+// (all frames when none is active: digital silence).
+Activity measure_loudness(const Framed& s, Prosody& out) {
+  Activity a;
+  a.mean_square.resize(s.n_frames);
+  out.loudness_db.resize(s.n_frames);
+  for (int64_t f = 0; f < s.n_frames; ++f) {
+    const int64_t lo = std::max<int64_t>(0, s.centre(f) - s.frame_len / 2);
+    const int64_t hi = std::min<int64_t>(s.n, s.centre(f) - s.frame_len / 2 + s.frame_len);
+    a.mean_square[f] = (s.energy[s.pad + hi] - s.energy[s.pad + lo]) / static_cast<double>(hi - lo);
+    out.loudness_db[f] = static_cast<float>(std::max(kFloorDb, 10.0 * std::log10(a.mean_square[f] + 1e-30)));
+  }
+  a.level.assign(out.loudness_db.begin(), out.loudness_db.end());
+  a.active_db = std::max(kAbsoluteSilenceDb, percentile(a.level, 0.99) - kActiveBelowRefDb);
+  a.active.resize(s.n_frames);
+  for (int64_t f = 0; f < s.n_frames; ++f) {
+    a.active[f] = a.level[f] > a.active_db;
+    if (a.active[f]) {
+      if (a.first < 0) a.first = f;
+      a.last = f;
+    }
+  }
+  int64_t pause_frames = 0;
+  const int64_t min_pause = static_cast<int64_t>(std::ceil(kMinPauseS / out.hop_s - 1e-9));
+  for (int64_t f = a.first; f >= 0 && f <= a.last;) {
+    if (a.active[f]) {
+      ++f;
+      continue;
+    }
+    int64_t end = f;
+    while (end <= a.last && !a.active[end]) ++end;
+    if (end - f >= min_pause) pause_frames += end - f;
+    f = end;
+  }
+  const int64_t span_frames = a.first >= 0 ? a.last - a.first + 1 : 0;
+  out.values[kPauseRatio] = span_frames > 0 ? static_cast<double>(pause_frames) / span_frames : 1.0;
+  a.phonation_s = static_cast<double>(span_frames - pause_frames) * out.hop_s;
+
+  std::vector<double> t, db;
+  for (int64_t f = 0; f < s.n_frames; ++f)
+    if (a.active[f] || a.first < 0) t.push_back(s.centre(f) / s.sr), db.push_back(a.level[f]);
+  out.values[kLoudness] = mean(db);
+  out.values[kLoudnessStd] = stddev(db);
+  out.values[kLoudnessP20] = percentile(db, 0.20);
+  out.values[kLoudnessP80] = percentile(db, 0.80);
+  out.values[kLoudnessSlope] = slope(t, db);
+  return a;
+}
+
+// Spectral centroid and slope: Hann window of frame_s, mean over active frames.
+void measure_spectrum(const Framed& s, const Activity& a, int sample_rate, Prosody& out) {
+  SpectrumAnalyser spectrum(static_cast<int>(s.frame_len), sample_rate);
+  std::vector<double> centroids, slopes;
+  for (int64_t f = 0; f < s.n_frames; ++f) {
+    if (!a.active[f]) continue;
+    double c = 0.0, sl = 0.0;
+    if (spectrum.analyse(s.x.data() + s.pad + s.centre(f) - s.frame_len / 2, c, sl)) {
+      centroids.push_back(c);
+      slopes.push_back(sl);
+    }
+  }
+  out.values[kCentroid] = mean(centroids);
+  out.values[kSpectralSlope] = mean(slopes);
+}
+
+// F0 functionals over voiced active frames; returns which frames those are.
+std::vector<uint8_t> measure_f0(const Framed& s, const Activity& a, Prosody& out) {
+  const std::vector<float>& f0 = out.pitch.f0_hz;
+  std::vector<uint8_t> voiced(s.n_frames);
+  std::vector<double> t, hz, st;
+  int64_t n_active = 0;
+  for (int64_t f = 0; f < s.n_frames; ++f) {
+    voiced[f] = a.active[f] && f0[f] > 0.0f;
+    n_active += a.active[f];
+    if (!voiced[f]) continue;
+    t.push_back(s.centre(f) / s.sr);
+    hz.push_back(f0[f]);
+    st.push_back(12.0 * std::log2(f0[f] / 27.5));  // semitones re A0
+  }
+  out.values[kVoicedFraction] = n_active > 0 ? static_cast<double>(hz.size()) / n_active : 0.0;
+  if (!hz.empty()) {
+    out.values[kF0Mean] = mean(hz);
+    out.values[kF0Std] = stddev(hz);
+    out.values[kF0P20] = percentile(hz, 0.20);
+    out.values[kF0P50] = percentile(hz, 0.50);
+    out.values[kF0P80] = percentile(hz, 0.80);
+    out.values[kF0Range] = 12.0 * std::log2(percentile(hz, 0.95) / percentile(hz, 0.05));
+    out.values[kF0Slope] = slope(t, st);
+  }
+  return voiced;
+}
+
+// HNR (Boersma 1993): r = normalised cross-correlation at the pitch period, parabolic peak;
+// HNR = 10 log10(r / (1 - r)), averaged in dB over voiced active frames.
+void measure_hnr(const Framed& s, const std::vector<uint8_t>& voiced, Prosody& out) {
+  const std::vector<float>& f0 = out.pitch.f0_hz;
+  const int64_t window = std::max<int64_t>(s.max_period, s.frame_len);
+  std::vector<double> hnr;
+  for (int64_t f = 0; f < s.n_frames; ++f) {
+    if (!voiced[f]) continue;
+    const double period = s.sr / f0[f];
+    const int64_t lag0 = std::llround(period);
+    const int64_t a = s.pad + s.centre(f) - (window + lag0) / 2;
+    double r[5];
+    for (int k = 0; k < 5; ++k) r[k] = nccf(s.x.data(), s.energy, a, a + std::max<int64_t>(1, lag0 - 2 + k), window);
+    const int best = static_cast<int>(std::max_element(r + 1, r + 4) - r);
+    const double peak = parabola_peak(r[best - 1], r[best], r[best + 1]).second;
+    const double rr = std::clamp(peak, 1.0 - kHnrMaxR, kHnrMaxR);
+    hnr.push_back(10.0 * std::log10(rr / (1.0 - rr)));
+  }
+  out.values[kHnr] = mean(hnr);
+}
+
+// Jitter and shimmer over glottal cycles in voiced active runs.
+void measure_perturbation(const Framed& s, const std::vector<uint8_t>& voiced, const ProsodyOptions& options,
+                          Prosody& out) {
+  CycleStats stats;
+  const double shortest = s.sr / options.pitch.max_f0_hz, longest = s.sr / options.pitch.min_f0_hz;  // samples
+  for (int64_t f = 0; f < s.n_frames;) {
+    if (!voiced[f]) {
+      ++f;
+      continue;
+    }
+    int64_t end = f;
+    while (end < s.n_frames && voiced[end]) ++end;
+    const int64_t lo = f * s.hop, hi = std::min<int64_t>(s.n, end * s.hop);
+    track_cycles(s.x.data(), s.energy, s.pad, lo, hi, out.pitch.f0_hz, s.hop, f, end - 1, s.sr, shortest, longest,
+                 stats);
+    f = end;
+  }
+  if (stats.period_pairs > 0 && stats.sum_t > 0.0)
+    out.values[kJitter] =
+        100.0 * (stats.sum_abs_dt / stats.period_pairs) / (stats.sum_t / static_cast<double>(stats.periods));
+  if (stats.amp_pairs > 0) out.values[kShimmer] = stats.sum_abs_da_db / stats.amp_pairs;
+}
+
+// Syllable nuclei (de Jong & Wempe 2009): peaks of a smoothed intensity contour that are above the
+// activity threshold, voiced, and stand >= 2 dB above the dip before the next peak; per phonation second.
+void measure_speaking_rate(const Framed& s, const Activity& a, Prosody& out) {
+  const std::vector<float>& f0 = out.pitch.f0_hz;
+  const int64_t n_frames = s.n_frames;
+  std::vector<double> intensity(n_frames);
+  constexpr double kKernel[5] = {1.0, 4.0, 6.0, 4.0, 1.0};  // binomial, sigma = one hop
+  for (int64_t f = 0; f < n_frames; ++f) {
+    double sum = 0.0, w = 0.0;
+    for (int k = -2; k <= 2; ++k) {
+      if (f + k < 0 || f + k >= n_frames) continue;
+      sum += kKernel[k + 2] * a.mean_square[f + k];
+      w += kKernel[k + 2];
+    }
+    intensity[f] = std::max(kFloorDb, 10.0 * std::log10(sum / w + 1e-30));
+  }
+  std::vector<int64_t> peaks;
+  for (int64_t f = 1; f + 1 < n_frames; ++f)
+    if (intensity[f] > intensity[f - 1] && intensity[f] >= intensity[f + 1] && intensity[f] > a.active_db)
+      peaks.push_back(f);
+  int64_t nuclei = 0;
+  for (size_t i = 0; i < peaks.size(); ++i) {
+    const int64_t next = i + 1 < peaks.size() ? peaks[i + 1] : n_frames;
+    const double dip = *std::min_element(intensity.begin() + peaks[i], intensity.begin() + next);
+    // Voiced at the peak, give or take 20 ms: the smoothed peak can sit just off the voiced frames.
+    bool voiced_near = false;
+    const int64_t reach = std::llround(kNucleusVoicingReachS / out.hop_s);
+    for (int64_t g = std::max<int64_t>(0, peaks[i] - reach); g <= std::min(n_frames - 1, peaks[i] + reach); ++g)
+      voiced_near |= f0[g] > 0.0f;
+    if (intensity[peaks[i]] - dip >= kSyllableDipDb && voiced_near) ++nuclei;
+  }
+  out.values[kSpeakingRate] = a.phonation_s > 0.0 ? static_cast<double>(nuclei) / a.phonation_s : 0.0;
+}
+
+}  // namespace
+
 Prosody analyse_prosody(const float* samples, int64_t n, int sample_rate, const ProsodyOptions& options) {
   validate(n, samples, sample_rate, options);
   static_assert(kFeatureCount == 21);
   const double sr = sample_rate;
   const int64_t hop = std::max<int64_t>(1, std::llround(options.hop_s * sr));
-  const int64_t frame_len = std::max<int64_t>(2, std::llround(options.frame_s * sr));
-  const int64_t n_frames = n > 0 ? (n + hop - 1) / hop : 0;
 
   Prosody out;
   out.hop_s = static_cast<double>(hop) / sr;
@@ -353,181 +560,13 @@ Prosody analyse_prosody(const float* samples, int64_t n, int sample_rate, const 
     out.values[kLoudness] = out.values[kLoudnessP20] = out.values[kLoudnessP80] = kFloorDb;
     return out;
   }
-
-  // Zero-padded, sanitised copy and its prefix energies (every window below reads from these).
-  const int64_t max_period = static_cast<int64_t>(std::ceil(sr / options.pitch.min_f0_hz)) + 2;
-  const int64_t pad = std::max(frame_len, 4 * max_period) + hop;
-  std::vector<float> x(static_cast<size_t>(n + 2 * pad), 0.0f);
-  for (int64_t i = 0; i < n; ++i) x[pad + i] = std::isfinite(samples[i]) ? samples[i] : 0.0f;
-  std::vector<double> energy(x.size() + 1, 0.0);
-  for (size_t i = 0; i < x.size(); ++i) energy[i + 1] = energy[i] + static_cast<double>(x[i]) * x[i];
-  auto centre = [&](int64_t f) { return f * hop + hop / 2; };
-  const std::vector<float>& f0 = out.pitch.f0_hz;
-
-  // ---- loudness: RMS over a rectangular frame_s window, samples outside the signal not counted
-  std::vector<double> mean_square(n_frames);
-  out.loudness_db.resize(n_frames);
-  for (int64_t f = 0; f < n_frames; ++f) {
-    const int64_t a = std::max<int64_t>(0, centre(f) - frame_len / 2);
-    const int64_t b = std::min<int64_t>(n, centre(f) - frame_len / 2 + frame_len);
-    mean_square[f] = (energy[pad + b] - energy[pad + a]) / static_cast<double>(b - a);
-    out.loudness_db[f] = static_cast<float>(std::max(kFloorDb, 10.0 * std::log10(mean_square[f] + 1e-30)));
-  }
-
-  // ---- activity: frames within 25 dB of the utterance's 99th-percentile level; pauses are
-  // inactive stretches of >= 150 ms between the first and last active frame.
-  const std::vector<double> level(out.loudness_db.begin(), out.loudness_db.end());
-  const double active_db = std::max(kAbsoluteSilenceDb, percentile(level, 0.99) - kActiveBelowRefDb);
-  std::vector<uint8_t> active(n_frames);
-  int64_t first_active = -1, last_active = -1;
-  for (int64_t f = 0; f < n_frames; ++f) {
-    active[f] = level[f] > active_db;
-    if (active[f]) {
-      if (first_active < 0) first_active = f;
-      last_active = f;
-    }
-  }
-  int64_t pause_frames = 0;
-  const int64_t min_pause = static_cast<int64_t>(std::ceil(kMinPauseS / out.hop_s - 1e-9));
-  for (int64_t f = first_active; f >= 0 && f <= last_active;) {
-    if (active[f]) {
-      ++f;
-      continue;
-    }
-    int64_t end = f;
-    while (end <= last_active && !active[end]) ++end;
-    if (end - f >= min_pause) pause_frames += end - f;
-    f = end;
-  }
-  const int64_t span_frames = first_active >= 0 ? last_active - first_active + 1 : 0;
-  out.values[kPauseRatio] = span_frames > 0 ? static_cast<double>(pause_frames) / span_frames : 1.0;
-  const double phonation_s = static_cast<double>(span_frames - pause_frames) * out.hop_s;
-
-  // ---- loudness functionals over active frames (all frames when none is active: digital silence)
-  {
-    std::vector<double> t, db;
-    for (int64_t f = 0; f < n_frames; ++f)
-      if (active[f] || first_active < 0) t.push_back(centre(f) / sr), db.push_back(level[f]);
-    out.values[kLoudness] = mean(db);
-    out.values[kLoudnessStd] = stddev(db);
-    out.values[kLoudnessP20] = percentile(db, 0.20);
-    out.values[kLoudnessP80] = percentile(db, 0.80);
-    out.values[kLoudnessSlope] = slope(t, db);
-  }
-
-  // ---- spectral centroid and slope: Hann window of frame_s, mean over active frames
-  if (options.spectral) {
-    SpectrumAnalyser spectrum(static_cast<int>(frame_len), sample_rate);
-    std::vector<double> centroids, slopes;
-    for (int64_t f = 0; f < n_frames; ++f) {
-      if (!active[f]) continue;
-      double c = 0.0, s = 0.0;
-      if (spectrum.analyse(x.data() + pad + centre(f) - frame_len / 2, c, s)) {
-        centroids.push_back(c);
-        slopes.push_back(s);
-      }
-    }
-    out.values[kCentroid] = mean(centroids);
-    out.values[kSpectralSlope] = mean(slopes);
-  }
-
-  // ---- F0 functionals over voiced active frames
-  std::vector<uint8_t> voiced(n_frames);
-  {
-    std::vector<double> t, hz, st;
-    int64_t n_active = 0;
-    for (int64_t f = 0; f < n_frames; ++f) {
-      voiced[f] = active[f] && f0[f] > 0.0f;
-      n_active += active[f];
-      if (!voiced[f]) continue;
-      t.push_back(centre(f) / sr);
-      hz.push_back(f0[f]);
-      st.push_back(12.0 * std::log2(f0[f] / 27.5));  // semitones re A0
-    }
-    out.values[kVoicedFraction] = n_active > 0 ? static_cast<double>(hz.size()) / n_active : 0.0;
-    if (!hz.empty()) {
-      out.values[kF0Mean] = mean(hz);
-      out.values[kF0Std] = stddev(hz);
-      out.values[kF0P20] = percentile(hz, 0.20);
-      out.values[kF0P50] = percentile(hz, 0.50);
-      out.values[kF0P80] = percentile(hz, 0.80);
-      out.values[kF0Range] = 12.0 * std::log2(percentile(hz, 0.95) / percentile(hz, 0.05));
-      out.values[kF0Slope] = slope(t, st);
-    }
-  }
-
-  // ---- HNR (Boersma 1993): r = normalised cross-correlation at the pitch period, parabolic peak;
-  // HNR = 10 log10(r / (1 - r)), averaged in dB over voiced active frames.
-  if (options.hnr) {
-    const int64_t window = std::max<int64_t>(max_period, frame_len);
-    std::vector<double> hnr;
-    for (int64_t f = 0; f < n_frames; ++f) {
-      if (!voiced[f]) continue;
-      const double period = sr / f0[f];
-      const int64_t lag0 = std::llround(period);
-      const int64_t a = pad + centre(f) - (window + lag0) / 2;
-      double r[5];
-      for (int k = 0; k < 5; ++k) r[k] = nccf(x.data(), energy, a, a + std::max<int64_t>(1, lag0 - 2 + k), window);
-      const int best = static_cast<int>(std::max_element(r + 1, r + 4) - r);
-      const double peak = parabola_peak(r[best - 1], r[best], r[best + 1]).second;
-      const double rr = std::clamp(peak, 1.0 - kHnrMaxR, kHnrMaxR);
-      hnr.push_back(10.0 * std::log10(rr / (1.0 - rr)));
-    }
-    out.values[kHnr] = mean(hnr);
-  }
-
-  // ---- jitter and shimmer over glottal cycles in voiced active runs
-  {
-    CycleStats stats;
-    const double shortest = sr / options.pitch.max_f0_hz, longest = sr / options.pitch.min_f0_hz;  // samples
-    for (int64_t f = 0; f < n_frames;) {
-      if (!voiced[f]) {
-        ++f;
-        continue;
-      }
-      int64_t end = f;
-      while (end < n_frames && voiced[end]) ++end;
-      const int64_t lo = f * hop, hi = std::min<int64_t>(n, end * hop);
-      track_cycles(x.data(), energy, pad, lo, hi, f0, hop, f, end - 1, sr, shortest, longest, stats);
-      f = end;
-    }
-    if (stats.period_pairs > 0 && stats.sum_t > 0.0)
-      out.values[kJitter] =
-          100.0 * (stats.sum_abs_dt / stats.period_pairs) / (stats.sum_t / static_cast<double>(stats.periods));
-    if (stats.amp_pairs > 0) out.values[kShimmer] = stats.sum_abs_da_db / stats.amp_pairs;
-  }
-
-  // ---- syllable nuclei (de Jong & Wempe 2009): peaks of a smoothed intensity contour that are above
-  // the activity threshold, voiced, and stand >= 2 dB above the dip before the next peak.
-  {
-    std::vector<double> intensity(n_frames);
-    constexpr double kKernel[5] = {1.0, 4.0, 6.0, 4.0, 1.0};  // binomial, sigma = one hop
-    for (int64_t f = 0; f < n_frames; ++f) {
-      double s = 0.0, w = 0.0;
-      for (int k = -2; k <= 2; ++k) {
-        if (f + k < 0 || f + k >= n_frames) continue;
-        s += kKernel[k + 2] * mean_square[f + k];
-        w += kKernel[k + 2];
-      }
-      intensity[f] = std::max(kFloorDb, 10.0 * std::log10(s / w + 1e-30));
-    }
-    std::vector<int64_t> peaks;
-    for (int64_t f = 1; f + 1 < n_frames; ++f)
-      if (intensity[f] > intensity[f - 1] && intensity[f] >= intensity[f + 1] && intensity[f] > active_db)
-        peaks.push_back(f);
-    int64_t nuclei = 0;
-    for (size_t i = 0; i < peaks.size(); ++i) {
-      const int64_t next = i + 1 < peaks.size() ? peaks[i + 1] : n_frames;
-      const double dip = *std::min_element(intensity.begin() + peaks[i], intensity.begin() + next);
-      // Voiced at the peak, give or take 20 ms: the smoothed peak can sit just off the voiced frames.
-      bool voiced_near = false;
-      const int64_t reach = std::llround(kNucleusVoicingReachS / out.hop_s);
-      for (int64_t g = std::max<int64_t>(0, peaks[i] - reach); g <= std::min(n_frames - 1, peaks[i] + reach); ++g)
-        voiced_near |= f0[g] > 0.0f;
-      if (intensity[peaks[i]] - dip >= kSyllableDipDb && voiced_near) ++nuclei;
-    }
-    out.values[kSpeakingRate] = phonation_s > 0.0 ? static_cast<double>(nuclei) / phonation_s : 0.0;
-  }
+  const Framed s = frame_signal(samples, n, sample_rate, options);
+  const Activity activity = measure_loudness(s, out);
+  if (options.spectral) measure_spectrum(s, activity, sample_rate, out);
+  const std::vector<uint8_t> voiced = measure_f0(s, activity, out);
+  if (options.hnr) measure_hnr(s, voiced, out);
+  measure_perturbation(s, voiced, options, out);
+  measure_speaking_rate(s, activity, out);
   return out;
 }
 

@@ -57,8 +57,8 @@ std::string chat_model_dir(const ChatModelOptions& o) { return o.model.empty() ?
 
 Model load_chat_model(const ChatModelOptions& o, std::FILE* transcript) {
   RuntimeOptions options;
-  options.dtype = o.dtype;
-  options.device = o.device;
+  options.dtype = parse_dtype(o.dtype);
+  options.device = parse_device(o.device);
   options.threads = global_options().threads;
   options.speak = !o.no_speech;
   options.heard_from = o.heard_from;

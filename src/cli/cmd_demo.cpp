@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "attune/runtime.h"
 #include "audio/audio_file.h"
@@ -73,7 +74,7 @@ std::vector<DemoDialogue> read_examples(const fs::path& path) {
       if (!t.contains("intensity") || !t["intensity"].is_number())
         throw InputError(at, "\"intensity\": expected a number");
       turn.intensity = t["intensity"].get<double>();
-      (void)tts::emotion_style(turn.emotion, turn.intensity);  // validates both
+      (void)affect::emotion_style(turn.emotion, turn.intensity);  // validates both
       dialogue.turns.push_back(std::move(turn));
     }
     out.push_back(std::move(dialogue));
@@ -110,7 +111,7 @@ int run_demo(const DemoCliOptions& o) {
     for (size_t k = 0; k < d.turns.size(); ++k) {
       const DemoTurn& t = d.turns[k];
       const AudioBuffer clip =
-          talker->synthesize(t.text, tts::emotion_style(t.emotion, t.intensity), tts::find_voice(d.voice));
+          talker->synthesize(t.text, affect::emotion_style(t.emotion, t.intensity), tts::find_voice(d.voice));
       audio::write_audio(out_dir / d.id / fmt::format("user-{}.wav", k + 1), clip);
     }
   }

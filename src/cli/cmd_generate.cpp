@@ -193,7 +193,7 @@ void report(const GenerateCliOptions& o, const model::GenerateResult& r) {
                r.prompt_seconds > 0 ? static_cast<double>(r.prompt_tokens) / r.prompt_seconds : 0.0,
                static_cast<long long>(r.decode_steps), r.decode_seconds,
                r.decode_seconds > 0 ? static_cast<double>(r.decode_steps) / r.decode_seconds : 0.0,
-               static_cast<size_t>(n), std::string(model::stop_reason_name(r.stop_reason)).c_str());
+               static_cast<size_t>(n), std::string(to_string(r.stop_reason)).c_str());
 }
 
 const bool registered_generate = register_command(

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "cli/command.h"
@@ -88,7 +89,7 @@ int run(SpeakOptions o, bool lang_given) {
   }
   const auto format = audio::format_for_path(o.out);  // checks the extension before any work
   tts::Voice voice = resolve_voice(o, lang_given);
-  tts::SpeechStyle style = tts::emotion_style(o.emotion, o.intensity);
+  tts::SpeechStyle style = affect::emotion_style(o.emotion, o.intensity);
   style.rate *= o.rate;
   style.pitch_semitones += o.pitch;
   style.energy_db += o.energy;

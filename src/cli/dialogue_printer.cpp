@@ -127,7 +127,7 @@ nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector
                    {"style", r.style.to_string()},
                    {"style_source", r.style_source},
                    {"warnings", r.warnings},
-                   {"stop_reason", r.stop_reason},
+                   {"stop_reason", to_string(r.stop_reason)},
                    {"timings_s",
                     {{"audio", tm.audio_seconds},
                      {"features", tm.features},

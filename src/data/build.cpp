@@ -118,6 +118,124 @@ json write_shards(const std::vector<Dialogue>& dialogues, const fs::path& out, c
   return writer.finish();
 }
 
+namespace {
+
+// Step 1's result: the dialogues, per-corpus counts for the report, and (for a build that reuses
+// voices) the earlier build's question turns by dialogue, to keep their audio when the text comes back.
+struct ReadDialogues {
+  std::vector<Dialogue> dialogues;
+  json per_corpus = json::object();
+  std::map<std::string, std::vector<Turn>> old_questions;
+};
+
+ReadDialogues read_step(const BuildOptions& o, Diagnostics& diag) {
+  ReadDialogues r;
+  if (!o.reuse_voices.empty()) {
+    r.dialogues = read_dialogues((o.reuse_voices / "dialogues.jsonl").string());
+    for (Dialogue& d : r.dialogues) {
+      std::vector<Turn> kept;
+      for (Turn& t : d.turns) {
+        if (!t.split_audio_file.empty())
+          t.split_audio_file = resolve_audio(o.reuse_voices, t.split_audio_file).string();
+        const bool question = t.task == "t1" || t.task == "t2";  // rebuilt with the thinking
+        (question ? r.old_questions[d.dialogue_id] : kept).push_back(std::move(t));
+      }
+      d.turns = std::move(kept);
+      json& c = r.per_corpus[d.meta.corpus.empty() ? "unknown" : d.meta.corpus];
+      c["dialogues"] = (c.is_object() ? c.value("dialogues", 0) : 0) + 1;
+    }
+    spdlog::info("{}: {} dialogues with their voices", o.reuse_voices.string(), r.dialogues.size());
+    return r;
+  }
+  for (const std::string& name : o.corpora) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fs::path root = name == "humdial" ? o.humdial_path : o.data_root;
+    std::vector<Dialogue> part = read_corpus(name, o.split, root, diag);
+    if (o.limit > 0 && static_cast<int64_t>(part.size()) > o.limit) part.resize(static_cast<size_t>(o.limit));
+    r.per_corpus[name] = {{"dialogues", part.size()}, {"read_seconds", seconds_since(t0)}};
+    spdlog::info("{} {}: {} dialogues", name, o.split, part.size());
+    for (Dialogue& d : part) r.dialogues.push_back(std::move(d));
+  }
+  if (o.split == "train" && o.exclude_held_out) drop_held_out(r.dialogues, o.data_root, r.per_corpus, diag);
+  return r;
+}
+
+// Step 2: voice and measure (every turn with audio is measured, so recorded corpora get evidence
+// too), then each turn's prosody against its speaker's baseline.
+void voice_step(const BuildOptions& o, const VoicingOptions& voicing, std::vector<Dialogue>& dialogues,
+                const std::vector<char>& speak, Diagnostics& diag) {
+  const auto n = static_cast<int64_t>(dialogues.size());
+  std::vector<DialogueMeasures> measures(dialogues.size());
+  {
+    const int workers = common::effective_threads(o.threads, n);
+    std::vector<std::unique_ptr<Voicer>> voicers;
+    for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
+    // Only the dialogues that are voiced or measured count, so the ETA is not fooled by the rest.
+    const auto spoken = static_cast<int64_t>(std::count(speak.begin(), speak.end(), 1));
+    SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", spoken, "dialogues");
+    common::parallel_for(n, workers, [&](int64_t i, int w) {
+      if (!speak[i]) return;
+      Dialogue& d = dialogues[i];
+      guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
+      bar.advance();
+    });
+    bar.finish();
+  }
+  auto baselines = speaker_baselines(dialogues, measures);
+  for (size_t i = 0; i < dialogues.size(); ++i) {
+    Dialogue& d = dialogues[i];
+    std::optional<VoiceMeasure> baseline;
+    for (const Turn& t : d.turns) {
+      if (t.voice && t.voice->source == "recorded" && baselines.count(t.voice->speaker)) {
+        baseline = baselines.at(t.voice->speaker);
+        break;
+      }
+    }
+    assign_voice_deltas(d, measures[i], baseline);
+  }
+}
+
+// Step 3: IEAT thinking and T1/T2 questions; the new question turns are voiced like the rest. Clips of
+// the recorded speech corpora have no reply: they get a describe-the-voice target instead.
+void thinking_step(const BuildOptions& o, const VoicingOptions& voicing, ReadDialogues& read,
+                   const std::vector<char>& speak, Diagnostics& diag) {
+  std::vector<Dialogue>& dialogues = read.dialogues;
+  const auto n = static_cast<int64_t>(dialogues.size());
+  std::set<std::string> recorded_corpus;
+  for (const auto& info : corpora()) {
+    if (info.audio && info.name != "humdial") recorded_corpus.insert(info.name);
+  }
+  const int workers = common::effective_threads(o.threads, n);
+  std::vector<std::unique_ptr<Voicer>> voicers;
+  if (o.voices) {
+    for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
+  }
+  SharedProgress bar(o.progress, o.voices ? "thinking + questions" : "thinking", n, "dialogues");
+  common::parallel_for(n, workers, [&](int64_t i, int w) {
+    Dialogue& d = dialogues[i];
+    guarded(d, diag, "thinking", [&] {
+      if (recorded_corpus.count(d.meta.corpus)) add_describe_targets(d);
+      add_thinking(d, o.ieat);
+      // Reused builds: a question that comes back with the same words keeps its audio.
+      if (auto it = read.old_questions.find(d.dialogue_id); it != read.old_questions.end()) {
+        for (Turn& t : d.turns) {
+          for (const Turn& old : it->second) {
+            if (!t.task.empty() && t.split_audio_file.empty() && old.text == t.text) {
+              t.split_audio_file = old.split_audio_file;
+              t.voice = old.voice;
+            }
+          }
+        }
+      }
+      if (o.voices && speak[i]) voicers[w]->voice(d, o.out, diag, /*measure=*/false);
+    });
+    bar.advance();
+  });
+  bar.finish();
+}
+
+}  // namespace
+
 BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   const auto start = std::chrono::steady_clock::now();
   if (o.corpora.empty() && o.reuse_voices.empty()) {
@@ -137,37 +255,8 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   if (ec) throw IoError((o.out / "audio").string() + ": cannot create directory: " + ec.message());
 
   // 1. Read: the corpora, or the dialogues of an earlier build whose voices are reused.
-  std::vector<Dialogue> dialogues;
-  json per_corpus = json::object();
-  // Question turns of the reused build, by dialogue, to keep their audio when the text comes back.
-  std::map<std::string, std::vector<Turn>> old_questions;
-  if (!o.reuse_voices.empty()) {
-    dialogues = read_dialogues((o.reuse_voices / "dialogues.jsonl").string());
-    for (Dialogue& d : dialogues) {
-      std::vector<Turn> kept;
-      for (Turn& t : d.turns) {
-        if (!t.split_audio_file.empty())
-          t.split_audio_file = resolve_audio(o.reuse_voices, t.split_audio_file).string();
-        const bool question = t.task == "t1" || t.task == "t2";  // rebuilt with the thinking
-        (question ? old_questions[d.dialogue_id] : kept).push_back(std::move(t));
-      }
-      d.turns = std::move(kept);
-      json& c = per_corpus[d.meta.corpus.empty() ? "unknown" : d.meta.corpus];
-      c["dialogues"] = (c.is_object() ? c.value("dialogues", 0) : 0) + 1;
-    }
-    spdlog::info("{}: {} dialogues with their voices", o.reuse_voices.string(), dialogues.size());
-  } else {
-    for (const std::string& name : o.corpora) {
-      const auto t0 = std::chrono::steady_clock::now();
-      fs::path root = name == "humdial" ? o.humdial_path : o.data_root;
-      std::vector<Dialogue> part = read_corpus(name, o.split, root, diag);
-      if (o.limit > 0 && static_cast<int64_t>(part.size()) > o.limit) part.resize(static_cast<size_t>(o.limit));
-      per_corpus[name] = {{"dialogues", part.size()}, {"read_seconds", seconds_since(t0)}};
-      spdlog::info("{} {}: {} dialogues", name, o.split, part.size());
-      for (Dialogue& d : part) dialogues.push_back(std::move(d));
-    }
-    if (o.split == "train" && o.exclude_held_out) drop_held_out(dialogues, o.data_root, per_corpus, diag);
-  }
+  ReadDialogues read = read_step(o, diag);
+  std::vector<Dialogue>& dialogues = read.dialogues;
   const auto n = static_cast<int64_t>(dialogues.size());
   // Text-teacher corpora (no emotion labels, no recordings) stay text unless asked: they serve
   // stage 0, and voicing their 120k long turns would triple the build time.
@@ -178,79 +267,17 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     for (size_t i = 0; i < dialogues.size(); ++i) speak[i] = emotional[dialogues[i].meta.corpus];
   }
 
+  // 2. Voice and measure.
   const auto t_voice = std::chrono::steady_clock::now();
   VoicingOptions voicing = o.voicing;
   voicing.synthesize = o.voices;
-  if (o.reuse_voices.empty()) {
-    // 2. Voice and measure (every turn with audio is measured, so recorded corpora get evidence too).
-    std::vector<DialogueMeasures> measures(dialogues.size());
-    {
-      const int workers = common::effective_threads(o.threads, n);
-      std::vector<std::unique_ptr<Voicer>> voicers;
-      for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
-      // Only the dialogues that are voiced or measured count, so the ETA is not fooled by the rest.
-      const auto spoken = static_cast<int64_t>(std::count(speak.begin(), speak.end(), 1));
-      SharedProgress bar(o.progress, o.voices ? "voicing" : "measuring", spoken, "dialogues");
-      common::parallel_for(n, workers, [&](int64_t i, int w) {
-        if (!speak[i]) return;
-        Dialogue& d = dialogues[i];
-        guarded(d, diag, "voicing", [&] { measures[i] = voicers[w]->voice(d, o.out, diag); });
-        bar.advance();
-      });
-      bar.finish();
-    }
-    auto baselines = speaker_baselines(dialogues, measures);
-    for (size_t i = 0; i < dialogues.size(); ++i) {
-      Dialogue& d = dialogues[i];
-      std::optional<VoiceMeasure> baseline;
-      for (const Turn& t : d.turns) {
-        if (t.voice && t.voice->source == "recorded" && baselines.count(t.voice->speaker)) {
-          baseline = baselines.at(t.voice->speaker);
-          break;
-        }
-      }
-      assign_voice_deltas(d, measures[i], baseline);
-    }
-  }
+  if (o.reuse_voices.empty()) voice_step(o, voicing, dialogues, speak, diag);
   const double voice_seconds = seconds_since(t_voice);
-  int64_t voiced = 0, turns = 0;
 
-  // 3. IEAT thinking and T1/T2 questions; the new question turns are voiced like the rest. Clips of
-  // the recorded speech corpora have no reply: they get a describe-the-voice target instead.
+  // 3. Thinking and questions.
   const auto t_ieat = std::chrono::steady_clock::now();
-  std::set<std::string> recorded_corpus;
-  for (const auto& info : corpora()) {
-    if (info.audio && info.name != "humdial") recorded_corpus.insert(info.name);
-  }
-  {
-    const int workers = common::effective_threads(o.threads, n);
-    std::vector<std::unique_ptr<Voicer>> voicers;
-    if (o.voices) {
-      for (int w = 0; w < workers; ++w) voicers.push_back(std::make_unique<Voicer>(voicing, o.out));
-    }
-    SharedProgress bar(o.progress, o.voices ? "thinking + questions" : "thinking", n, "dialogues");
-    common::parallel_for(n, workers, [&](int64_t i, int w) {
-      Dialogue& d = dialogues[i];
-      guarded(d, diag, "thinking", [&] {
-        if (recorded_corpus.count(d.meta.corpus)) add_describe_targets(d);
-        add_thinking(d, o.ieat);
-        // Reused builds: a question that comes back with the same words keeps its audio.
-        if (auto it = old_questions.find(d.dialogue_id); it != old_questions.end()) {
-          for (Turn& t : d.turns) {
-            for (const Turn& old : it->second) {
-              if (!t.task.empty() && t.split_audio_file.empty() && old.text == t.text) {
-                t.split_audio_file = old.split_audio_file;
-                t.voice = old.voice;
-              }
-            }
-          }
-        }
-        if (o.voices && speak[i]) voicers[w]->voice(d, o.out, diag, /*measure=*/false);
-      });
-      bar.advance();
-    });
-    bar.finish();
-  }
+  thinking_step(o, voicing, read, speak, diag);
+  int64_t voiced = 0, turns = 0;
   for (const Dialogue& d : dialogues) {
     for (const Turn& t : d.turns) {
       ++turns;
@@ -265,7 +292,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
   json shard_index;
   if (chat) {
     json corpus_names = json::array();
-    for (const auto& [name, _] : per_corpus.items()) corpus_names.push_back(name);
+    for (const auto& [name, _] : read.per_corpus.items()) corpus_names.push_back(name);
     json info = {{"corpora", corpus_names},
                  {"split", o.split},
                  {"seed", o.ieat.seed},
@@ -288,7 +315,7 @@ BuildResult build_dataset(const BuildOptions& o, Diagnostics& diag) {
     problems.push_back({{"kind", p.kind}, {"file", p.file}, {"line", p.line}, {"what", p.what}});
   }
   json report = {
-      {"corpora", per_corpus},
+      {"corpora", read.per_corpus},
       {"split", o.split},
       {"seed", o.ieat.seed},
       {"ieat", std::string(to_string(o.ieat.mode))},

@@ -1,4 +1,4 @@
-// The one dialogue schema of attune: HumDial JSONL extended with optional fields (DESIGN.md,
+// The one dialogue schema of attune: HumDial JSONL extended with optional fields (docs/design.md,
 // "Formats"). Every corpus reader produces it, every later stage (IEAT builder, voicing, shards,
 // evaluation) consumes it. docs/data.md documents every field.
 //
@@ -20,6 +20,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "affect/speech_style.h"
+
 namespace attune::data {
 
 // How a user turn sounds: the speaker and, for synthetic turns, the style it was rendered with.
@@ -34,11 +36,8 @@ struct VoiceInfo {
   std::optional<double> pitch_delta_st, rate_ratio, loudness_delta_db, jitter_ratio;
 };
 
-// The tone a reply should be spoken in (the talker renders it; tts::emotion_style gives the prosody).
-struct ResponseStyle {
-  std::string emotion = "neutral";  // one of emotion_labels()
-  double intensity = 0.3;           // [0, 1]
-};
+// The tone a reply should be spoken in (the talker renders it; affect::emotion_style gives the prosody).
+using ResponseStyle = affect::ResponseStyle;  // the tone a reply is spoken in
 
 struct Turn {
   int turn_id = 0;                  // 1-based, consecutive

@@ -10,10 +10,12 @@
 #include <cmath>
 #include <tuple>
 
+#include "affect/emotions.h"
+#include "affect/speech_style.h"
+#include "affect/trace.h"
 #include "attune/error.h"
 #include "data/ieat_templates.h"
 #include "data/labels.h"
-#include "tts/talker.h"
 
 namespace attune::data {
 namespace {
@@ -140,16 +142,11 @@ std::string number(double x, int decimals) { return fmt::format("{:.{}f}", x, de
 
 // ---- labels -----------------------------------------------------------------------------------
 
-bool known_label(std::string_view label) {
-  const auto& labels = tts::emotion_labels();
-  return std::find(labels.begin(), labels.end(), label) != labels.end();
-}
-
 void check_labels(const Dialogue& d) {
   for (const auto& t : d.turns) {
-    if (!t.emotion.empty() && !known_label(t.emotion)) {
+    if (!t.emotion.empty() && !affect::is_emotion_label(t.emotion)) {
       std::string expected;
-      for (const auto& l : tts::emotion_labels()) expected += (expected.empty() ? "" : ", ") + l;
+      for (const auto& l : affect::emotion_labels()) expected += (expected.empty() ? "" : ", ") + l;
       throw InputError(fmt::format("IEAT: dialogue '{}' turn {}: emotion '{}' is not one of {}", d.dialogue_id,
                                    t.turn_id, t.emotion, expected));
     }
@@ -166,7 +163,7 @@ const Turn* find_turn(const Dialogue& d, int turn_id) {
 }
 
 std::string feel_phrase(std::string_view emotion, double intensity, bool zh, const Picker& pick) {
-  const auto& words = ieat_text::emotion_words(emotion, zh);
+  const auto& words = affect::emotion_words(emotion, zh);
   if (emotion == "neutral") return std::string(words.adjective);
   const int level = intensity < 0.35 ? 0 : (intensity < 0.7 ? 1 : 2);
   const auto& adverbs = ieat_text::intensity_adverbs(level, zh);
@@ -225,14 +222,15 @@ std::string voice_sentences(const Dialogue& d, size_t index, bool zh, const Pick
   std::string out;
   const auto add = [&](Slot slot) { out += (out.empty() || zh ? "" : " ") + fill(pick.slot(slot, zh), args); };
   if (words_and_voice_disagree(turn, d.meta.corpus)) {
-    args.v = std::string(ieat_text::emotion_words(turn.emotion, zh).voice);
+    args.v = std::string(affect::emotion_words(turn.emotion, zh).voice);
     add(Slot::kDisagree);
     if (!first && !parts.empty()) add(Slot::kVoiceChanged);
     return out;
   }
   // A synthetic voice's own style is what it sounds like when there is nothing to compare with.
-  const bool absolute = v.source == "synthetic" && known_label(v.style_emotion) && v.style_emotion != "neutral";
-  args.v = std::string(ieat_text::emotion_words(v.style_emotion, zh).voice);
+  const bool absolute =
+      v.source == "synthetic" && affect::is_emotion_label(v.style_emotion) && v.style_emotion != "neutral";
+  args.v = std::string(affect::emotion_words(v.style_emotion, zh).voice);
   if (first && has_measurements(v) && !parts.empty()) {
     // The voicing stage measures a first turn against the speaker's calm voice (docs/data.md).
     add(Slot::kVoiceVsCalm);
@@ -256,7 +254,7 @@ std::string arrow_path(const std::vector<EmotionRun>& runs, bool zh, size_t max_
   if (start > 0) out += std::string(zh ? "……" : "...") + std::string(arrow);
   for (size_t i = start; i < runs.size(); ++i) {
     if (i > start) out += arrow;
-    out += ieat_text::emotion_words(runs[i].emotion, zh).adjective;
+    out += affect::emotion_words(runs[i].emotion, zh).adjective;
   }
   return out;
 }
@@ -266,7 +264,7 @@ std::string trajectory_sentence(const Dialogue& d, size_t index, bool zh, const 
   if (runs.empty()) return "";
   const EmotionRun& last = runs.back();
   Args args;
-  args.e = std::string(ieat_text::emotion_words(last.emotion, zh).adjective);
+  args.e = std::string(affect::emotion_words(last.emotion, zh).adjective);
   args.n = std::to_string(last.first_turn);
   if (runs.size() == 1 && last.first_turn == last.last_turn) return fill(pick.slot(Slot::kTrajFirst, zh), args);
   if (runs.size() == 1) return fill(pick.slot(Slot::kTrajSteady, zh), args);
@@ -446,7 +444,7 @@ std::optional<T2Target> t2_target(const Dialogue& d, bool zh) {
 std::string t1_answer(const std::vector<EmotionRun>& runs, bool zh, const Picker& pick) {
   Args args;
   const auto set = [&](const EmotionRun& r) {
-    args.e = std::string(ieat_text::emotion_words(r.emotion, zh).adjective);
+    args.e = std::string(affect::emotion_words(r.emotion, zh).adjective);
     args.n = std::to_string(r.first_turn);
   };
   if (runs.size() == 1) {
@@ -467,7 +465,7 @@ std::string t1_answer(const std::vector<EmotionRun>& runs, bool zh, const Picker
 
 std::string t2_answer(const Dialogue& d, const T2Target& target, bool zh, const Picker& pick) {
   const Turn& t = d.turns[target.index];
-  const auto& words = ieat_text::emotion_words(t.emotion, zh);
+  const auto& words = affect::emotion_words(t.emotion, zh);
   Args args;
   args.e = std::string(words.adjective);
   args.noun = std::string(words.noun);
@@ -494,7 +492,7 @@ std::string question_thinking(const Dialogue& d, const Turn& turn, bool zh, cons
   if (turn.task == "t2") {
     if (auto target = t2_target(d, zh)) {
       const Turn& t = d.turns[target->index];
-      const auto& words = ieat_text::emotion_words(t.emotion, zh);
+      const auto& words = affect::emotion_words(t.emotion, zh);
       args.e = std::string(words.adjective);
       args.noun = std::string(words.noun);
       args.n = std::to_string(t.turn_id);
@@ -560,33 +558,10 @@ double turn_intensity(const Turn& turn) {
   return turn.emotion == "neutral" ? 0.2 : 0.6;
 }
 
-ResponseStyle empathic_style(std::string_view emotion, double intensity) {
-  const double i = std::isfinite(intensity) ? std::clamp(intensity, 0.0, 1.0) : 0.5;
-  ResponseStyle style{"neutral", 0.3};
-  if (emotion == "sad") {
-    style = {"sad", 0.2 + 0.2 * i};  // soft and gentle: a little sad, never as sad as the user
-  } else if (emotion == "anger") {
-    style = {"neutral", 0.2};  // calm; answering anger with anger escalates
-  } else if (emotion == "fear") {
-    style = {"neutral", 0.3};  // soothing, steady
-  } else if (emotion == "happy") {
-    style = {"happy", std::clamp(i, 0.3, 0.8)};  // share the joy at about its strength
-  } else if (emotion == "surprise") {
-    style = {"surprise", 0.1 + 0.3 * i};  // join in, lightly
-  }
-  style.intensity = std::round(style.intensity * 100) / 100;
-  return style;
-}
-
 bool words_and_voice_disagree(const Turn& turn, std::string_view corpus) {
   if (!turn.voice || turn.voice->source != "synthetic") return false;
   if (turn.emotion.empty() || turn.emotion == "neutral" || turn.voice->style_emotion != turn.emotion) return false;
   return !turn.source_emotion.empty() && words_read_neutral(corpus, turn.source_emotion);
-}
-
-std::string emotion_word(std::string_view emotion, std::string_view lang) {
-  if (!known_label(emotion)) return std::string(emotion);
-  return std::string(ieat_text::emotion_words(emotion, is_zh(lang)).adjective);
 }
 
 std::string describe_voice(const Turn& turn, std::string_view lang, const Dialogue* dialogue) {
@@ -597,8 +572,8 @@ std::string describe_voice(const Turn& turn, std::string_view lang, const Dialog
   if (v && v->gender == "male") parts.emplace_back(zh ? "男声" : "male voice");
   if (!turn.emotion.empty()) {
     const std::string x = number(turn_intensity(turn), 1);
-    parts.push_back(zh ? fmt::format("{}（{}）", emotion_word(turn.emotion, lang), x)
-                       : fmt::format("{} ({})", emotion_word(turn.emotion, lang), x));
+    parts.push_back(zh ? fmt::format("{}（{}）", affect::emotion_word(turn.emotion, lang), x)
+                       : fmt::format("{} ({})", affect::emotion_word(turn.emotion, lang), x));
   }
   if (v) {
     bool first = false;
@@ -682,7 +657,7 @@ std::string trajectory_text(const std::vector<EmotionRun>& runs, std::string_vie
   std::string out;
   for (const auto& r : runs) {
     if (!out.empty()) out += zh ? " → " : " -> ";
-    const std::string word = emotion_word(r.emotion, lang);
+    const std::string word = affect::emotion_word(r.emotion, lang);
     if (zh) {
       out += r.first_turn == r.last_turn ? fmt::format("{}（第{}轮）", word, r.first_turn)
                                          : fmt::format("{}（第{}-{}轮）", word, r.first_turn, r.last_turn);
@@ -694,36 +669,6 @@ std::string trajectory_text(const std::vector<EmotionRun>& runs, std::string_vie
   return out;
 }
 
-std::string style_line(const ResponseStyle& style) {
-  if (!known_label(style.emotion)) {
-    throw ConfigError(fmt::format("response style: emotion '{}' is not one of the seven labels", style.emotion));
-  }
-  if (!std::isfinite(style.intensity)) throw ConfigError("response style: intensity is not a number");
-  return fmt::format("style: {} {:.2f}", style.emotion, std::clamp(style.intensity, 0.0, 1.0));
-}
-
-std::optional<ResponseStyle> parse_style_line(std::string_view thinking) {
-  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!thinking.empty() && blank(thinking.back())) thinking.remove_suffix(1);
-  const size_t newline = thinking.rfind('\n');
-  std::string_view line = newline == std::string_view::npos ? thinking : thinking.substr(newline + 1);
-  constexpr std::string_view kPrefix = "style: ";
-  if (line.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  line.remove_prefix(kPrefix.size());
-  const size_t space = line.find(' ');
-  if (space == std::string_view::npos) return std::nullopt;
-  const std::string_view label = line.substr(0, space), value = line.substr(space + 1);
-  if (!known_label(label)) return std::nullopt;
-  // Exactly d.dd: the runtime reads what the builder writes, nothing looser.
-  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (value.size() != 4 || !digit(value[0]) || value[1] != '.' || !digit(value[2]) || !digit(value[3])) {
-    return std::nullopt;
-  }
-  const double x = (value[0] - '0') + (value[2] - '0') / 10.0 + (value[3] - '0') / 100.0;
-  if (x > 1.0) return std::nullopt;
-  return ResponseStyle{std::string(label), x};
-}
-
 std::string build_thinking(const Dialogue& dialogue, size_t index, const IeatOptions& options) {
   if (index >= dialogue.turns.size()) {
     throw Error(fmt::format("IEAT: dialogue '{}' has no turn at index {}", dialogue.dialogue_id, index));
@@ -731,11 +676,11 @@ std::string build_thinking(const Dialogue& dialogue, size_t index, const IeatOpt
   check_labels(dialogue);
   const Turn& turn = dialogue.turns[index];
   if (options.mode == ThinkingMode::kNone) return "";
-  const std::string style = style_line(empathic_style(turn.emotion, turn_intensity(turn)));
+  const std::string style = affect::style_line(affect::empathic_style(turn.emotion, turn_intensity(turn)));
   if (options.mode == ThinkingMode::kLabel) {
     const bool zh = is_zh(dialogue.lang);
     const std::string word =
-        turn.emotion.empty() ? (zh ? "不确定" : "unclear") : emotion_word(turn.emotion, dialogue.lang);
+        turn.emotion.empty() ? (zh ? "不确定" : "unclear") : affect::emotion_word(turn.emotion, dialogue.lang);
     return word + "\n" + style;
   }
   return full_thinking(dialogue, index, options) + "\n" + style;
@@ -773,7 +718,7 @@ std::vector<Turn> question_turns(const Dialogue& dialogue, const IeatOptions& op
       q.text = fill(pick.slot(Slot::kQuestionT1, zh), args);
       q.response_text = t1_answer(runs, zh, pick);
     } else {
-      args.e = std::string(ieat_text::emotion_words(dialogue.turns[target->index].emotion, zh).adjective);
+      args.e = std::string(affect::emotion_words(dialogue.turns[target->index].emotion, zh).adjective);
       q.text = fill(pick.slot(Slot::kQuestionT2, zh), args);
       q.response_text = t2_answer(dialogue, *target, zh, pick);
     }
@@ -784,7 +729,7 @@ std::vector<Turn> question_turns(const Dialogue& dialogue, const IeatOptions& op
   for (size_t index : added) {
     Turn& q = extended.turns[index];
     q.thinking = build_thinking(extended, index, options);
-    q.response_style = empathic_style(q.emotion, turn_intensity(q));
+    q.response_style = affect::empathic_style(q.emotion, turn_intensity(q));
     out.push_back(q);
   }
   return out;
@@ -802,7 +747,7 @@ void add_thinking(Dialogue& dialogue, const IeatOptions& options) {
       continue;
     }
     t.thinking = build_thinking(dialogue, i, options);
-    t.response_style = empathic_style(t.emotion, turn_intensity(t));
+    t.response_style = affect::empathic_style(t.emotion, turn_intensity(t));
   }
   if (options.add_questions && !has_questions) {
     for (auto& q : question_turns(dialogue, options)) dialogue.turns.push_back(std::move(q));

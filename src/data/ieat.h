@@ -1,10 +1,10 @@
-// IEAT (Injected Emotional-Attribution Thinking, DESIGN.md "The method in one page"): the thinking
+// IEAT (Injected Emotional-Attribution Thinking, docs/design.md "The method in one page"): the thinking
 // block that precedes every reply target, built from a dialogue's annotations. docs/ieat.md shows
 // the trace structure, the thresholds and the mapping tables; keep both in step.
 //
 //   Dialogue d = ...;                       // from a reader, voiced or not
 //   add_thinking(d, {.seed = 7});           // fills turn.thinking / response_style, appends T1/T2
-//   parse_style_line(d.turns[0].thinking);  // -> ResponseStyle{"sad", 0.32}
+//   affect::parse_style_line(d.turns[0].thinking);  // -> ResponseStyle{"sad", 0.32}
 //
 // A full trace (English; Chinese for lang "zh", English for every other language):
 //
@@ -14,7 +14,7 @@
 //   style: sad 0.32
 //
 // The last line is machine-readable: exactly "style: <label> <intensity with two decimals>", the
-// tone the reply is to be spoken in (parse_style_line reads it back at run time).
+// tone the reply is to be spoken in (affect/trace.h reads it back at run time).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "affect/speech_style.h"
+#include "affect/trace.h"
 #include "data/dialogue.h"
 
 namespace attune::data {
@@ -53,12 +55,6 @@ struct VoiceThresholds {
 // (neutral 0.2, every other label 0.6).
 double turn_intensity(const Turn& turn);
 
-// The tone of an empathic reply to a user who feels `emotion` at `intensity` (docs/ieat.md "Style
-// mapping"): sadness is answered softly sad, anger and disgust calmly neutral, fear soothingly
-// neutral, joy with similar joy, surprise with a little surprise. Intensity rounded to 0.01 so that
-// it survives the style line. Unknown or empty emotion: neutral 0.30.
-ResponseStyle empathic_style(std::string_view emotion, double intensity);
-
 // True when the words of a turn would read as neutral but its (synthetic) voice carries the
 // emotion: the voicing stage renders some neutral-text turns in an emotional style, sets
 // turn.emotion to that style's emotion (the voice is authoritative) and keeps the text's label in
@@ -66,10 +62,6 @@ ResponseStyle empathic_style(std::string_view emotion, double intensity);
 // is not neutral, and source_emotion normalises to neutral (per meta.corpus's label table; an
 // unknown corpus accepts "neutral", "no emotion", "none", "calm").
 bool words_and_voice_disagree(const Turn& turn, std::string_view corpus = "");
-
-// The emotion word a trace uses: English adjectives ("angry", "calm" for neutral) or the Chinese
-// words (开心, 难过, 生气, 害怕, 平静, 惊讶, 厌恶) for lang "zh". Unknown labels come back as given.
-std::string emotion_word(std::string_view emotion, std::string_view lang);
 
 // A deterministic, compact text description of how a turn sounds, for stage 1's teacher input and
 // for people: "female voice, sad (0.7), lower pitch than before, slower, softer". Parts that are
@@ -88,14 +80,6 @@ struct EmotionRun {
 std::vector<EmotionRun> emotion_runs(const Dialogue& dialogue, size_t end);
 // "calm (turn 1) -> surprised (turns 2-3) -> sad (turn 4)"; Chinese "平静（第1轮）→ 惊讶（第2-3轮）→ ..."
 std::string trajectory_text(const std::vector<EmotionRun>& runs, std::string_view lang);
-
-// "style: sad 0.30" (the intensity clamped to [0, 1]; an unknown emotion throws ConfigError).
-std::string style_line(const ResponseStyle& style);
-// The style of a thinking block: its last non-blank line must be exactly "style: <label> <d.dd>"
-// with a label of emotion_labels() and a value in [0, 1] (trailing spaces and "\r" ignored).
-// Anything else (no such line, a line that is not last, an unknown label, another number format,
-// extra words) gives std::nullopt.
-std::optional<ResponseStyle> parse_style_line(std::string_view thinking);
 
 // The thinking for the reply to dialogue.turns[index] in `mode` (the turn must exist). Throws
 // InputError for an emotion outside emotion_labels().

@@ -476,21 +476,6 @@ const std::vector<Bank>& banks() {
   return kBanks;
 }
 
-struct WordsEntry {
-  std::string_view label;
-  EmotionWords en, zh;
-};
-
-constexpr std::array<WordsEntry, 7> kWords = {{
-    {"happy", {"happy", "joy", "bright and lively"}, {"开心", "快乐", "明亮、轻快"}},
-    {"sad", {"sad", "sadness", "heavy and quiet"}, {"难过", "难过", "低沉、无力"}},
-    {"anger", {"angry", "anger", "tense and sharp"}, {"生气", "怒气", "紧绷、尖锐"}},
-    {"fear", {"afraid", "fear", "tight and shaky"}, {"害怕", "恐惧", "发紧、发颤"}},
-    {"neutral", {"calm", "calm", "even"}, {"平静", "平静", "平稳"}},
-    {"surprise", {"surprised", "surprise", "lifted and animated"}, {"惊讶", "惊讶", "上扬、激动"}},
-    {"disgust", {"disgusted", "disgust", "flat and clipped"}, {"厌恶", "反感", "冷淡、生硬"}},
-}};
-
 struct PlanEntry {
   std::string_view emotion;  // "" = unclear
   Phrases en_unknown, en_known, zh_unknown, zh_known;
@@ -635,13 +620,6 @@ const std::vector<std::string_view>& phrasings(Slot slot, bool zh) {
   }();
   const Bank* bank = kIndex[static_cast<size_t>(slot)];
   return zh ? bank->zh : bank->en;
-}
-
-const EmotionWords& emotion_words(std::string_view emotion, bool zh) {
-  for (const auto& entry : kWords) {
-    if (entry.label == emotion) return zh ? entry.zh : entry.en;
-  }
-  return zh ? kWords[4].zh : kWords[4].en;  // neutral
 }
 
 const std::vector<std::string_view>& intensity_adverbs(int level, bool zh) {

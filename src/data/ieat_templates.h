@@ -59,13 +59,6 @@ enum class Slot {
 const std::vector<std::string_view>& phrasings(Slot slot, bool zh);
 
 // How an emotion is named in a trace. Unknown labels get the neutral entry.
-struct EmotionWords {
-  std::string_view adjective;  // "sad" / 难过
-  std::string_view noun;       // "sadness" / 难过
-  std::string_view voice;      // how a voice carrying it sounds: "heavy and quiet" / 低沉、无力
-};
-const EmotionWords& emotion_words(std::string_view emotion, bool zh);
-
 // Intensity adverbs of level 0 (< 0.35), 1 (< 0.7) or 2; none for neutral.
 const std::vector<std::string_view>& intensity_adverbs(int level, bool zh);
 

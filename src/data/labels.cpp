@@ -4,17 +4,7 @@
 #include <cctype>
 #include <map>
 
-#include "tts/talker.h"
-
 namespace attune::data {
-
-const std::vector<std::string>& emotion_labels() { return tts::emotion_labels(); }
-
-int emotion_index(std::string_view label) {
-  const auto& labels = emotion_labels();
-  auto it = std::find(labels.begin(), labels.end(), label);
-  return it == labels.end() ? -1 : static_cast<int>(it - labels.begin());
-}
 
 namespace {
 

@@ -8,12 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "affect/emotions.h"
+
 namespace attune::data {
 
-// HumDial's seven labels, in this order: happy, sad, anger, fear, neutral, surprise, disgust.
-const std::vector<std::string>& emotion_labels();
-// Index in emotion_labels(), or -1.
-int emotion_index(std::string_view label);
+// HumDial's seven labels (affect/emotions.h), used unqualified all over data/.
+using affect::emotion_index;
+using affect::emotion_labels;
 
 struct LabelMapping {
   std::string source;  // the corpus label, lower case

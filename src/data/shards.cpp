@@ -101,6 +101,33 @@ RecordBuilder::RecordBuilder(const text::ChatTemplate& chat, ShardOptions option
   options_.validate();
 }
 
+bool RecordBuilder::add_audio_features(const Dialogue& d, const Turn& t, TurnRecord& r, Diagnostics& diag) const {
+  fs::path path = resolve_audio(audio_base_, t.split_audio_file);
+  try {
+    AudioBuffer audio = audio::load_mono(path);
+    auto max_samples = static_cast<size_t>(options_.max_turn_audio_s * audio.sample_rate);
+    if (audio.samples.size() > max_samples) {
+      diag.report(path.string(), 0,
+                  fmt::format("{} turn {}: {:.1f} s of audio, cut to {:g} s", d.dialogue_id, t.turn_id,
+                              audio.duration_s(), options_.max_turn_audio_s),
+                  "audio cut");
+      audio.samples.resize(max_samples);
+    }
+    audio::LogMel mel = mel_.compute(audio.samples);
+    r.frames = mel.frames;
+    r.slot_count = text::audio_slot_count(static_cast<int64_t>(audio.samples.size()), options_.adapter_stride);
+    r.mel.resize(static_cast<size_t>(mel.frames) * mel.n_mels);
+    for (int64_t f = 0; f < mel.frames; ++f) {
+      for (int m = 0; m < mel.n_mels; ++m) r.mel[f * mel.n_mels + m] = io::f32_to_f16(mel.at(m, f));
+    }
+    return r.slot_count > 0;
+  } catch (const Error& e) {
+    diag.report(path.string(), 0, d.dialogue_id + " turn " + std::to_string(t.turn_id) + ": " + e.what(),
+                "unreadable audio");
+    return false;
+  }
+}
+
 std::vector<Record> RecordBuilder::build(const Dialogue& d, Diagnostics& diag) const {
   const std::string& source = d.meta.corpus.empty() ? d.dialogue_id : d.meta.corpus;
   // Per usable turn: its features, then the token cost of its exchange, to cut windows.
@@ -129,31 +156,7 @@ std::vector<Record> RecordBuilder::build(const Dialogue& d, Diagnostics& diag) c
     r.voice[3] = v ? val(v->jitter_ratio) : kUnknown;
     r.synthetic = v && v->source == "synthetic";
     r.task = task_code(t.task);
-    if (!t.split_audio_file.empty()) {
-      fs::path path = resolve_audio(audio_base_, t.split_audio_file);
-      try {
-        AudioBuffer audio = audio::load_mono(path);
-        auto max_samples = static_cast<size_t>(options_.max_turn_audio_s * audio.sample_rate);
-        if (audio.samples.size() > max_samples) {
-          diag.report(path.string(), 0,
-                      fmt::format("{} turn {}: {:.1f} s of audio, cut to {:g} s", d.dialogue_id, t.turn_id,
-                                  audio.duration_s(), options_.max_turn_audio_s),
-                      "audio cut");
-          audio.samples.resize(max_samples);
-        }
-        audio::LogMel mel = mel_.compute(audio.samples);
-        r.frames = mel.frames;
-        r.slot_count = text::audio_slot_count(static_cast<int64_t>(audio.samples.size()), options_.adapter_stride);
-        r.mel.resize(static_cast<size_t>(mel.frames) * mel.n_mels);
-        for (int64_t f = 0; f < mel.frames; ++f) {
-          for (int m = 0; m < mel.n_mels; ++m) r.mel[f * mel.n_mels + m] = io::f32_to_f16(mel.at(m, f));
-        }
-        p.has_audio = r.slot_count > 0;
-      } catch (const Error& e) {
-        diag.report(path.string(), 0, d.dialogue_id + " turn " + std::to_string(t.turn_id) + ": " + e.what(),
-                    "unreadable audio");
-      }
-    }
+    if (!t.split_audio_file.empty()) p.has_audio = add_audio_features(d, t, r, diag);
     turns.push_back(std::move(p));
   }
   if (turns.empty()) return {};

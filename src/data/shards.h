@@ -72,6 +72,10 @@ class RecordBuilder {
   std::vector<Record> build(const Dialogue& dialogue, Diagnostics& diag) const;
 
  private:
+  // The turn's log-mel (cut to max_turn_audio_s) and audio slots into `record`; false, with a
+  // problem reported, when its audio cannot be read.
+  bool add_audio_features(const Dialogue& dialogue, const Turn& turn, TurnRecord& record, Diagnostics& diag) const;
+
   const text::ChatTemplate& chat_;
   ShardOptions options_;
   std::filesystem::path audio_base_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "audio/prosody.h"
@@ -135,7 +136,7 @@ DialogueMeasures Voicer::voice(Dialogue& d, const fs::path& audio_base, Diagnost
       t.emotion = emotion;
       t.intensity = intensity;
     }
-    tts::SpeechStyle style = tts::emotion_style(emotion, std::clamp(intensity, 0.0, 1.0));
+    tts::SpeechStyle style = affect::emotion_style(emotion, std::clamp(intensity, 0.0, 1.0));
     // Per-turn variation, so the same emotion is never rendered twice the same way.
     style.pitch_semitones = std::clamp(style.pitch_semitones + rng.uniform(-0.5, 0.5), -12.0, 12.0);
     style.rate = std::clamp(style.rate * rng.uniform(0.95, 1.05), 0.5, 2.0);
@@ -166,7 +167,7 @@ DialogueMeasures Voicer::voice(Dialogue& d, const fs::path& audio_base, Diagnost
       out.first_reference = emotion == "neutral"
                                 ? out.turns[i]
                                 : measure(talker_->synthesize(d.lang == "zh" ? kReferenceZh : kReferenceEn,
-                                                              tts::emotion_style("neutral", 0), v));
+                                                              affect::emotion_style("neutral", 0), v));
     }
   }
   return out;

@@ -2,7 +2,7 @@
 //
 // Each dialogue gets one synthetic speaker (tts::random_voice, both sexes, seeded by the dialogue
 // id; an English dialogue's speaker is a Flite voice with probability flite_share, else espeak-ng); each turn is
-// rendered with the prosody profile of its emotion (tts::emotion_style) plus a little per-turn variation. A share of
+// rendered with the prosody profile of its emotion (affect::emotion_style) plus a little per-turn variation. A share of
 // neutral-worded turns is spoken with an emotional voice instead ("the words are calm, the voice is not"): their
 // emotion becomes the voice's, and source_emotion keeps the words' label. Recorded turns are measured as they are.
 //
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "affect/speech_style.h"
 #include "audio/augment.h"
 #include "data/diagnostics.h"
 #include "data/dialogue.h"

@@ -2,28 +2,29 @@
 
 #include <fmt/format.h>
 
+#include "affect/emotions.h"
 #include "tts/talker.h"
 
 namespace attune::eval {
 
 size_t label_index(const std::string& label) {
-  const auto& labels = tts::emotion_labels();
+  const auto& labels = affect::emotion_labels();
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] == label) return i;
   }
-  return tts::kEmotionCount;
+  return affect::kEmotionCount;
 }
 
 void EmotionScores::add(const std::string& truth, const std::string& predicted) {
   const size_t t = label_index(truth);
-  if (t >= tts::kEmotionCount) return;
+  if (t >= affect::kEmotionCount) return;
   confusion_[t][label_index(predicted)] += 1;
   ++total_;
 }
 
 double EmotionScores::accuracy() const {
   int64_t right = 0;
-  for (size_t i = 0; i < tts::kEmotionCount; ++i) right += confusion_[i][i];
+  for (size_t i = 0; i < affect::kEmotionCount; ++i) right += confusion_[i][i];
   return total_ ? static_cast<double>(right) / static_cast<double>(total_) : 0.0;
 }
 
@@ -35,7 +36,7 @@ double EmotionScores::recall(size_t label) const {
 
 double EmotionScores::f1(size_t label) const {
   int64_t predicted = 0, row = 0;
-  for (size_t i = 0; i < tts::kEmotionCount; ++i) predicted += confusion_[i][label];
+  for (size_t i = 0; i < affect::kEmotionCount; ++i) predicted += confusion_[i][label];
   for (int64_t v : confusion_[label]) row += v;
   const double tp = static_cast<double>(confusion_[label][label]);
   return predicted + row ? 2 * tp / static_cast<double>(predicted + row) : 0.0;
@@ -43,11 +44,11 @@ double EmotionScores::f1(size_t label) const {
 
 namespace {
 template <typename F>
-double mean_over_present(const std::array<std::array<int64_t, tts::kEmotionCount + 1>, tts::kEmotionCount>& c,
+double mean_over_present(const std::array<std::array<int64_t, affect::kEmotionCount + 1>, affect::kEmotionCount>& c,
                          F&& value) {
   double sum = 0;
   int n = 0;
-  for (size_t i = 0; i < tts::kEmotionCount; ++i) {
+  for (size_t i = 0; i < affect::kEmotionCount; ++i) {
     int64_t row = 0;
     for (int64_t v : c[i]) row += v;
     if (row == 0) continue;
@@ -66,13 +67,13 @@ double EmotionScores::macro_f1() const {
 }
 
 std::string EmotionScores::markdown() const {
-  const auto& labels = tts::emotion_labels();
+  const auto& labels = affect::emotion_labels();
   std::string out = "| truth \\ heard |";
   for (const auto& l : labels) out += " " + l + " |";
   out += " none | recall | F1 |\n|---|";
   for (size_t i = 0; i < 10; ++i) out += "---:|";
   out += "\n";
-  for (size_t i = 0; i < tts::kEmotionCount; ++i) {
+  for (size_t i = 0; i < affect::kEmotionCount; ++i) {
     int64_t row = 0;
     for (int64_t v : confusion_[i]) row += v;
     if (row == 0) continue;

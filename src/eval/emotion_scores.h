@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "affect/emotions.h"
 #include "tts/talker.h"
 
 namespace attune::eval {
@@ -25,18 +26,18 @@ class EmotionScores {
   double recall(size_t label) const;
   double f1(size_t label) const;
   // rows: truth (kEmotionCount), columns: prediction (the labels, then "none").
-  const std::array<std::array<int64_t, tts::kEmotionCount + 1>, tts::kEmotionCount>& confusion() const {
+  const std::array<std::array<int64_t, affect::kEmotionCount + 1>, affect::kEmotionCount>& confusion() const {
     return confusion_;
   }
   // The confusion matrix and the per-label recall/F1 as a Markdown table.
   std::string markdown() const;
 
  private:
-  std::array<std::array<int64_t, tts::kEmotionCount + 1>, tts::kEmotionCount> confusion_{};
+  std::array<std::array<int64_t, affect::kEmotionCount + 1>, affect::kEmotionCount> confusion_{};
   int64_t total_ = 0;
 };
 
-// Index of `label` in tts::emotion_labels() order (happy, sad, anger, fear, neutral, surprise,
+// Index of `label` in affect::emotion_labels() order (happy, sad, anger, fear, neutral, surprise,
 // disgust), kEmotionCount for "" or anything else.
 size_t label_index(const std::string& label);
 

@@ -163,7 +163,7 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
                        {"thinking", r.thinking},
                        {"reference_reply", t.response_text},
                        {"reply", r.text},
-                       {"stop_reason", r.stop_reason},
+                       {"stop_reason", to_string(r.stop_reason)},
                        {"warnings", r.warnings}});
     }
     report.records.push_back({{"dialogue_id", d.dialogue_id}, {"corpus", d.meta.corpus}, {"turns", turns}});

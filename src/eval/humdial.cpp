@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <functional>
 
 #include "attune/error.h"
 #include "audio/audio_file.h"
@@ -75,17 +76,14 @@ nlohmann::json HumdialRun::summary() const {
   return s;
 }
 
-HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, const HumdialOptions& options) {
-  if (options.task != "t1" && options.task != "t2" && options.task != "t3")
-    throw ConfigError(fmt::format("task '{}'; expected t1, t2 or t3", options.task));
-  std::ifstream in(options.data);
-  if (!in) throw InputError(options.data.string(), "cannot open the HumDial JSONL file");
-  HumdialRun run;
-  run.task = options.task;
-  const fs::path base = options.data.parent_path();
-  auto audio_path = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
+namespace {
 
-  // Read everything first: bad lines are reported, not fatal.
+using Chosen = std::vector<std::pair<const data::Dialogue*, std::vector<size_t>>>;
+
+// Every line of the JSONL file; bad lines are reported in run.skipped, not fatal.
+std::vector<data::Dialogue> read_dialogue_lines(const fs::path& path, HumdialRun& run) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path.string(), "cannot open the HumDial JSONL file");
   std::vector<data::Dialogue> dialogues;
   std::string line;
   for (int64_t n = 1; std::getline(in, line); ++n) {
@@ -96,15 +94,14 @@ HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, c
       run.skipped.push_back(fmt::format("line {}: {}", n, e.what()));
     }
   }
-  const fs::path wav_dir = options.out.empty() ? fs::path() : options.out / options.task;
-  if (options.task == "t3" && !wav_dir.empty()) fs::create_directories(wav_dir);
-  SessionOptions so = session;
-  so.speak = options.task == "t3";
-  SessionOptions hear = session;
-  hear.speak = false;
+  return dialogues;
+}
 
-  // Which dialogues the task can use (language, a question or graded turn, audio present), up to the limit.
-  std::vector<std::pair<const data::Dialogue*, std::vector<size_t>>> chosen;
+// Which dialogues the task can use (language, a question or graded turn, audio present), up to the
+// limit, each with the turns to play.
+Chosen choose_dialogues(const std::vector<data::Dialogue>& dialogues, const HumdialOptions& options,
+                        const std::function<fs::path(const std::string&)>& audio_path, HumdialRun& run) {
+  Chosen chosen;
   for (const data::Dialogue& d : dialogues) {
     if (options.limit > 0 && static_cast<int64_t>(chosen.size()) >= options.limit) break;
     if (d.lang != "en" && d.lang != "zh") {
@@ -133,6 +130,78 @@ HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, c
     }
     chosen.emplace_back(&d, std::move(play));
   }
+  return chosen;
+}
+
+// T2: the cause turns the reply mentions against the reference ones, and its words against the
+// annotated cause spans.
+void score_t2(const data::Dialogue& d, const std::vector<size_t>& play, const data::Turn& t, const Reply& r,
+              HumdialRun& run, nlohmann::json& rec) {
+  std::set<int> reference = mentioned_turns(t.response_text);
+  std::vector<std::string> spans;
+  for (size_t k : play) {
+    const data::Turn& u = d.turns[k];
+    if (!u.task.empty() || u.emotion.empty() || u.emotion == "neutral") continue;
+    if (t.response_text.empty()) reference.insert(u.cause_turns.begin(), u.cause_turns.end());
+    spans.insert(spans.end(), u.cause_span.begin(), u.cause_span.end());
+  }
+  if (!reference.empty()) {
+    const SetScore sc = set_score(mentioned_turns(r.text), reference);
+    ++run.t2_items;
+    run.t2_precision += sc.precision;
+    run.t2_recall += sc.recall;
+    run.t2_f1 += sc.f1;
+    rec["cause_turns"] = {{"predicted", mentioned_turns(r.text)}, {"reference", reference}, {"f1", sc.f1}};
+  }
+  if (!spans.empty()) {
+    const double f = cause_f1(r.text + "\n" + r.thinking, spans);
+    ++run.t2_span_items;
+    run.t2_span_f1 += f;
+    rec["cause_span_f1"] = f;
+  }
+}
+
+// T3: the reply's audio saved; on the graded turn, whether the reply acknowledges the feeling and
+// whether a fresh session hears the intended style in its voice.
+void score_t3(const Model& model, const SessionOptions& hear, const fs::path& wav_dir, const std::string& name,
+              bool graded, const Reply& r, HumdialRun& run, nlohmann::json& rec) {
+  if (!r.audio.samples.empty() && !wav_dir.empty()) {
+    audio::write_audio(wav_dir / name, r.audio);
+    rec["response_audio"] = (wav_dir.filename() / name).string();
+  }
+  if (!graded) return;
+  ++run.graded;
+  run.acknowledged += acknowledges_emotion(r.text);
+  run.graded_words += static_cast<double>(word_count(r.text));
+  run.graded_replies.push_back(r.text);
+  rec["graded"] = true;
+  rec["intended_style"] = r.style.emotion;
+  if (!r.audio.samples.empty()) {
+    Session listener = model.open_session(hear);
+    const Reply back = listener.turn(r.audio);
+    ++run.congruence_items;
+    run.congruent += back.emotion.label == r.style.emotion;
+    rec["heard_in_reply_audio"] = back.emotion.label;
+  }
+}
+
+}  // namespace
+
+HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, const HumdialOptions& options) {
+  if (options.task != "t1" && options.task != "t2" && options.task != "t3")
+    throw ConfigError(fmt::format("task '{}'; expected t1, t2 or t3", options.task));
+  HumdialRun run;
+  run.task = options.task;
+  const fs::path base = options.data.parent_path();
+  auto audio_path = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
+  const std::vector<data::Dialogue> dialogues = read_dialogue_lines(options.data, run);
+  const fs::path wav_dir = options.out.empty() ? fs::path() : options.out / options.task;
+  if (options.task == "t3" && !wav_dir.empty()) fs::create_directories(wav_dir);
+  SessionOptions so = session;
+  so.speak = options.task == "t3";
+  SessionOptions hear = session;
+  hear.speak = false;
+  const Chosen chosen = choose_dialogues(dialogues, options, audio_path, run);
 
   common::Progress bar(fmt::format("eval humdial {}", options.task), static_cast<int64_t>(chosen.size()), "dialogues");
   std::string jsonl;
@@ -171,51 +240,10 @@ HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, c
           run.t1_answer_exact += same_emotions(named, annotated);
           rec["named_emotions"] = named;
         }
-        if (t.task == "t2") {
-          std::set<int> reference = mentioned_turns(t.response_text);
-          std::vector<std::string> spans;
-          for (size_t k : play) {
-            const data::Turn& u = d.turns[k];
-            if (!u.task.empty() || u.emotion.empty() || u.emotion == "neutral") continue;
-            if (t.response_text.empty()) reference.insert(u.cause_turns.begin(), u.cause_turns.end());
-            spans.insert(spans.end(), u.cause_span.begin(), u.cause_span.end());
-          }
-          if (!reference.empty()) {
-            const SetScore sc = set_score(mentioned_turns(r.text), reference);
-            ++run.t2_items;
-            run.t2_precision += sc.precision;
-            run.t2_recall += sc.recall;
-            run.t2_f1 += sc.f1;
-            rec["cause_turns"] = {{"predicted", mentioned_turns(r.text)}, {"reference", reference}, {"f1", sc.f1}};
-          }
-          if (!spans.empty()) {
-            const double f = cause_f1(r.text + "\n" + r.thinking, spans);
-            ++run.t2_span_items;
-            run.t2_span_f1 += f;
-            rec["cause_span_f1"] = f;
-          }
-        }
+        if (t.task == "t2") score_t2(d, play, t, r, run, rec);
         if (options.task == "t3") {
-          if (!r.audio.samples.empty() && !wav_dir.empty()) {
-            const std::string name = fmt::format("{}_{}_response.wav", d.dialogue_id, t.turn_id);
-            audio::write_audio(wav_dir / name, r.audio);
-            rec["response_audio"] = (fs::path(options.task) / name).string();
-          }
-          if (i == play.back()) {  // the graded turn
-            ++run.graded;
-            run.acknowledged += acknowledges_emotion(r.text);
-            run.graded_words += static_cast<double>(word_count(r.text));
-            run.graded_replies.push_back(r.text);
-            rec["graded"] = true;
-            rec["intended_style"] = r.style.emotion;
-            if (!r.audio.samples.empty()) {
-              Session listener = model.open_session(hear);
-              const Reply back = listener.turn(r.audio);
-              ++run.congruence_items;
-              run.congruent += back.emotion.label == r.style.emotion;
-              rec["heard_in_reply_audio"] = back.emotion.label;
-            }
-          }
+          score_t3(model, hear, wav_dir, fmt::format("{}_{}_response.wav", d.dialogue_id, t.turn_id), i == play.back(),
+                   r, run, rec);
         }
         turns.push_back(rec);
       }

@@ -1,5 +1,5 @@
 // What follows a HumDial run: the judge's scores per item (eval/judge.h), the score components of
-// DESIGN.md's final formula that the run can give, and, for T3, the sheet for human rating of vocal
+// docs/design.md's final formula that the run can give, and, for T3, the sheet for human rating of vocal
 // empathy and naturalness (a CSV plus an HTML page that plays each reply). Torch-free.
 #pragma once
 
@@ -21,7 +21,7 @@ nlohmann::json judge_humdial(HumdialRun& run, Judge& judge);
 // empathy and naturalness come from human ratings (eval report reads them), never from a run.
 nlohmann::json score_components(const nlohmann::json& judge_summary, const std::string& task);
 
-// DESIGN.md's final score from whichever components are present (weights renormalised over them):
+// docs/design.md's final score from whichever components are present (weights renormalised over them):
 // {"score", "components_used", "weights"}.
 nlohmann::json final_score(const nlohmann::json& components);
 

@@ -5,13 +5,13 @@
 #include <map>
 #include <sstream>
 
-#include "runtime/thinking_reader.h"
+#include "affect/trace.h"
 #include "tts/talker.h"
 
 namespace attune::eval {
 namespace {
 
-// Words beyond the traces' own (runtime::emotion_words), for free text.
+// Words beyond the traces' own (affect::trace_emotion_words), for free text.
 const std::map<std::string, std::vector<std::string>>& lexicon() {
   static const std::map<std::string, std::vector<std::string>> kWords = {
       {"happy",
@@ -70,7 +70,7 @@ std::set<std::string> named_emotions(std::string_view text) {
     for (const std::string& w : words) {
       if (has_word(t, w)) named.insert(label);
     }
-    for (const std::string& w : runtime::emotion_words(label)) {
+    for (const std::string& w : affect::trace_emotion_words(label)) {
       if (!w.empty() && has_word(t, lower(w))) named.insert(label);
     }
   }

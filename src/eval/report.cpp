@@ -6,6 +6,7 @@
 #include <fstream>
 #include <optional>
 
+#include "affect/emotions.h"
 #include "attune/error.h"
 #include "common/file_util.h"
 #include "common/xml_escape.h"
@@ -77,7 +78,7 @@ const std::vector<std::pair<std::string, std::string>>& rows_of(const std::strin
 }  // namespace
 
 std::string trajectory_svg(const nlohmann::json& record) {
-  const auto& labels = tts::emotion_labels();
+  const auto& labels = affect::emotion_labels();
   std::vector<std::pair<std::string, std::string>> points;  // annotated, heard
   for (const auto& t : record["turns"]) {
     if (!t.value("task", "").empty() || t.value("emotion", "").empty()) continue;
@@ -211,7 +212,8 @@ Report build_report(const std::vector<fs::path>& runs) {
   const nlohmann::json final = final_score(components);
   r.summary = {{"runs", all}, {"score_components", components}, {"final_score", final}};
   const std::string final_line = fmt::format(
-      "Final score (DESIGN.md: 0.2 T1 + 0.2 T2 + 0.1 T3 text + 0.25 T3 vocal + 0.25 T3 naturalness, renormalised over "
+      "Final score (docs/design.md: 0.2 T1 + 0.2 T2 + 0.1 T3 text + 0.25 T3 vocal + 0.25 T3 naturalness, renormalised "
+      "over "
       "the components present: {}): {}",
       final["components_used"].dump(),
       final["score"].is_null() ? "no component yet (run the judge or add human ratings)" : num(final["score"]));

@@ -2,7 +2,7 @@
 // report for people (Markdown and HTML, with the confusion matrices and, for HumDial runs, the
 // emotion trajectory of sample dialogues: annotated vs heard) and one JSON summary for machines.
 // Several runs of the same kind stand side by side (e.g. the IEAT ablation variants); HumDial runs
-// of T1/T2/T3 plus human ratings (human-ratings.csv beside a T3 run) give DESIGN.md's final score.
+// of T1/T2/T3 plus human ratings (human-ratings.csv beside a T3 run) give docs/design.md's final score.
 // Torch-free.
 #pragma once
 

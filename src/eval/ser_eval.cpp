@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "affect/emotions.h"
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "audio/prosody.h"
@@ -135,7 +136,7 @@ SerRun evaluate_prosody_baseline(const std::vector<SerClip>& train, const std::v
 std::string confusion_svg(const EmotionScores& scores, const std::string& title) {
   const auto& labels = emotion_labels();
   const int cell = 58, left = 80, top = 60;
-  constexpr int kRows = static_cast<int>(tts::kEmotionCount), kColumns = kRows + 1;  // + "none"
+  constexpr int kRows = static_cast<int>(affect::kEmotionCount), kColumns = kRows + 1;  // + "none"
   const int width = left + kColumns * cell + 20, height = top + kRows * cell + 50;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
@@ -143,17 +144,17 @@ std::string confusion_svg(const EmotionScores& scores, const std::string& title)
       "<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n"
       "<text x=\"{}\" y=\"38\" fill=\"#555\">rows: truth (colour: share of the row); columns: heard</text>\n",
       width, height, 10, common::xml_escape(title), 10);
-  for (size_t c = 0; c <= tts::kEmotionCount; ++c) {
-    svg +=
-        fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#333\">{}</text>\n",
-                    left + c * cell + cell / 2, top + kRows * cell + 16, c < tts::kEmotionCount ? labels[c] : "none");
+  for (size_t c = 0; c <= affect::kEmotionCount; ++c) {
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#333\">{}</text>\n",
+                       left + c * cell + cell / 2, top + kRows * cell + 16,
+                       c < affect::kEmotionCount ? labels[c] : "none");
   }
-  for (size_t r = 0; r < tts::kEmotionCount; ++r) {
+  for (size_t r = 0; r < affect::kEmotionCount; ++r) {
     int64_t n = 0;
     for (int64_t v : scores.confusion()[r]) n += v;
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#333\">{}</text>\n", left - 6,
                        top + r * cell + cell / 2 + 4, labels[r]);
-    for (size_t c = 0; c <= tts::kEmotionCount; ++c) {
+    for (size_t c = 0; c <= affect::kEmotionCount; ++c) {
       const int64_t v = scores.confusion()[r][c];
       const double share = n ? static_cast<double>(v) / static_cast<double>(n) : 0.0;
       const int shade = static_cast<int>(255 - 200 * share);

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "affect/emotions.h"
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "audio/prosody.h"
 #include "common/progress.h"
@@ -126,7 +128,7 @@ std::string TalkerEvalResult::markdown(double congruence_from) const {
     md += fmt::format("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.4f} | {:.0f} ms |\n", v.voice, v.engine, v.congruence,
                       v.neutral_congruence, v.direction_agreement, v.rtf, 1000 * v.first_audio_s);
   }
-  const std::vector<std::string>& labels = tts::emotion_labels();
+  const std::vector<std::string>& labels = affect::emotion_labels();
   md += "\nCongruence per emotion and intensity (neutral: once per voice)\n\n| voice | intensity |";
   for (const auto& l : labels) md += " " + l + " |";
   md += "\n|---|---:|";
@@ -160,6 +162,40 @@ std::string TalkerEvalResult::markdown(double congruence_from) const {
   return md;
 }
 
+namespace {
+
+// Whether each measured change moves the way the profile asks (dead bands: 0.3 st, 3 %, 3 %, 0.5 dB):
+// `directed` counts the attributes the profile moves, `agree` those that went its way.
+void count_directions(const TalkerCell& cell, int64_t& agree, int64_t& directed) {
+  const std::pair<double, double> pairs[] = {{cell.intended_pitch_st, cell.pitch_st},
+                                             {std::log(cell.intended_range), std::log(cell.range_ratio)},
+                                             {std::log(cell.intended_rate), std::log(cell.rate_ratio)},
+                                             {cell.intended_loudness_db, cell.loudness_db}};
+  const double dead[] = {0.3, 0.03, 0.03, 0.5};
+  for (size_t i = 0; i < 4; ++i) {
+    if (std::abs(pairs[i].first) < 1e-9) continue;
+    ++directed;
+    agree += sign(pairs[i].second, dead[i]) == sign(pairs[i].first, 0);
+  }
+}
+
+// Median time to the first sentence's audio when two sentences are streamed.
+double first_audio_median(tts::Talker& talker, const std::vector<std::string>& sentences, const tts::Voice& voice) {
+  std::vector<double> first;
+  for (size_t s = 0; s + 1 < sentences.size(); s += 2) {
+    const auto t0 = Clock::now();
+    double at = -1;
+    talker.synthesize_stream(sentences[s] + " " + sentences[s + 1], affect::emotion_style("happy", 0.6), voice,
+                             [&](const AudioBuffer&, size_t i) {
+                               if (i == 0) at = seconds_since(t0);
+                             });
+    if (at >= 0) first.push_back(at);
+  }
+  return common::median(first);
+}
+
+}  // namespace
+
 TalkerEvalResult evaluate_talkers(const Model& model, const std::string& model_name, const TalkerEvalOptions& options) {
   options.validate();
   std::vector<tts::Voice> voices;
@@ -171,7 +207,7 @@ TalkerEvalResult evaluate_talkers(const Model& model, const std::string& model_n
   }
   const std::vector<std::string> sentences(talker_eval_sentences().begin(),
                                            talker_eval_sentences().begin() + options.sentences);
-  const std::vector<std::string>& labels = tts::emotion_labels();
+  const std::vector<std::string>& labels = affect::emotion_labels();
 
   SessionOptions hear;
   hear.max_new_tokens = 1;  // the head hears the turn before anything is generated
@@ -200,7 +236,7 @@ TalkerEvalResult evaluate_talkers(const Model& model, const std::string& model_n
     TalkerCell neutral_cell{voice.name, voice.engine, "neutral", 0};
     for (const std::string& text : sentences) {
       const auto t0 = Clock::now();
-      const AudioBuffer a = talker->synthesize(text, tts::emotion_style("neutral", 0), voice);
+      const AudioBuffer a = talker->synthesize(text, affect::emotion_style("neutral", 0), voice);
       rtf.push_back(seconds_since(t0) / std::max(a.duration_s(), 1e-3));
       neutral.push_back(measure(a));
       const std::string heard = heard_label(a);
@@ -217,7 +253,7 @@ TalkerEvalResult evaluate_talkers(const Model& model, const std::string& model_n
     for (const std::string& emotion : labels) {
       if (emotion == "neutral") continue;
       for (double intensity : options.intensities) {
-        const SpeechStyle style = tts::emotion_style(emotion, intensity);
+        const SpeechStyle style = affect::emotion_style(emotion, intensity);
         TalkerCell cell{voice.name, voice.engine, emotion, intensity};
         cell.intended_pitch_st = style.pitch_semitones;
         cell.intended_range = style.pitch_range;
@@ -246,17 +282,7 @@ TalkerEvalResult evaluate_talkers(const Model& model, const std::string& model_n
         cell.range_ratio = pitched ? std::exp(log_range / pitched) : 1;
         cell.rate_ratio = std::exp(log_rate / k);
         cell.loudness_db /= k;
-        // Direction: does each measure move the way the profile asks (dead bands: 0.3 st, 3 %, 0.5 dB)?
-        const std::pair<double, double> pairs[] = {{cell.intended_pitch_st, cell.pitch_st},
-                                                   {std::log(cell.intended_range), std::log(cell.range_ratio)},
-                                                   {std::log(cell.intended_rate), std::log(cell.rate_ratio)},
-                                                   {cell.intended_loudness_db, cell.loudness_db}};
-        const double dead[] = {0.3, 0.03, 0.03, 0.5};
-        for (size_t i = 0; i < 4; ++i) {
-          if (std::abs(pairs[i].first) < 1e-9) continue;
-          ++directed;
-          agree += sign(pairs[i].second, dead[i]) == sign(pairs[i].first, 0);
-        }
+        count_directions(cell, agree, directed);
         if (intensity >= options.congruence_from) {
           high_clips += cell.clips;
           high_congruent += cell.congruent;
@@ -267,17 +293,7 @@ TalkerEvalResult evaluate_talkers(const Model& model, const std::string& model_n
     summary.congruence = high_clips ? static_cast<double>(high_congruent) / high_clips : 0;
     summary.direction_agreement = directed ? static_cast<double>(agree) / directed : 0;
     summary.rtf = common::median(rtf);
-    std::vector<double> first;
-    for (size_t s = 0; s + 1 < sentences.size(); s += 2) {
-      const auto t0 = Clock::now();
-      double at = -1;
-      talker->synthesize_stream(sentences[s] + " " + sentences[s + 1], tts::emotion_style("happy", 0.6), voice,
-                                [&](const AudioBuffer&, size_t i) {
-                                  if (i == 0) at = seconds_since(t0);
-                                });
-      if (at >= 0) first.push_back(at);
-    }
-    summary.first_audio_s = common::median(first);
+    summary.first_audio_s = first_audio_median(*talker, sentences, voice);
     result.voices.push_back(summary);
     bar.set_postfix(fmt::format("{} congruence {:.2f}", voice.name, summary.congruence));
   }

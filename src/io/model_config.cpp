@@ -660,20 +660,20 @@ void SlmConfig::validate(const std::string& source) const {
          "is " + std::to_string(adapter.output_size) + " but the language model's hidden_size is " +
              std::to_string(lm.hidden_size));
   }
-  if (talker.backend != "espeak-ng" && talker.backend != "none") {
-    fail(source, "talker.backend", "expected \"espeak-ng\" or \"none\", got \"" + talker.backend + "\"");
+  if (style_head.backend != "espeak-ng" && style_head.backend != "none") {
+    fail(source, "style_head.backend", "expected \"espeak-ng\" or \"none\", got \"" + style_head.backend + "\"");
   }
-  require_positive(source, "talker.input_size", talker.input_size);
-  require_positive(source, "talker.hidden_size", talker.hidden_size);
-  require_positive(source, "talker.num_layers", talker.num_layers);
-  if (talker.input_size != lm.hidden_size) {
-    fail(source, "talker.input_size",
-         "is " + std::to_string(talker.input_size) + " but the language model's hidden_size is " +
+  require_positive(source, "style_head.input_size", style_head.input_size);
+  require_positive(source, "style_head.hidden_size", style_head.hidden_size);
+  require_positive(source, "style_head.num_layers", style_head.num_layers);
+  if (style_head.input_size != lm.hidden_size) {
+    fail(source, "style_head.input_size",
+         "is " + std::to_string(style_head.input_size) + " but the language model's hidden_size is " +
              std::to_string(lm.hidden_size));
   }
-  if (talker.emotions.empty()) fail(source, "talker.emotions", "expected at least one emotion label");
+  if (style_head.emotions.empty()) fail(source, "style_head.emotions", "expected at least one emotion label");
   std::vector<std::pair<const char*, const std::vector<std::string>*>> lists = {
-      {"talker.emotions", &talker.emotions}, {"talker.style_attributes", &talker.style_attributes}};
+      {"style_head.emotions", &style_head.emotions}, {"style_head.style_attributes", &style_head.style_attributes}};
   if (encoder_heads) {
     const EncoderHeadsConfig& h = *encoder_heads;
     require_positive(source, "encoder_heads.input_size", h.input_size);
@@ -753,7 +753,7 @@ json encoder_heads_json(const EncoderHeadsConfig& h) {
           {"evidence_weight", h.evidence_weight}};
 }
 
-json talker_json(const TalkerConfig& t) {
+json style_head_json(const StyleHeadConfig& t) {
   return {{"backend", t.backend},       {"input_size", t.input_size}, {"hidden_size", t.hidden_size},
           {"num_layers", t.num_layers}, {"emotions", t.emotions},     {"style_attributes", t.style_attributes}};
 }
@@ -766,7 +766,7 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
   }
   Keys top(config, source);
   top.only({"model_type", "format_version", "architectures", "torch_dtype", "encoder", "adapter", "language_model",
-            "talker", "encoder_heads", "transformers_version"});
+            "style_head", "talker", "encoder_heads", "transformers_version"});
   SlmConfig c;
   c.format_version = static_cast<int>(top.integer("format_version", kSlmFormatVersion));
   if (top.has("torch_dtype")) c.torch_dtype = top.string("torch_dtype", "");
@@ -800,19 +800,23 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
   if (c.adapter.input_size == 0) c.adapter.input_size = c.encoder.config.d_model;
   if (c.adapter.output_size == 0) c.adapter.output_size = c.language_model.config.hidden_size;
   if (c.adapter.hidden_size == 0) c.adapter.hidden_size = c.adapter.output_size;
-  if (top.has("talker")) {
-    const json& t = top.at("talker");
-    if (!t.is_object()) fail(source, "talker", "expected an object, got " + show(t));
-    Keys k(t, source, "talker.");
+  // "talker" is the key's name before the head was renamed (format_version 1 files until v3.1).
+  if (top.has("style_head") && top.has("talker"))
+    fail(source, "talker", "give \"style_head\" or the legacy \"talker\", not both");
+  if (top.has("style_head") || top.has("talker")) {
+    const std::string key = top.has("style_head") ? "style_head" : "talker";
+    const json& t = top.at(key);
+    if (!t.is_object()) fail(source, key, "expected an object, got " + show(t));
+    Keys k(t, source, key + ".");
     k.only({"backend", "input_size", "hidden_size", "num_layers", "emotions", "style_attributes"});
-    c.talker.backend = k.string("backend", c.talker.backend);
-    c.talker.input_size = k.integer("input_size", 0);
-    c.talker.hidden_size = k.integer("hidden_size", c.talker.hidden_size);
-    c.talker.num_layers = k.integer("num_layers", c.talker.num_layers);
-    c.talker.emotions = k.strings("emotions", c.talker.emotions);
-    c.talker.style_attributes = k.strings("style_attributes", c.talker.style_attributes);
+    c.style_head.backend = k.string("backend", c.style_head.backend);
+    c.style_head.input_size = k.integer("input_size", 0);
+    c.style_head.hidden_size = k.integer("hidden_size", c.style_head.hidden_size);
+    c.style_head.num_layers = k.integer("num_layers", c.style_head.num_layers);
+    c.style_head.emotions = k.strings("emotions", c.style_head.emotions);
+    c.style_head.style_attributes = k.strings("style_attributes", c.style_head.style_attributes);
   }
-  if (c.talker.input_size == 0) c.talker.input_size = c.language_model.config.hidden_size;
+  if (c.style_head.input_size == 0) c.style_head.input_size = c.language_model.config.hidden_size;
   if (top.has("encoder_heads")) {
     const json& h = top.at("encoder_heads");
     if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
@@ -862,7 +866,7 @@ json to_json(const SlmConfig& c, const fs::path& base_dir) {
   j["encoder"] = component_json(c.encoder, base_dir);
   j["adapter"] = adapter_json(c.adapter);
   j["language_model"] = component_json(c.language_model, base_dir);
-  j["talker"] = talker_json(c.talker);
+  j["style_head"] = style_head_json(c.style_head);
   if (c.encoder_heads) j["encoder_heads"] = encoder_heads_json(*c.encoder_heads);
   return j;
 }

@@ -1,6 +1,6 @@
 // Model configs: Hugging Face `config.json` files (Whisper, Qwen2, Qwen3, Llama) as typed structs,
 // and attune's composite config (`"model_type": "attune_slm"`: encoder + adapter + language model +
-// talker, each sub-model inline or a `path` to an unmodified HF directory). See docs/model-files.md.
+// speech-style head, each sub-model inline or a `path` to an unmodified HF directory). See docs/model-files.md.
 //
 //   auto hf = attune::io::load_hf_config("Qwen2.5-0.5B-Instruct");      // a directory or config.json
 //   if (auto* lm = hf.language_model()) { lm->hidden_size; lm->qkv_bias; ... }
@@ -20,6 +20,8 @@
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "affect/emotions.h"
 
 namespace attune::io {
 
@@ -169,13 +171,13 @@ struct AdapterConfig {
 };
 
 // The speech-style head on top of the language model, and the TTS back end that renders it.
-struct TalkerConfig {
+struct StyleHeadConfig {
   std::string backend = "espeak-ng";  // "espeak-ng" or "none"
   int64_t input_size = 0;             // = language model hidden_size
   int64_t hidden_size = 256;
   int64_t num_layers = 2;
   // Classification over emotions, regression over style attributes.
-  std::vector<std::string> emotions = {"neutral", "happy", "sad", "anger", "fear", "surprise", "disgust"};
+  std::vector<std::string> emotions = affect::emotion_labels();  // the order of the head's outputs
   std::vector<std::string> style_attributes = {"intensity", "pitch", "pace", "energy"};
 };
 
@@ -185,7 +187,7 @@ struct TalkerConfig {
 struct EncoderHeadsConfig {
   int64_t input_size = 0;  // = encoder d_model
   int64_t hidden_size = 256;
-  std::vector<std::string> emotions = {"neutral", "happy", "sad", "anger", "fear", "surprise", "disgust"};
+  std::vector<std::string> emotions = affect::emotion_labels();  // the order of the head's outputs
   // CTC output i + 1 is ctc_alphabet[i] (one UTF-8 character each); output 0 is the blank.
   std::vector<std::string> ctc_alphabet;
   // Utterance prosody functionals (audio::prosody_feature_names) the emotion head reads beside the
@@ -213,11 +215,11 @@ struct SlmConfig {
   SlmComponent<WhisperConfig> encoder;
   AdapterConfig adapter;
   SlmComponent<LanguageModelConfig> language_model;
-  TalkerConfig talker;
+  StyleHeadConfig style_head;                       // config.json "style_head" (legacy: "talker")
   std::optional<EncoderHeadsConfig> encoder_heads;  // "encoder_heads" in the file; none: no heads
   std::optional<std::string> torch_dtype;
 
-  // Sizes and cross-component rules (adapter sizes vs encoder/LM, talker input vs LM, ...).
+  // Sizes and cross-component rules (adapter sizes vs encoder/LM, style-head input vs LM, ...).
   void validate(const std::string& source) const;
 };
 

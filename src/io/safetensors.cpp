@@ -121,15 +121,14 @@ struct ParsedHeader {
   uint64_t header_size = 0;
 };
 
-// Validates the 8-byte length, the header JSON and every entry against a buffer of `size` bytes.
-// `bytes` may be null only when size < 8 (nothing is read then).
-ParsedHeader parse_header(const std::byte* bytes, uint64_t size, const std::string& source) {
+// The 8-byte little-endian length and the JSON object after it; n = the header's length.
+json read_header_json(const std::byte* bytes, uint64_t size, const std::string& source, uint64_t& n) {
   if (size == 0) throw InputError(source, "file is empty; a safetensors file starts with an 8-byte header length");
   if (size < 8) {
     throw InputError(source, "file is only " + std::to_string(size) +
                                  " bytes; a safetensors file starts with an 8-byte header length (truncated?)");
   }
-  uint64_t n = 0;
+  n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
   if (n > kMaxSafetensorsHeaderBytes) {
     throw InputError(source, "header length " + std::to_string(n) + " exceeds the limit of " +
@@ -156,100 +155,99 @@ ParsedHeader parse_header(const std::byte* bytes, uint64_t size, const std::stri
   if (!header.is_object()) {
     throw InputError(source, "header must be a JSON object, found " + json_type(header));
   }
+  return header;
+}
 
-  const uint64_t data_size = size - 8 - n;
-  ParsedHeader parsed;
-  parsed.header_size = n;
-  const std::byte* data = bytes + 8 + n;
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const json& value = it.value();
-    if (name == "__metadata__") {
-      if (!value.is_object()) {
-        throw InputError(source, "\"__metadata__\" must be an object of strings, found " + json_type(value));
-      }
-      for (auto m = value.begin(); m != value.end(); ++m) {
-        if (!m.value().is_string()) {
-          throw InputError(source, "\"__metadata__\" must map strings to strings, but key \"" + m.key() +
-                                       "\" holds a " + json_type(m.value()));
-        }
-        parsed.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string where = "tensor \"" + name + "\": ";
-    if (!value.is_object()) throw InputError(source, where + "expected an object, found " + json_type(value));
-    for (const char* key : {"dtype", "shape", "data_offsets"}) {
-      if (!value.contains(key)) throw InputError(source, where + "missing \"" + key + "\"");
-    }
-    const json& jdtype = value["dtype"];
-    if (!jdtype.is_string()) throw InputError(source, where + "\"dtype\" must be a string");
-    auto dtype = parse_dtype(jdtype.get<std::string>());
-    if (!dtype) {
-      throw InputError(source, where + "unknown dtype \"" + jdtype.get<std::string>() + "\" (expected one of " +
-                                   known_dtype_list() + ")");
-    }
-    const json& jshape = value["shape"];
-    if (!jshape.is_array()) throw InputError(source, where + "\"shape\" must be an array of non-negative integers");
-    ParsedEntry entry;
-    entry.name = name;
-    entry.view.dtype = *dtype;
-    uint64_t numel = 1;
-    for (const json& d : jshape) {
-      auto dim = as_u64(d);
-      if (!dim || *dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        throw InputError(
-            source, where + "\"shape\" must be an array of non-negative integers, found " + common::json_brief(jshape));
-      }
-      if (!checked_mul(numel, *dim, numel)) {
-        throw InputError(source, where + "shape " + common::json_brief(jshape) + " overflows 64 bits");
-      }
-      entry.view.shape.push_back(static_cast<int64_t>(*dim));
-    }
-    uint64_t expected_bytes = 0;
-    if (!checked_mul(numel, dtype_size(*dtype), expected_bytes)) {
-      throw InputError(source, where + "shape " + common::json_brief(jshape) + " x " + std::string(dtype_name(*dtype)) +
-                                   " overflows 64 bits");
-    }
-    const json& joff = value["data_offsets"];
-    std::optional<uint64_t> begin, end;
-    if (joff.is_array() && joff.size() == 2) {
-      begin = as_u64(joff[0]);
-      end = as_u64(joff[1]);
-    }
-    if (!begin || !end) {
-      throw InputError(source, where + "\"data_offsets\" must be [begin, end] (two non-negative integers), found " +
-                                   common::json_brief(joff));
-    }
-    if (*begin > *end) {
-      throw InputError(source, where + "data_offsets " + common::json_brief(joff) + " have begin after end");
-    }
-    if (*end > data_size) {
-      throw InputError(source, where + "data_offsets " + common::json_brief(joff) +
-                                   " run past the end of the data section (" + std::to_string(data_size) +
-                                   " bytes; file truncated?)");
-    }
-    if (*end - *begin != expected_bytes) {
-      throw InputError(source, where + "shape " + shape_string(entry.view.shape) + " of " +
-                                   std::string(dtype_name(*dtype)) + " needs " + std::to_string(expected_bytes) +
-                                   " bytes but data_offsets " + common::json_brief(joff) + " span " +
-                                   std::to_string(*end - *begin));
-    }
-    entry.begin = *begin;
-    entry.end = *end;
-    entry.view.data = data + *begin;
-    entry.view.nbytes = static_cast<size_t>(expected_bytes);
-    parsed.entries.push_back(std::move(entry));
+void parse_metadata(const json& value, const std::string& source, SafetensorsMetadata& metadata) {
+  if (!value.is_object()) {
+    throw InputError(source, "\"__metadata__\" must be an object of strings, found " + json_type(value));
   }
+  for (auto m = value.begin(); m != value.end(); ++m) {
+    if (!m.value().is_string()) {
+      throw InputError(source, "\"__metadata__\" must map strings to strings, but key \"" + m.key() + "\" holds a " +
+                                   json_type(m.value()));
+    }
+    metadata[m.key()] = m.value().get<std::string>();
+  }
+}
 
-  // The data section must be covered exactly: sorted by offset, each tensor begins where the previous
-  // one ended (no overlap, no gap) and the last one ends at the end of the file.
-  std::sort(parsed.entries.begin(), parsed.entries.end(), [](const ParsedEntry& a, const ParsedEntry& b) {
+// One tensor's entry: dtype, shape and offsets, checked against each other and the data section.
+ParsedEntry parse_entry(const std::string& name, const json& value, const std::byte* data, uint64_t data_size,
+                        const std::string& source) {
+  const std::string where = "tensor \"" + name + "\": ";
+  if (!value.is_object()) throw InputError(source, where + "expected an object, found " + json_type(value));
+  for (const char* key : {"dtype", "shape", "data_offsets"}) {
+    if (!value.contains(key)) throw InputError(source, where + "missing \"" + key + "\"");
+  }
+  const json& jdtype = value["dtype"];
+  if (!jdtype.is_string()) throw InputError(source, where + "\"dtype\" must be a string");
+  auto dtype = parse_dtype(jdtype.get<std::string>());
+  if (!dtype) {
+    throw InputError(source, where + "unknown dtype \"" + jdtype.get<std::string>() + "\" (expected one of " +
+                                 known_dtype_list() + ")");
+  }
+  const json& jshape = value["shape"];
+  if (!jshape.is_array()) throw InputError(source, where + "\"shape\" must be an array of non-negative integers");
+  ParsedEntry entry;
+  entry.name = name;
+  entry.view.dtype = *dtype;
+  uint64_t numel = 1;
+  for (const json& d : jshape) {
+    auto dim = as_u64(d);
+    if (!dim || *dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      throw InputError(
+          source, where + "\"shape\" must be an array of non-negative integers, found " + common::json_brief(jshape));
+    }
+    if (!checked_mul(numel, *dim, numel)) {
+      throw InputError(source, where + "shape " + common::json_brief(jshape) + " overflows 64 bits");
+    }
+    entry.view.shape.push_back(static_cast<int64_t>(*dim));
+  }
+  uint64_t expected_bytes = 0;
+  if (!checked_mul(numel, dtype_size(*dtype), expected_bytes)) {
+    throw InputError(source, where + "shape " + common::json_brief(jshape) + " x " + std::string(dtype_name(*dtype)) +
+                                 " overflows 64 bits");
+  }
+  const json& joff = value["data_offsets"];
+  std::optional<uint64_t> begin, end;
+  if (joff.is_array() && joff.size() == 2) {
+    begin = as_u64(joff[0]);
+    end = as_u64(joff[1]);
+  }
+  if (!begin || !end) {
+    throw InputError(source, where + "\"data_offsets\" must be [begin, end] (two non-negative integers), found " +
+                                 common::json_brief(joff));
+  }
+  if (*begin > *end) {
+    throw InputError(source, where + "data_offsets " + common::json_brief(joff) + " have begin after end");
+  }
+  if (*end > data_size) {
+    throw InputError(source, where + "data_offsets " + common::json_brief(joff) +
+                                 " run past the end of the data section (" + std::to_string(data_size) +
+                                 " bytes; file truncated?)");
+  }
+  if (*end - *begin != expected_bytes) {
+    throw InputError(source, where + "shape " + shape_string(entry.view.shape) + " of " +
+                                 std::string(dtype_name(*dtype)) + " needs " + std::to_string(expected_bytes) +
+                                 " bytes but data_offsets " + common::json_brief(joff) + " span " +
+                                 std::to_string(*end - *begin));
+  }
+  entry.begin = *begin;
+  entry.end = *end;
+  entry.view.data = data + *begin;
+  entry.view.nbytes = static_cast<size_t>(expected_bytes);
+  return entry;
+}
+
+// The data section must be covered exactly: sorted by offset, each tensor begins where the previous
+// one ended (no overlap, no gap) and the last one ends at the end of the file.
+void check_packed(std::vector<ParsedEntry>& entries, uint64_t data_size, const std::string& source) {
+  std::sort(entries.begin(), entries.end(), [](const ParsedEntry& a, const ParsedEntry& b) {
     return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
   });
   uint64_t cursor = 0;
   const ParsedEntry* previous = nullptr;
-  for (const auto& e : parsed.entries) {
+  for (const auto& e : entries) {
     if (e.begin < cursor) {
       throw InputError(source, "tensors \"" + previous->name + "\" [" + std::to_string(previous->begin) + ", " +
                                    std::to_string(previous->end) + ") and \"" + e.name + "\" [" +
@@ -266,6 +264,25 @@ ParsedHeader parse_header(const std::byte* bytes, uint64_t size, const std::stri
     throw InputError(source, "data section is " + std::to_string(data_size) + " bytes but the tensors cover " +
                                  std::to_string(cursor) + " (trailing bytes after the last tensor)");
   }
+}
+
+// Validates the 8-byte length, the header JSON and every entry against a buffer of `size` bytes.
+// `bytes` may be null only when size < 8 (nothing is read then).
+ParsedHeader parse_header(const std::byte* bytes, uint64_t size, const std::string& source) {
+  uint64_t n = 0;
+  const json header = read_header_json(bytes, size, source, n);
+  const uint64_t data_size = size - 8 - n;
+  ParsedHeader parsed;
+  parsed.header_size = n;
+  const std::byte* data = bytes + 8 + n;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      parse_metadata(it.value(), source, parsed.metadata);
+    } else {
+      parsed.entries.push_back(parse_entry(it.key(), it.value(), data, data_size, source));
+    }
+  }
+  check_packed(parsed.entries, data_size, source);
   return parsed;
 }
 

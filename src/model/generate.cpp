@@ -23,6 +23,7 @@
 #include "kernels/thread_pool.h"
 #include "model/language_model.h"
 #include "model/spoken_language_model.h"
+#include "model/step_decoder.h"
 #include "model/torch_error.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -61,22 +62,6 @@ size_t utf8_safe_prefix(const std::string& s, size_t n) {
 }
 
 }  // namespace
-
-std::string_view stop_reason_name(StopReason reason) {
-  switch (reason) {
-    case StopReason::kMaxTokens:
-      return "max_tokens";
-    case StopReason::kStopToken:
-      return "stop_token";
-    case StopReason::kStopString:
-      return "stop_string";
-    case StopReason::kCallback:
-      return "callback";
-    case StopReason::kContextFull:
-      return "context_full";
-  }
-  return "?";
-}
 
 // ---- the loop -------------------------------------------------------------------------------------
 
@@ -121,32 +106,22 @@ GenerateResult generate(LanguageModelImpl& lm, const at::Tensor& prompt_embeds, 
 
   return with_torch_context("generate", [&] {
     c10::InferenceMode inference;
-    Sampler sampler(options.sampling);
     const int64_t capacity = std::min(T + std::max<int64_t>(options.max_new_tokens, 1), max_positions);
     KvCache cache = lm.make_cache(1, capacity, capacity);
+    StepDecoder decoder(lm, cache, options.sampling, max_positions);
     std::vector<int32_t> history(prompt_ids.begin(), prompt_ids.end());
     std::optional<text::StreamDecoder> stream;
     if (tokenizer) stream.emplace(*tokenizer);
 
     const auto t0 = Clock::now();
-    ForwardOptions fwd;
-    fwd.cache = &cache;
-    fwd.logits_to_keep = options.return_logits ? 0 : 1;
-    ForwardOutput out = lm.forward_embeds(prompt_embeds, fwd);
-    if (options.return_logits) append_rows(out.logits[0], result.logits);
-    std::vector<float> row;
-    auto take_last_row = [&](const at::Tensor& logits) {
-      row.clear();
-      append_rows(logits[0][logits.size(1) - 1], row);
-    };
-    take_last_row(out.logits);
+    decoder.prefill(prompt_embeds, options.return_logits);
+    if (options.return_logits) append_rows(decoder.output().logits[0], result.logits);
     if (options.max_new_tokens == 0) result.prompt_seconds = seconds_since(t0);
 
     Clock::time_point t1 = Clock::now();
     size_t emitted = 0, searched = 0;
-    fwd.logits_to_keep = 1;
     for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-      const int32_t id = sampler.sample(row, history);
+      const int32_t id = decoder.sample(history);
       if (step == 0) {
         result.prompt_seconds = seconds_since(t0);
         t1 = Clock::now();
@@ -162,7 +137,7 @@ GenerateResult generate(LanguageModelImpl& lm, const at::Tensor& prompt_embeds, 
           // An id the model knows and the tokenizer has no token for (padded vocabularies): no text.
         }
       }
-      const bool last = is_stop || step + 1 == options.max_new_tokens || cache.length() + 1 > max_positions;
+      const bool last = is_stop || step + 1 == options.max_new_tokens || decoder.context_full();
       if (stream && last) result.text += stream->finish();
       if (max_stop_len) {
         const size_t from = searched >= max_stop_len ? searched - max_stop_len + 1 : 0;
@@ -192,7 +167,7 @@ GenerateResult generate(LanguageModelImpl& lm, const at::Tensor& prompt_embeds, 
         break;
       }
       if (!keep_going) {
-        result.stop_reason = StopReason::kCallback;
+        result.stop_reason = StopReason::kCancelled;
         if (stream) result.text += stream->finish();
         break;
       }
@@ -200,16 +175,16 @@ GenerateResult generate(LanguageModelImpl& lm, const at::Tensor& prompt_embeds, 
         result.stop_reason = StopReason::kMaxTokens;
         break;
       }
-      if (cache.length() + 1 > max_positions) {
+      if (decoder.context_full()) {
         result.stop_reason = StopReason::kContextFull;
         break;
       }
-      at::Tensor next = at::full({1, 1}, static_cast<int64_t>(id), at::TensorOptions().dtype(at::kLong));
-      out = lm.forward(next, fwd);
-      take_last_row(out.logits);
-      if (options.return_logits) result.logits.insert(result.logits.end(), row.begin(), row.end());
-      result.decode_steps += 1;
+      decoder.feed(id);
+      if (options.return_logits) {
+        result.logits.insert(result.logits.end(), decoder.next_logits().begin(), decoder.next_logits().end());
+      }
     }
+    result.decode_steps = decoder.steps();
     if (!result.ids.empty()) result.decode_seconds = seconds_since(t1);
     result.logits_rows = options.return_logits ? static_cast<int64_t>(result.logits.size()) / config.vocab_size : 0;
     result.kv_cache_bytes = cache.bytes();

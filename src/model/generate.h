@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "attune/runtime.h"
 #include "model/sampling.h"
 
 namespace attune::text {
@@ -52,8 +53,8 @@ struct GenerateOptions {
   TokenCallback on_token;
 };
 
-enum class StopReason { kMaxTokens, kStopToken, kStopString, kCallback, kContextFull };
-std::string_view stop_reason_name(StopReason reason);
+// One set of stop reasons for `attune generate` and the runtime (attune/runtime.h; to_string names them).
+using StopReason = attune::StopReason;
 
 struct GenerateResult {
   std::vector<int32_t> prompt_ids;

@@ -24,7 +24,7 @@ io::SlmConfig completed(io::SlmConfig c) {
   if (c.adapter.input_size == 0) c.adapter.input_size = c.encoder.config.d_model;
   if (c.adapter.output_size == 0) c.adapter.output_size = c.language_model.config.hidden_size;
   if (c.adapter.hidden_size == 0) c.adapter.hidden_size = c.adapter.output_size;
-  if (c.talker.input_size == 0) c.talker.input_size = c.language_model.config.hidden_size;
+  if (c.style_head.input_size == 0) c.style_head.input_size = c.language_model.config.hidden_size;
   return c;
 }
 
@@ -110,7 +110,8 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
     std::vector<std::string> stray;
     for (const auto& name : ckpt->names()) {
       bool known = false;
-      for (const char* p : {kEncoderPrefix, kAdapterPrefix, kLanguageModelPrefix, kTalkerPrefix, kEncoderHeadsPrefix}) {
+      for (const char* p : {kEncoderPrefix, kAdapterPrefix, kLanguageModelPrefix, kStyleHeadPrefix,
+                            kLegacyStyleHeadPrefix, kEncoderHeadsPrefix}) {
         known = known || name.rfind(p, 0) == 0;
       }
       if (!known) stray.push_back(name);
@@ -118,7 +119,7 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
     if (!stray.empty()) {
       throw InputError((dir / io::kSafetensorsSingleName).string(),
                        std::to_string(stray.size()) + " tensor(s) belong to no component (expected the prefixes " +
-                           "encoder., adapter., language_model., talker., encoder_heads.), e.g. " + stray.front());
+                           "encoder., adapter., language_model., style_head., encoder_heads.), e.g. " + stray.front());
     }
   }
   const std::string where = dir.string();
@@ -188,7 +189,7 @@ void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSave
     if (config_.language_model.is_inline() || options.include_path_components) {
       add(*language_model_, kLanguageModelPrefix);
     }
-    if (options.talker != nullptr) add(*options.talker, kTalkerPrefix);
+    if (options.style_head != nullptr) add(*options.style_head, kStyleHeadPrefix);
     if (encoder_heads_) add(*encoder_heads_, kEncoderHeadsPrefix);
     io::write_safetensors(dir / io::kSafetensorsSingleName, std::move(tensors), {{"format", "pt"}});
     io::write_slm_config(dir / "config.json", config_);

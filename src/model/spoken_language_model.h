@@ -1,4 +1,4 @@
-// The unified spoken language model (DESIGN.md): speech encoder -> adapter -> decoder LLM.
+// The unified spoken language model (docs/design.md): speech encoder -> adapter -> decoder LLM.
 //
 //   user audio -> log-mel [M, T] -> SpeechEncoder [ceil(T/2), d_model] -> Adapter [N, C]
 //   ChatTemplate::render -> ids [L] with runs of <|AUDIO|> (audio_slots: first, count)
@@ -40,7 +40,7 @@
 #include "model/encoder_heads.h"
 #include "model/language_model.h"
 #include "model/speech_encoder.h"
-#include "model/talker_head.h"
+#include "model/style_head.h"
 #include "text/chat_template.h"
 
 namespace attune::model {
@@ -78,13 +78,13 @@ struct SlmSaveOptions {
   // Also write the tensors of components given by `path` (e.g. after fine-tuning the encoder);
   // off: they stay in their own directories and the new config points there.
   bool include_path_components = false;
-  // The speech-style head to store under "talker." (none: the composite has no talker tensors).
-  const TalkerHeadImpl* talker = nullptr;
+  // The speech-style head to store under "style_head." (none: the composite has no style-head tensors).
+  const StyleHeadImpl* style_head = nullptr;
 };
 
 class SpokenLanguageModelImpl : public torch::nn::Module {
  public:
-  // Validates the config (ConfigError naming the key; adapter/talker sizes left at 0 are filled from
+  // Validates the config (ConfigError naming the key; adapter/style-head sizes left at 0 are filled from
   // the components first) and builds every component in options.dtype on options.device, with
   // random weights (each component's own initialisation; seed with torch::manual_seed).
   // random_init false leaves the language model's memory uninitialised, for a checkpoint to fill.
@@ -95,8 +95,8 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
   // Per component: tensors under its prefix in the composite's weights win; otherwise a component
   // given by `path` loads from that HF directory; otherwise InputError (the adapter: unless
   // allow_untrained_adapter). Loading is strict (missing, unexpected, mis-shaped tensors name the
-  // tensor and file); composite tensors outside encoder./adapter./language_model./talker. are errors
-  // (talker.* belongs to the talker head and is left to it).
+  // tensor and file); composite tensors outside encoder./adapter./language_model./style_head. are errors
+  // (style_head.*, or the legacy talker.*, belongs to the speech-style head and is left to it).
   static std::shared_ptr<SpokenLanguageModelImpl> from_pretrained(const std::filesystem::path& dir,
                                                                   const SlmLoadOptions& options = {});
   // Writes config.json (component paths rewritten relative to `dir`) and model.safetensors.

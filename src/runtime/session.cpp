@@ -1,7 +1,7 @@
 // attune::Model and attune::Session (attune/runtime.h): one KV cache per dialogue, fed each turn's
 // own tokens only; the thinking is generated first and read for the heard emotion, the speech-style
 // head turns the hidden state at </think> into the reply's voice, and the reply is spoken sentence
-// by sentence while it is generated (TalkerStream). docs/runtime.md describes the policy choices.
+// by sentence while it is generated (SpeechStream). docs/runtime.md describes the policy choices.
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -15,6 +15,9 @@
 #include <optional>
 #include <unordered_set>
 
+#include "affect/emotions.h"
+#include "affect/speech_style.h"
+#include "affect/trace.h"
 #include "attune/error.h"
 #include "attune/runtime.h"
 #include "audio/log_mel.h"
@@ -24,11 +27,11 @@
 #include "model/generate.h"
 #include "model/sampling.h"
 #include "model/spoken_language_model.h"
-#include "model/talker_head.h"
+#include "model/step_decoder.h"
+#include "model/style_head.h"
 #include "model/torch_error.h"
 #include "runtime/reply_rules.h"
-#include "runtime/talker_stream.h"
-#include "runtime/thinking_reader.h"
+#include "runtime/speech_stream.h"
 #include "runtime/turn_audio.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -50,7 +53,7 @@ constexpr std::uintmax_t kSmallModelBytes = 512ull << 20;
 // ("I hear someone ___": ~0.5 on "calm" with the rest on adverbs and other words).
 constexpr double kEvidenceSlotMass = 0.2;
 
-SpeechStyle default_style() { return tts::emotion_style("neutral", 0.3); }
+SpeechStyle default_style() { return affect::emotion_style("neutral", 0.3); }
 
 void check_max_new_tokens(const SessionOptions& options) {
   if (options.max_new_tokens < 1)
@@ -59,7 +62,7 @@ void check_max_new_tokens(const SessionOptions& options) {
 
 }  // namespace
 
-const std::vector<std::string>& emotion_labels() { return tts::emotion_labels(); }
+const std::vector<std::string>& emotion_labels() { return affect::emotion_labels(); }
 
 double TurnTimings::decode_tokens_per_second() const {
   const double span = last_token - first_token;
@@ -70,7 +73,7 @@ struct Model::Impl {
   fs::path dir;
   RuntimeOptions options;
   std::shared_ptr<model::SpokenLanguageModelImpl> slm;
-  std::shared_ptr<model::TalkerHeadImpl> talker_head;
+  std::shared_ptr<model::StyleHeadImpl> style_head;
   std::optional<text::ChatTemplate> chat;
   std::optional<audio::LogMelExtractor> mel;
   std::string dtype, device;
@@ -79,21 +82,21 @@ struct Model::Impl {
   int32_t think_start = -1, think_end = -1, im_end = -1;
   std::vector<int32_t> newline;  // "\n" after <|im_end|>
   // Per label (emotion_labels() order), the ids a trace's emotion word can start with.
-  std::array<std::vector<int32_t>, tts::kEmotionCount> label_ids;
+  std::array<std::vector<int32_t>, affect::kEmotionCount> label_ids;
   // Every first token of an emotion word and the labels whose words start with it (shared ones too).
   std::unordered_map<int32_t, std::vector<size_t>> word_start_labels;
   // The encoder heads' use (io::EncoderHeadsConfig, or RuntimeOptions' overrides); head_index[i]: the
   // heads' output for emotion_labels()[i], -1 when the heads lack it.
   bool heard_from_head = false;
   double evidence_weight = 0;
-  std::array<int64_t, tts::kEmotionCount> head_index{};
+  std::array<int64_t, affect::kEmotionCount> head_index{};
 
   void find_label_ids() {
     const text::Tokenizer& tok = chat->tokenizer();
-    std::array<std::unordered_set<int32_t>, tts::kEmotionCount> sets;
+    std::array<std::unordered_set<int32_t>, affect::kEmotionCount> sets;
     std::unordered_map<int32_t, int> owners;
-    for (size_t i = 0; i < tts::kEmotionCount; ++i) {
-      for (const std::string& word : runtime::emotion_words(emotion_labels()[i])) {
+    for (size_t i = 0; i < affect::kEmotionCount; ++i) {
+      for (const std::string& word : affect::trace_emotion_words(emotion_labels()[i])) {
         for (const std::string& form : {word, " " + word}) {
           const std::vector<int32_t> ids = tok.encode(form);
           if (!ids.empty() && sets[i].insert(ids[0]).second) owners[ids[0]] += 1;
@@ -101,7 +104,7 @@ struct Model::Impl {
       }
     }
     // A first token shared by two labels' words says nothing about which one follows.
-    for (size_t i = 0; i < tts::kEmotionCount; ++i) {
+    for (size_t i = 0; i < affect::kEmotionCount; ++i) {
       for (int32_t id : sets[i]) {
         if (owners[id] == 1) label_ids[i].push_back(id);
         word_start_labels[id].push_back(i);
@@ -210,7 +213,7 @@ struct Session::Impl {
     Exchange exchange;
     model::ForwardOutput out;
     // The encoder heads' posterior over emotion_labels() and intensity (none without heads or audio).
-    std::optional<std::array<double, tts::kEmotionCount>> head_probabilities;
+    std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
     double head_intensity = 0;
   };
   UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
@@ -218,6 +221,38 @@ struct Session::Impl {
   void add_exchange(const AudioBuffer& audio_in, std::string_view text_in, std::string_view reply_text,
                     std::optional<std::string_view> thinking);
   Reply turn(const AudioBuffer& audio_in, std::string_view text_in, const TurnCallbacks& cb);
+
+  // A turn's steps after hearing (turn() runs them in order): generate the thinking and the reply,
+  // finish the reply text, read the heard emotion.
+  // What generating a turn left: the raw thinking and reply text, how far the message got, and per
+  // thinking token the label distribution it was drawn from (for the heard emotion's probabilities).
+  struct Generated {
+    enum class Part { kBeforeThinking, kThinking, kReply } part = Part::kBeforeThinking;
+    std::string raw_thinking, reply_text;
+    std::vector<int32_t> reply_ids;  // the reply's tokens, for the reply rules
+    int64_t thinking_tokens = 0;
+    struct LabelStep {
+      size_t offset;  // where the token's text starts in raw_thinking
+      std::array<double, affect::kEmotionCount> mass;
+    };
+    std::vector<LabelStep> label_steps;
+    text::StreamDecoder decoder;
+  };
+  Generated generate(UserPart& user, Reply& reply, runtime::SpeechStream& speech, const TurnCallbacks& cb,
+                     Clock::time_point t0);
+  void finish_reply(Generated& g, Reply& reply, runtime::SpeechStream& speech, const TurnCallbacks& cb) const;
+  void read_emotion(const Generated& g, const UserPart& user, Reply& reply);
+  // At </think>: the reply's speech style, from the speech-style head on the hidden state there, else
+  // the thinking's style line, else the default.
+  void choose_style(const model::ForwardOutput& at_think_end, const std::string& raw_thinking, Reply& reply) const;
+  // Generation's per-token helpers. label_mass: the distribution over the labels' first word tokens,
+  // after the evidence path has moved `row` (when `evidence` is given). steer: the bans and reply
+  // rules of the part being written. write_piece: a generated token's text into the thinking or the
+  // reply (and the callbacks and speech).
+  Generated::LabelStep label_mass(std::vector<float>& row, const UserPart* evidence, size_t offset) const;
+  void steer(std::vector<float>& row, const Generated& g, Reply& reply) const;
+  void write_piece(int32_t id, const std::optional<Generated::LabelStep>& label_step, Generated& g, Reply& reply,
+                   runtime::SpeechStream& speech, const TurnCallbacks& cb, Clock::time_point t0) const;
 };
 
 Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, std::string_view text_in,
@@ -237,7 +272,7 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
 
   // 1. Hear: log-mel, encoder (and its heads), adapter.
   at::Tensor audio_embeds;
-  std::optional<std::array<double, tts::kEmotionCount>> head_probabilities;
+  std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
   double head_intensity = 0;
   int64_t audio_tokens = 0;
   if (audio) {
@@ -255,9 +290,9 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
     audio_embeds = slm.embed_audio({log_mel}, &heard, prosody)[0];
     if (heard.emotion_logits.defined()) {
       const at::Tensor p = at::softmax(heard.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
-      std::array<double, tts::kEmotionCount> probabilities{};
+      std::array<double, affect::kEmotionCount> probabilities{};
       double total = 0;
-      for (size_t i = 0; i < tts::kEmotionCount; ++i) {
+      for (size_t i = 0; i < affect::kEmotionCount; ++i) {
         if (m.head_index[i] >= 0) probabilities[i] = p[m.head_index[i]].item<double>();
         total += probabilities[i];
       }
@@ -344,264 +379,275 @@ void Session::Impl::add_exchange(const AudioBuffer& audio_in, std::string_view t
 
 Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in, const TurnCallbacks& cb) {
   const auto t0 = Clock::now();
-  const Model::Impl& m = *model;
   Reply reply;
   reply.turn = turns + 1;
   const std::string what = fmt::format("turn {}", reply.turn);
   return model::with_torch_context("the dialogue turn", [&] {
     c10::InferenceMode inference;
-    model::LanguageModelImpl& lm = m.slm->language_model();
+    // 1-3. Hear: the audio through the encoder and adapter, the user's part into the cache.
     UserPart user = read_user(audio_in, text_in, what, reply.timings, reply.warnings);
-    Exchange& exchange = user.exchange;
-    model::ForwardOutput& out = user.out;
-
-    // 4. Generate: thinking, </think> (-> the speech style), then the reply, spoken as it comes.
-    model::SamplingOptions sampling;
-    sampling.greedy = options.temperature <= 0;
-    if (!sampling.greedy) sampling.temperature = options.temperature;
-    sampling.top_p = options.top_p;
-    sampling.seed = options.seed + turns;
-    model::Sampler sampler(sampling);
-    text::StreamDecoder decoder(m.chat->tokenizer());
-    runtime::TalkerStream speech(options.speak ? talker.get() : nullptr, voice, t0);
-
-    enum class Part { kBeforeThinking, kThinking, kReply } part = Part::kBeforeThinking;
-    std::string raw_thinking, reply_text;
-    std::vector<int32_t> reply_ids;  // the reply's tokens, for the reply rules
-    int64_t thinking_tokens = 0;
-    std::optional<SpeechStyle> head_style;
-    // Per thinking token: where its text starts in raw_thinking and the label distribution it was drawn from.
-    struct LabelStep {
-      size_t offset;
-      std::array<double, tts::kEmotionCount> mass;
-    };
-    std::vector<LabelStep> label_steps;
-    bool evidence_pending = m.evidence_weight > 0 && user.head_probabilities.has_value();
-    std::vector<float> row;
-    auto take_row = [&](const at::Tensor& logits) {
-      const at::Tensor r = logits[0][logits.size(1) - 1].to(at::kCPU, at::kFloat).contiguous();
-      row.assign(r.data_ptr<float>(), r.data_ptr<float>() + r.numel());
-    };
-    take_row(out.logits);
-    const int64_t max_positions = budget;
-    reply.stop_reason = "max tokens";
-    for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-      if (cb.should_stop && cb.should_stop()) {
-        reply.stop_reason = "cancelled";
-        break;
-      }
-      std::optional<LabelStep> label_step;
-      if (part != Part::kReply) {
-        std::vector<double> p = model::softmax(row);
-        auto label_mass = [&] {
-          LabelStep s{raw_thinking.size(), {}};
-          for (size_t i = 0; i < tts::kEmotionCount; ++i) {
-            for (int32_t id : m.label_ids[i]) s.mass[i] += p[static_cast<size_t>(id)];
-          }
-          return s;
-        };
-        LabelStep s = label_mass();
-        // The evidence path: where the thinking names the feeling (a fifth or more of the next
-        // token's mass on the first tokens of emotion words), each such token gains w x log of the head's
-        // probability for the labels whose words start with it.
-        if (evidence_pending) {
-          double word_mass = 0;
-          for (const auto& [id, labels] : m.word_start_labels) word_mass += p[static_cast<size_t>(id)];
-          if (word_mass >= kEvidenceSlotMass) {
-            for (const auto& [id, labels] : m.word_start_labels) {
-              double q = 0;
-              for (size_t i : labels) q += (*user.head_probabilities)[i];
-              row[static_cast<size_t>(id)] += static_cast<float>(m.evidence_weight * std::log(std::max(q, 1e-6)));
-            }
-            p = model::softmax(row);
-            s = label_mass();
-          }
-        }
-        label_step = s;
-      }
-      if (part == Part::kThinking) {
-        // The turn cannot end inside the thinking: the reply would be lost.
-        runtime::ban_tokens(row, m.stop_ids);
-      }
-      if (part == Part::kThinking && m.think_end >= 0 && thinking_tokens >= options.max_thinking_tokens) {
-        // A thinking that runs this long is looping: close it, so that the turn still has a reply.
-        std::fill(row.begin(), row.end(), -std::numeric_limits<float>::infinity());
-        row[static_cast<size_t>(m.think_end)] = 0;
-        reply.warnings.push_back(
-            fmt::format("the thinking reached {} tokens and was closed (max_thinking_tokens)", thinking_tokens));
-      }
-      if (part == Part::kReply) {
-        runtime::constrain_reply(row, reply_ids,
-                                 {.min_tokens = options.min_reply_tokens,
-                                  .no_repeat_ngram = options.no_repeat_ngram,
-                                  .repetition_penalty = options.reply_repetition_penalty},
-                                 m.stop_ids);
-      }
-      const int32_t id = sampler.sample(row, context_ids);
-      // The evidence applies until the thinking has named a feeling (an adverb such as "fairly" may
-      // come first) or reached the intensity that follows it.
-      if (evidence_pending && (m.word_start_labels.count(id) || raw_thinking.find('(') != std::string::npos)) {
-        evidence_pending = false;
-      }
-      if (step == 0) reply.timings.first_token = seconds_since(t0);
-      reply.timings.generated_tokens += 1;
-      if (m.stop_ids.count(id)) {
-        reply.stop_reason = "stop token";
-        break;
-      }
-      exchange.assistant_ids.push_back(id);
-      context_ids.push_back(id);
-      if (id == m.think_start) {
-        part = Part::kThinking;
-      } else if (id == m.think_end) {
-        part = Part::kReply;
-        raw_thinking += decoder.finish();
-      } else if (id < m.chat->tokenizer().vocab_size()) {
-        std::string piece;
-        try {
-          piece = decoder.push(id);
-        } catch (const InputError&) {  // an id without a token (padded vocabulary): no text
-        }
-        if (part == Part::kThinking) ++thinking_tokens;
-        if (part == Part::kReply) {
-          reply_ids.push_back(id);
-          if (reply_text.empty()) {
-            // Leading blank lines after </think> are layout, not speech.
-            const size_t keep = piece.find_first_not_of(" \n\r\t");
-            piece = keep == std::string::npos ? "" : piece.substr(keep);
-            if (!piece.empty()) reply.timings.first_reply_token = seconds_since(t0);
-          }
-          reply_text += piece;
-          speech.push_text(piece);
-          if (cb.on_text && !piece.empty()) cb.on_text(piece);
-        } else {
-          if (label_step) label_steps.push_back(*label_step);
-          raw_thinking += piece;
-          if (cb.on_thinking && !piece.empty()) cb.on_thinking(piece);
-        }
-      }
-      speech.deliver(cb.on_audio);
-      if (cache.length() + 1 > max_positions) {
-        reply.stop_reason = "context full";
-        break;
-      }
-      const at::Tensor next = at::full({1, 1}, static_cast<int64_t>(id), at::TensorOptions().dtype(at::kLong));
-      out = lm.forward(next, {.cache = &cache, .logits_to_keep = 1});
-      if (id == m.think_end && m.talker_head) {
-        // The hidden state at </think> is what the head was trained on (stage 2).
-        const at::Tensor h = out.last_hidden_state[0][-1].unsqueeze(0);
-        model::TalkerOutput t = m.talker_head->forward(h);
-        const at::Tensor e = t.emotion_logits[0].to(at::kCPU, at::kFloat);
-        const at::Tensor a = t.attributes[0].to(at::kCPU, at::kFloat).contiguous();
-        const io::TalkerConfig& tc = m.talker_head->config();
-        const std::string emotion = tc.emotions.at(static_cast<size_t>(e.argmax().item<int64_t>()));
-        head_style = tts::style_from_attributes(
-            emotion, std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel()), tc.style_attributes);
-      }
-      if (id == m.think_end) {
-        if (head_style) {
-          reply.style = *head_style;
-          reply.style_source = "talker head";
-        } else if (auto s = data::parse_style_line(raw_thinking)) {
-          reply.style = tts::emotion_style(s->emotion, s->intensity);
-          reply.style_source = "style line";
-        } else {
-          reply.style = default_style();
-          reply.style_source = "default";
-        }
-        speech.set_style(reply.style);
-      }
-      take_row(out.logits);
-    }
-    if (part == Part::kReply) {
-      const std::string tail = decoder.finish();
-      reply_text += tail;
-      speech.push_text(tail);
-      if (cb.on_text && !tail.empty()) cb.on_text(tail);
-      if (reply.stop_reason == "max tokens" || reply.stop_reason == "context full") {
-        // Out of budget mid-sentence: the reply ends at its last full sentence (text and speech).
-        const std::string cut = runtime::end_at_sentence(reply_text);
-        if (cut.size() < reply_text.size()) {
-          reply_text = cut;
-          speech.drop_unfinished();
-        }
-      }
-    } else {
-      raw_thinking += decoder.finish();
-      // No </think>: the thinking never closed, so there is no reply (and no style from the head).
-      reply.style = default_style();
-      reply.style_source = "default";
-      if (part == Part::kBeforeThinking) {
-        // The model answered without a thinking block: what it wrote is the reply.
-        const text::ThinkingSplit split = text::split_thinking(raw_thinking);
-        reply_text = split.reply;
-        raw_thinking = split.thinking;
-        speech.set_style(reply.style);
-        speech.push_text(reply_text);
-        if (cb.on_text && !reply_text.empty()) cb.on_text(reply_text);
-      } else {
-        reply.warnings.push_back(
-            "the thinking did not finish within the token limit, so there is no reply "
-            "(raise --max-new-tokens)");
-      }
-    }
+    // 4. Think, then reply, spoken sentence by sentence as it comes.
+    runtime::SpeechStream speech(options.speak ? talker.get() : nullptr, voice, t0);
+    Generated g = generate(user, reply, speech, cb, t0);
+    finish_reply(g, reply, speech, cb);
     reply.timings.last_token = seconds_since(t0);
-
-    // 5. What was heard, from the thinking (and the probabilities it was chosen with).
-    const size_t from = raw_thinking.find_first_not_of(" \n\r\t");
-    const size_t to = raw_thinking.find_last_not_of(" \n\r\t");
-    reply.thinking = from == std::string::npos ? "" : raw_thinking.substr(from, to - from + 1);
-    const runtime::ThinkingEmotion heard = runtime::read_heard_emotion(raw_thinking);
-    reply.thinking_label = heard.label;
-    if (user.head_probabilities) {
-      const std::array<double, tts::kEmotionCount>& p = *user.head_probabilities;
-      reply.head_label = emotion_labels()[static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin())];
-    }
-    if (m.heard_from_head && user.head_probabilities) {
-      const auto& labels = emotion_labels();
-      const std::array<double, tts::kEmotionCount>& p = *user.head_probabilities;
-      reply.emotion.label = reply.head_label;
-      reply.emotion.intensity = user.head_intensity;
-      reply.emotion.source = "encoder head";
-      for (size_t i = 0; i < tts::kEmotionCount; ++i) reply.emotion.probabilities.emplace_back(labels[i], p[i]);
-    } else if (!heard.label.empty()) {
-      reply.emotion.label = heard.label;
-      reply.emotion.intensity = heard.intensity;
-      reply.emotion.source = "thinking";
-      std::array<double, tts::kEmotionCount> mass{};
-      for (size_t i = 0; i < label_steps.size(); ++i) {
-        const size_t end = i + 1 < label_steps.size() ? label_steps[i + 1].offset : raw_thinking.size();
-        if (label_steps[i].offset <= heard.word_offset && heard.word_offset < end) mass = label_steps[i].mass;
-      }
-      const auto& labels = emotion_labels();
-      const size_t index = static_cast<size_t>(std::find(labels.begin(), labels.end(), heard.label) - labels.begin());
-      double total = 0;
-      for (double v : mass) total += v;
-      if (total <= 0 || mass[index] <= 0) {
-        mass.fill(0);
-        mass[index] = 1;
-        total = 1;
-      }
-      for (size_t i = 0; i < tts::kEmotionCount; ++i)
-        reply.emotion.probabilities.emplace_back(labels[i], mass[i] / total);
-    }
-    heard_labels.push_back(reply.emotion.label);
-    reply.trajectory = heard_labels;
-    reply.trajectory_text = runtime::read_trajectory_sentence(raw_thinking);
-
+    // 5. What was heard, from the encoder head or the thinking.
+    read_emotion(g, user, reply);
     // 6. The reply text (never with thinking tags) and the rest of its audio.
-    reply.text = text::split_thinking(reply_text).reply;
+    reply.text = text::split_thinking(g.reply_text).reply;
     speech.finish(cb.on_audio);
     reply.audio = speech.audio();
     reply.timings.first_audio = speech.first_audio_seconds();
     reply.timings.total = seconds_since(t0);
 
-    exchanges.push_back(std::move(exchange));
+    exchanges.push_back(std::move(user.exchange));
     ++turns;
     reply.context_tokens = cache.length();
     reply.dropped_turns = dropped;
     return reply;
   });
+}
+
+Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, runtime::SpeechStream& speech,
+                                                 const TurnCallbacks& cb, Clock::time_point t0) {
+  using Part = Generated::Part;
+  const Model::Impl& m = *model;
+  model::SamplingOptions sampling;
+  sampling.greedy = options.temperature <= 0;
+  if (!sampling.greedy) sampling.temperature = options.temperature;
+  sampling.top_p = options.top_p;
+  sampling.seed = options.seed + turns;
+  model::StepDecoder decoder(m.slm->language_model(), cache, sampling, budget);
+  decoder.set_logits(user.out.logits);
+  Generated g{.decoder = text::StreamDecoder(m.chat->tokenizer())};
+  bool evidence_pending = m.evidence_weight > 0 && user.head_probabilities.has_value();
+  reply.stop_reason = StopReason::kMaxTokens;
+  for (int64_t step = 0; step < options.max_new_tokens; ++step) {
+    if (cb.should_stop && cb.should_stop()) {
+      reply.stop_reason = StopReason::kCancelled;
+      break;
+    }
+    std::vector<float>& row = decoder.next_logits();
+    std::optional<Generated::LabelStep> label_step;
+    if (g.part != Part::kReply) {
+      label_step = label_mass(row, evidence_pending ? &user : nullptr, g.raw_thinking.size());
+    }
+    steer(row, g, reply);
+    const int32_t id = decoder.sample(context_ids);
+    // The evidence applies until the thinking has named a feeling (an adverb such as "fairly" may
+    // come first) or reached the intensity that follows it.
+    if (evidence_pending && (m.word_start_labels.count(id) || g.raw_thinking.find('(') != std::string::npos)) {
+      evidence_pending = false;
+    }
+    if (step == 0) reply.timings.first_token = seconds_since(t0);
+    reply.timings.generated_tokens += 1;
+    if (m.stop_ids.count(id)) {
+      reply.stop_reason = StopReason::kStopToken;
+      break;
+    }
+    user.exchange.assistant_ids.push_back(id);
+    context_ids.push_back(id);
+    if (id == m.think_start) {
+      g.part = Part::kThinking;
+    } else if (id == m.think_end) {
+      g.part = Part::kReply;
+      g.raw_thinking += g.decoder.finish();
+    } else if (id < m.chat->tokenizer().vocab_size()) {
+      write_piece(id, label_step, g, reply, speech, cb, t0);
+    }
+    speech.deliver(cb.on_audio);
+    if (decoder.context_full()) {
+      reply.stop_reason = StopReason::kContextFull;
+      break;
+    }
+    decoder.feed(id);
+    if (id == m.think_end) {
+      choose_style(decoder.output(), g.raw_thinking, reply);
+      speech.set_style(reply.style);
+    }
+  }
+  return g;
+}
+
+Session::Impl::Generated::LabelStep Session::Impl::label_mass(std::vector<float>& row, const UserPart* evidence,
+                                                              size_t offset) const {
+  const Model::Impl& m = *model;
+  std::vector<double> p = model::softmax(row);
+  auto mass = [&] {
+    Generated::LabelStep s{offset, {}};
+    for (size_t i = 0; i < affect::kEmotionCount; ++i) {
+      for (int32_t id : m.label_ids[i]) s.mass[i] += p[static_cast<size_t>(id)];
+    }
+    return s;
+  };
+  if (!evidence) return mass();
+  // The evidence path: where the thinking names the feeling (a fifth or more of the next token's
+  // mass on the first tokens of emotion words), each such token gains w x log of the head's
+  // probability for the labels whose words start with it.
+  double word_mass = 0;
+  for (const auto& [id, labels] : m.word_start_labels) word_mass += p[static_cast<size_t>(id)];
+  if (word_mass < kEvidenceSlotMass) return mass();
+  for (const auto& [id, labels] : m.word_start_labels) {
+    double q = 0;
+    for (size_t i : labels) q += (*evidence->head_probabilities)[i];
+    row[static_cast<size_t>(id)] += static_cast<float>(m.evidence_weight * std::log(std::max(q, 1e-6)));
+  }
+  p = model::softmax(row);
+  return mass();
+}
+
+void Session::Impl::steer(std::vector<float>& row, const Generated& g, Reply& reply) const {
+  using Part = Generated::Part;
+  const Model::Impl& m = *model;
+  if (g.part == Part::kThinking) {
+    // The turn cannot end inside the thinking: the reply would be lost.
+    runtime::ban_tokens(row, m.stop_ids);
+    if (m.think_end >= 0 && g.thinking_tokens >= options.max_thinking_tokens) {
+      // A thinking that runs this long is looping: close it, so that the turn still has a reply.
+      std::fill(row.begin(), row.end(), -std::numeric_limits<float>::infinity());
+      row[static_cast<size_t>(m.think_end)] = 0;
+      reply.warnings.push_back(
+          fmt::format("the thinking reached {} tokens and was closed (max_thinking_tokens)", g.thinking_tokens));
+    }
+  }
+  if (g.part == Part::kReply) {
+    runtime::constrain_reply(row, g.reply_ids,
+                             {.min_tokens = options.min_reply_tokens,
+                              .no_repeat_ngram = options.no_repeat_ngram,
+                              .repetition_penalty = options.reply_repetition_penalty},
+                             m.stop_ids);
+  }
+}
+
+void Session::Impl::write_piece(int32_t id, const std::optional<Generated::LabelStep>& label_step, Generated& g,
+                                Reply& reply, runtime::SpeechStream& speech, const TurnCallbacks& cb,
+                                Clock::time_point t0) const {
+  using Part = Generated::Part;
+  std::string piece;
+  try {
+    piece = g.decoder.push(id);
+  } catch (const InputError&) {  // an id without a token (padded vocabulary): no text
+  }
+  if (g.part == Part::kThinking) ++g.thinking_tokens;
+  if (g.part != Part::kReply) {
+    if (label_step) g.label_steps.push_back(*label_step);
+    g.raw_thinking += piece;
+    if (cb.on_thinking && !piece.empty()) cb.on_thinking(piece);
+    return;
+  }
+  g.reply_ids.push_back(id);
+  if (g.reply_text.empty()) {
+    // Leading blank lines after </think> are layout, not speech.
+    const size_t keep = piece.find_first_not_of(" \n\r\t");
+    piece = keep == std::string::npos ? "" : piece.substr(keep);
+    if (!piece.empty()) reply.timings.first_reply_token = seconds_since(t0);
+  }
+  g.reply_text += piece;
+  speech.push_text(piece);
+  if (cb.on_text && !piece.empty()) cb.on_text(piece);
+}
+
+void Session::Impl::choose_style(const model::ForwardOutput& at_think_end, const std::string& raw_thinking,
+                                 Reply& reply) const {
+  const Model::Impl& m = *model;
+  if (m.style_head) {
+    // The hidden state at </think> is what the head was trained on (stage 2).
+    const at::Tensor h = at_think_end.last_hidden_state[0][-1].unsqueeze(0);
+    model::StyleHeadOutput t = m.style_head->forward(h);
+    const at::Tensor e = t.emotion_logits[0].to(at::kCPU, at::kFloat);
+    const at::Tensor a = t.attributes[0].to(at::kCPU, at::kFloat).contiguous();
+    const io::StyleHeadConfig& tc = m.style_head->config();
+    const std::string emotion = tc.emotions.at(static_cast<size_t>(e.argmax().item<int64_t>()));
+    reply.style = affect::style_from_attributes(
+        emotion, std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel()), tc.style_attributes);
+    reply.style_source = "style head";
+  } else if (auto s = affect::parse_style_line(raw_thinking)) {
+    reply.style = affect::emotion_style(s->emotion, s->intensity);
+    reply.style_source = "style line";
+  } else {
+    reply.style = default_style();
+    reply.style_source = "default";
+  }
+}
+
+void Session::Impl::finish_reply(Generated& g, Reply& reply, runtime::SpeechStream& speech,
+                                 const TurnCallbacks& cb) const {
+  using Part = Generated::Part;
+  if (g.part == Part::kReply) {
+    const std::string tail = g.decoder.finish();
+    g.reply_text += tail;
+    speech.push_text(tail);
+    if (cb.on_text && !tail.empty()) cb.on_text(tail);
+    if (reply.stop_reason == StopReason::kMaxTokens || reply.stop_reason == StopReason::kContextFull) {
+      // Out of budget mid-sentence: the reply ends at its last full sentence (text and speech).
+      const std::string cut = runtime::end_at_sentence(g.reply_text);
+      if (cut.size() < g.reply_text.size()) {
+        g.reply_text = cut;
+        speech.drop_unfinished();
+      }
+    }
+    return;
+  }
+  g.raw_thinking += g.decoder.finish();
+  // No </think>: the thinking never closed, so there is no reply (and no style from the head).
+  reply.style = default_style();
+  reply.style_source = "default";
+  if (g.part == Part::kBeforeThinking) {
+    // The model answered without a thinking block: what it wrote is the reply.
+    const text::ThinkingSplit split = text::split_thinking(g.raw_thinking);
+    g.reply_text = split.reply;
+    g.raw_thinking = split.thinking;
+    speech.set_style(reply.style);
+    speech.push_text(g.reply_text);
+    if (cb.on_text && !g.reply_text.empty()) cb.on_text(g.reply_text);
+  } else {
+    reply.warnings.push_back(
+        "the thinking did not finish within the token limit, so there is no reply (raise --max-new-tokens)");
+  }
+}
+
+void Session::Impl::read_emotion(const Generated& g, const UserPart& user, Reply& reply) {
+  const auto& labels = emotion_labels();
+  const size_t from = g.raw_thinking.find_first_not_of(" \n\r\t");
+  const size_t to = g.raw_thinking.find_last_not_of(" \n\r\t");
+  reply.thinking = from == std::string::npos ? "" : g.raw_thinking.substr(from, to - from + 1);
+  const affect::ThinkingEmotion heard = affect::read_heard_emotion(g.raw_thinking);
+  reply.thinking_label = heard.label;
+  if (user.head_probabilities) {
+    const std::array<double, affect::kEmotionCount>& p = *user.head_probabilities;
+    reply.head_label = labels[static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin())];
+  }
+  if (model->heard_from_head && user.head_probabilities) {
+    reply.emotion.label = reply.head_label;
+    reply.emotion.intensity = user.head_intensity;
+    reply.emotion.source = "encoder head";
+    for (size_t i = 0; i < affect::kEmotionCount; ++i) {
+      reply.emotion.probabilities.emplace_back(labels[i], (*user.head_probabilities)[i]);
+    }
+  } else if (!heard.label.empty()) {
+    reply.emotion.label = heard.label;
+    reply.emotion.intensity = heard.intensity;
+    reply.emotion.source = "thinking";
+    // The distribution the emotion word's first token was drawn from.
+    std::array<double, affect::kEmotionCount> mass{};
+    for (size_t i = 0; i < g.label_steps.size(); ++i) {
+      const size_t end = i + 1 < g.label_steps.size() ? g.label_steps[i + 1].offset : g.raw_thinking.size();
+      if (g.label_steps[i].offset <= heard.word_offset && heard.word_offset < end) mass = g.label_steps[i].mass;
+    }
+    const auto index = static_cast<size_t>(affect::emotion_index(heard.label));
+    double total = 0;
+    for (double v : mass) total += v;
+    if (total <= 0 || mass[index] <= 0) {
+      mass.fill(0);
+      mass[index] = 1;
+      total = 1;
+    }
+    for (size_t i = 0; i < affect::kEmotionCount; ++i)
+      reply.emotion.probabilities.emplace_back(labels[i], mass[i] / total);
+  }
+  heard_labels.push_back(reply.emotion.label);
+  reply.trajectory = heard_labels;
+  reply.trajectory_text = affect::read_trajectory_sentence(g.raw_thinking);
 }
 
 // ---- Model ----------------------------------------------------------------------------------------
@@ -616,15 +662,17 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   if (!fs::is_directory(dir))
     throw InputError(dir.string(), "not a model directory (expected config.json, model.safetensors, tokenizer.json)");
   model::require_spoken_model(dir);
-  if (options.speak) (void)tts::make_talker(options.talker);  // names the known ones (engines start on first use)
+  if (options.speak)
+    (void)tts::make_talker(
+        std::string(to_string(options.engine)));  // names the known ones (engines start on first use)
   auto impl = std::make_shared<Impl>();
   impl->dir = dir;
   impl->options = options;
   model::ModelLoadOptions load;
-  load.dtype = options.dtype;
-  load.device = options.device;
+  load.dtype = to_string(options.dtype);
+  load.device = to_string(options.device);
   model::SlmLoadOptions slm_options = model::resolve_slm_load_options(load);
-  if (options.dtype == "auto" && slm_options.device.is_cpu()) {
+  if (options.dtype == Dtype::kAuto && slm_options.device.is_cpu()) {
     // A small model decodes faster in fp32 on a CPU even with native bf16: one token is many small
     // kernels, and bf16 adds casts (bench_runtime: 197 vs 149 tokens/s for attune-small).
     std::error_code ec;
@@ -637,10 +685,10 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   model::with_torch_context("loading the spoken language model", [&] {
     impl->slm = model::SpokenLanguageModelImpl::from_pretrained(dir, slm_options);
     impl->slm->eval();
-    impl->talker_head = model::TalkerHeadImpl::from_pretrained(dir, impl->slm->config().talker, slm_options.device);
-    if (impl->talker_head) {
-      impl->talker_head->to(at::kFloat);
-      impl->talker_head->eval();
+    impl->style_head = model::StyleHeadImpl::from_pretrained(dir, impl->slm->config().style_head, slm_options.device);
+    if (impl->style_head) {
+      impl->style_head->to(at::kFloat);
+      impl->style_head->eval();
     }
   });
   impl->chat.emplace(model::load_slm_tokenizer(dir, impl->slm->config().language_model.config.vocab_size));
@@ -665,7 +713,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
     }
     impl->heard_from_head = from == "head";
     impl->evidence_weight = options.evidence_weight >= 0 ? options.evidence_weight : heads->evidence_weight;
-    for (size_t i = 0; i < tts::kEmotionCount; ++i) {
+    for (size_t i = 0; i < affect::kEmotionCount; ++i) {
       const auto it = std::find(heads->emotions.begin(), heads->emotions.end(), emotion_labels()[i]);
       impl->head_index[i] = it == heads->emotions.end() ? -1 : it - heads->emotions.begin();
     }
@@ -685,7 +733,7 @@ Session Model::open_session(const SessionOptions& options) const {
   const int64_t max_positions = impl_->slm->config().language_model.config.max_position_embeddings;
   s->budget = options.context_tokens > 0 ? std::min(options.context_tokens, max_positions) : max_positions;
   s->voice = tts::find_voice(options.voice);
-  if (impl_->options.speak) s->talker = tts::make_talker(impl_->options.talker);
+  if (impl_->options.speak) s->talker = tts::make_talker(std::string(to_string(impl_->options.engine)));
   s->cache = model::with_torch_context("allocating the KV cache", [&] {
     return impl_->slm->language_model().make_cache(1, std::min<int64_t>(s->budget, 1024), s->budget);
   });
@@ -695,16 +743,16 @@ Session Model::open_session(const SessionOptions& options) const {
 std::string Model::describe() const {
   int64_t count = 0;
   for (const auto& p : impl_->slm->parameters()) count += p.numel();
-  if (impl_->talker_head) {
-    for (const auto& p : impl_->talker_head->parameters()) count += p.numel();
+  if (impl_->style_head) {
+    for (const auto& p : impl_->style_head->parameters()) count += p.numel();
   }
   return fmt::format("{} | {} on {} | {:.1f}M parameters | speech-style head: {}", impl_->dir.filename().string(),
-                     impl_->dtype, impl_->device, static_cast<double>(count) / 1e6, impl_->talker_head ? "yes" : "no");
+                     impl_->dtype, impl_->device, static_cast<double>(count) / 1e6, impl_->style_head ? "yes" : "no");
 }
 fs::path Model::directory() const { return impl_->dir; }
 int64_t Model::context_length() const { return impl_->slm->config().language_model.config.max_position_embeddings; }
 double Model::load_seconds() const { return impl_->load_seconds; }
-bool Model::has_talker_head() const { return impl_->talker_head != nullptr; }
+bool Model::has_style_head() const { return impl_->style_head != nullptr; }
 
 // ---- Session --------------------------------------------------------------------------------------
 

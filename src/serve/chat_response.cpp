@@ -44,7 +44,7 @@ json attune_extension(const Reply& reply, const std::string& session_id, bool sh
         {"description", reply.style.to_string()},
         {"source", reply.style_source}}},
       {"warnings", reply.warnings},
-      {"stop_reason", reply.stop_reason},
+      {"stop_reason", to_string(reply.stop_reason)},
       {"context_tokens", reply.context_tokens},
       {"dropped_turns", reply.dropped_turns},
       {"timings",
@@ -60,7 +60,8 @@ json attune_extension(const Reply& reply, const std::string& session_id, bool sh
 }
 
 std::string finish_reason(const Reply& reply) {
-  return reply.stop_reason == "max tokens" || reply.stop_reason == "context full" ? "length" : "stop";
+  return reply.stop_reason == StopReason::kMaxTokens || reply.stop_reason == StopReason::kContextFull ? "length"
+                                                                                                      : "stop";
 }
 
 json usage(const Reply& reply) {

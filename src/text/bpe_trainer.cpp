@@ -235,27 +235,81 @@ void BpeTrainer::add_file(const fs::path& path, const TrainingTextOptions& optio
       path, [&](std::string_view text) { add_text(text); }, options);
 }
 
+namespace {
+
+using PairCounts = std::unordered_map<uint64_t, int64_t>;
+using PairWords = std::unordered_map<uint64_t, std::vector<uint32_t>>;  // pair -> words that hold it
+
+// Ids 0..255: the bytes in GPT-2's order (printable bytes first), as in GPT-2's and Qwen2's
+// vocabularies; id_bytes gets each id's byte.
+std::array<int32_t, 256> assign_byte_ids(std::vector<std::string>& id_bytes) {
+  std::array<int32_t, 256> byte_id{};
+  std::vector<int> order;
+  for (int b = 0; b < 256; ++b) {
+    if (detail::byte_to_unicode(static_cast<uint8_t>(b)) == static_cast<char32_t>(b)) order.push_back(b);
+  }
+  for (int b = 0; b < 256; ++b) {
+    if (detail::byte_to_unicode(static_cast<uint8_t>(b)) != static_cast<char32_t>(b)) order.push_back(b);
+  }
+  for (size_t i = 0; i < order.size(); ++i) {
+    byte_id[order[i]] = static_cast<int32_t>(i);
+    id_bytes.emplace_back(1, static_cast<char>(order[i]));
+  }
+  return byte_id;
+}
+
+// Replaces every (a, b) by z in the words that (still) hold the pair, keeping the counts and the
+// pair -> words index up to date; `touched` gets the pairs whose counts grew.
+void merge_in_words(int32_t a, int32_t b, int32_t z, const std::vector<uint32_t>& holders, std::vector<Word>& words,
+                    PairCounts& pair_count, PairWords& where, std::vector<uint32_t>& stamp, uint32_t step,
+                    std::vector<uint64_t>& touched) {
+  std::vector<int32_t> merged;
+  auto change = [&](int32_t x, int32_t y, int64_t delta, uint32_t wi) {
+    const uint64_t k = pair_key(x, y);
+    pair_count[k] += delta;
+    if (delta > 0) {
+      auto& list = where[k];
+      if (list.empty() || list.back() != wi) list.push_back(wi);
+      touched.push_back(k);
+    }
+  };
+  for (uint32_t wi : holders) {
+    if (stamp[wi] == step) continue;
+    stamp[wi] = step;
+    Word& w = words[wi];
+    auto& s = w.symbols;
+    merged.clear();
+    bool any = false;
+    for (size_t i = 0; i < s.size();) {
+      if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
+        any = true;
+        if (!merged.empty()) {
+          change(merged.back(), a, -w.count, wi);
+          change(merged.back(), z, w.count, wi);
+        }
+        if (i + 2 < s.size()) {
+          change(b, s[i + 2], -w.count, wi);
+          change(z, s[i + 2], w.count, wi);
+        }
+        merged.push_back(z);
+        i += 2;
+      } else {
+        merged.push_back(s[i]);
+        ++i;
+      }
+    }
+    if (any) s.assign(merged.begin(), merged.end());
+  }
+}
+
+}  // namespace
+
 void BpeTrainer::train() {
   if (impl_->trained) return;
   Impl& m = *impl_;
   const auto start = std::chrono::steady_clock::now();
   m.trained = true;
-
-  // Ids 0..255: the bytes in GPT-2's order (printable bytes first), as in GPT-2's and Qwen2's vocabularies.
-  std::array<int32_t, 256> byte_id{};
-  {
-    std::vector<int> order;
-    for (int b = 0; b < 256; ++b) {
-      if (detail::byte_to_unicode(static_cast<uint8_t>(b)) == static_cast<char32_t>(b)) order.push_back(b);
-    }
-    for (int b = 0; b < 256; ++b) {
-      if (detail::byte_to_unicode(static_cast<uint8_t>(b)) != static_cast<char32_t>(b)) order.push_back(b);
-    }
-    for (size_t i = 0; i < order.size(); ++i) {
-      byte_id[order[i]] = static_cast<int32_t>(i);
-      m.id_bytes.emplace_back(1, static_cast<char>(order[i]));
-    }
-  }
+  const std::array<int32_t, 256> byte_id = assign_byte_ids(m.id_bytes);
 
   // Words as symbol sequences; single-byte words can never take part in a merge.
   std::vector<Word> words;
@@ -270,8 +324,8 @@ void BpeTrainer::train() {
   }
   decltype(m.word_counts)().swap(m.word_counts);
 
-  std::unordered_map<uint64_t, int64_t> pair_count;
-  std::unordered_map<uint64_t, std::vector<uint32_t>> where;
+  PairCounts pair_count;
+  PairWords where;
   pair_count.reserve(words.size() * 2);
   for (uint32_t wi = 0; wi < words.size(); ++wi) {
     const auto& s = words[wi].symbols;
@@ -302,7 +356,6 @@ void BpeTrainer::train() {
 
   std::vector<uint32_t> stamp(words.size(), UINT32_MAX);
   std::vector<uint64_t> touched;
-  std::vector<int32_t> merged;
   uint32_t step = 0;
   while (static_cast<int32_t>(m.id_bytes.size()) < target && !heap.empty()) {
     Entry top = heap.top();
@@ -328,45 +381,9 @@ void BpeTrainer::train() {
     }
     m.merges.emplace_back(a, b);
 
-    // Merge in every word that (still) holds the pair; record count changes around each occurrence.
     touched.clear();
-    auto change = [&](int32_t x, int32_t y, int64_t delta, uint32_t wi) {
-      const uint64_t k = pair_key(x, y);
-      pair_count[k] += delta;
-      if (delta > 0) {
-        auto& list = where[k];
-        if (list.empty() || list.back() != wi) list.push_back(wi);
-        touched.push_back(k);
-      }
-    };
     auto node = where.extract(top.pair);
-    for (uint32_t wi : node.mapped()) {
-      if (stamp[wi] == step) continue;
-      stamp[wi] = step;
-      Word& w = words[wi];
-      auto& s = w.symbols;
-      merged.clear();
-      bool any = false;
-      for (size_t i = 0; i < s.size();) {
-        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
-          any = true;
-          if (!merged.empty()) {
-            change(merged.back(), a, -w.count, wi);
-            change(merged.back(), z, w.count, wi);
-          }
-          if (i + 2 < s.size()) {
-            change(b, s[i + 2], -w.count, wi);
-            change(z, s[i + 2], w.count, wi);
-          }
-          merged.push_back(z);
-          i += 2;
-        } else {
-          merged.push_back(s[i]);
-          ++i;
-        }
-      }
-      if (any) s.assign(merged.begin(), merged.end());
-    }
+    merge_in_words(a, b, z, node.mapped(), words, pair_count, where, stamp, step, touched);
     pair_count.erase(top.pair);
     std::sort(touched.begin(), touched.end());
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());

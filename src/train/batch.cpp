@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "affect/speech_style.h"
+#include "affect/trace.h"
 #include "attune/error.h"
 #include "data/ieat.h"
 #include "tts/talker.h"
@@ -56,18 +58,18 @@ PaddedView pad_view(const std::vector<data::Record>& records, bool text) {
 
 std::vector<float> style_attribute_targets(const std::string& emotion, double intensity,
                                            const std::vector<std::string>& attributes) {
-  return tts::style_to_attributes(tts::emotion_style(emotion, intensity), attributes);
+  return affect::style_to_attributes(affect::emotion_style(emotion, intensity), attributes);
 }
 
-BatchMaker::BatchMaker(int stage, const text::Tokenizer& tokenizer, io::TalkerConfig talker)
-    : stage_(stage), tokenizer_(tokenizer), talker_(std::move(talker)) {
+BatchMaker::BatchMaker(int stage, const text::Tokenizer& tokenizer, io::StyleHeadConfig style_head)
+    : stage_(stage), tokenizer_(tokenizer), style_head_(std::move(style_head)) {
   if (auto id = tokenizer.find_token("</think>")) think_end_id_ = *id;
   if (auto id = tokenizer.find_token("<think>")) think_start_id_ = *id;
   if (stage_ == 2) {
     if (think_end_id_ < 0) {
       throw ConfigError("stage 2: the tokenizer has no </think> token, so the reply's speech style has no position");
     }
-    style_attribute_targets("neutral", 0.5, talker_.style_attributes);  // validates the names
+    style_attribute_targets("neutral", 0.5, style_head_.style_attributes);  // validates the names
   }
 }
 
@@ -126,14 +128,14 @@ Batch BatchMaker::make(const data::ShardSet& shards, const std::vector<int64_t>&
           size_t from = t;
           if (ids[from] == think_start_id_) ++from;
           std::string thinking = tokenizer_.decode(std::span<const int32_t>(ids.data() + from, think_end - from));
-          auto style = data::parse_style_line(thinking);
-          auto it = style ? std::find(talker_.emotions.begin(), talker_.emotions.end(), style->emotion)
-                          : talker_.emotions.end();
-          if (style && it != talker_.emotions.end()) {
+          auto style = affect::parse_style_line(thinking);
+          auto it = style ? std::find(style_head_.emotions.begin(), style_head_.emotions.end(), style->emotion)
+                          : style_head_.emotions.end();
+          if (style && it != style_head_.emotions.end()) {
             const auto owner = static_cast<int64_t>(style_pos.size());
             style_pos.push_back(static_cast<int64_t>(b) * width + static_cast<int64_t>(think_end));
-            style_emotion.push_back(it - talker_.emotions.begin());
-            auto attr = style_attribute_targets(style->emotion, style->intensity, talker_.style_attributes);
+            style_emotion.push_back(it - style_head_.emotions.begin());
+            auto attr = style_attribute_targets(style->emotion, style->intensity, style_head_.style_attributes);
             style_attr.insert(style_attr.end(), attr.begin(), attr.end());
             // The reply text: after </think> up to (not including) the closing <|im_end|>.
             for (size_t p = think_end + 1; p + 1 < end; ++p) {
@@ -163,7 +165,7 @@ Batch BatchMaker::make(const data::ShardSet& shards, const std::vector<int64_t>&
   if (stage_ == 2) {
     batch.style_positions = to_tensor(style_pos);
     batch.style_emotion = to_tensor(style_emotion);
-    const auto a = static_cast<int64_t>(talker_.style_attributes.size());
+    const auto a = static_cast<int64_t>(style_head_.style_attributes.size());
     batch.style_attributes =
         at::tensor(at::ArrayRef<float>(style_attr.data(), style_attr.size()), at::kFloat).view({-1, a});
     batch.reply_positions = to_tensor(reply_pos);

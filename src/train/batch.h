@@ -35,13 +35,13 @@ struct Batch {
 
   // stage 2: speech-style targets (S of them) and the reply positions (R) that each one covers
   at::Tensor style_positions;   // int64 [S]: the </think> token
-  at::Tensor style_emotion;     // int64 [S]: index into the talker's emotions
+  at::Tensor style_emotion;     // int64 [S]: index into the style head's emotions
   at::Tensor style_attributes;  // float [S, A]
   at::Tensor reply_positions;   // int64 [R]
   at::Tensor reply_owner;       // int64 [R]: which style target
 };
 
-// The talker's regression targets for a style: intensity, pitch (semitones / 12), pace (ln rate),
+// The speech-style head's regression targets for a style: intensity, pitch (semitones / 12), pace (ln rate),
 // energy (dB / 12), range (ln pitch_range), in the order of `attributes`. ConfigError for a name
 // outside these.
 std::vector<float> style_attribute_targets(const std::string& emotion, double intensity,
@@ -49,7 +49,7 @@ std::vector<float> style_attribute_targets(const std::string& emotion, double in
 
 class BatchMaker {
  public:
-  BatchMaker(int stage, const text::Tokenizer& tokenizer, io::TalkerConfig talker);
+  BatchMaker(int stage, const text::Tokenizer& tokenizer, io::StyleHeadConfig style_head);
   // The view a stage plans its batches on ("text" for stage 0, "audio" otherwise).
   std::string planning_view() const { return stage_ == 0 ? "text" : "audio"; }
   Batch make(const data::ShardSet& shards, const std::vector<int64_t>& records) const;
@@ -57,7 +57,7 @@ class BatchMaker {
  private:
   int stage_;
   const text::Tokenizer& tokenizer_;
-  io::TalkerConfig talker_;
+  io::StyleHeadConfig style_head_;
   int32_t think_end_id_ = -1, think_start_id_ = -1;
 };
 

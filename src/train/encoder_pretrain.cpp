@@ -25,7 +25,7 @@
 #include "data/dialogue.h"
 #include "model/encoder_heads.h"
 #include "model/spoken_language_model.h"
-#include "model/talker_head.h"
+#include "model/style_head.h"
 #include "model/torch_error.h"
 #include "text/unicode.h"
 #include "train/metrics.h"
@@ -423,7 +423,7 @@ class EncoderRun {
   std::unique_ptr<ClipSampler> sampler_;
   audio::LogMelExtractor mel_, prefetch_mel_;
   std::shared_ptr<model::SpokenLanguageModelImpl> slm_;
-  std::shared_ptr<model::TalkerHeadImpl> talker_;
+  std::shared_ptr<model::StyleHeadImpl> style_head_;
   NamedParameters trainable_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<MetricsLog> log_;
@@ -445,9 +445,11 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
 
   torch::manual_seed(r_.seed);
   slm_ = build_spoken_model(r_);
-  if (!r_.from.empty()) talker_ = model::TalkerHeadImpl::from_pretrained(r_.from, slm_->config().talker);
+  if (!r_.from.empty()) style_head_ = model::StyleHeadImpl::from_pretrained(r_.from, slm_->config().style_head);
 
-  const std::vector<std::string> emotions = io::EncoderHeadsConfig{}.emotions;
+  // Class ids follow the heads' output order: the starting model's when it has heads, else a new head's.
+  const std::vector<std::string> emotions =
+      slm_->encoder_heads() ? slm_->encoder_heads()->config().emotions : io::EncoderHeadsConfig{}.emotions;
   train_ = read_clips(spec_.train_builds, emotions, spec_.max_clip_seconds, options.progress);
   if (train_.empty()) throw InputError(r_.train_data.string() + ": no voiced user turn with an emotion label");
   if (!spec_.valid_builds.empty())
@@ -506,7 +508,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
 }
 
 void EncoderRun::save_model_dir(const fs::path& dir, io::Dtype dtype) const {
-  slm_->save_pretrained(dir, {.dtype = dtype, .include_path_components = true, .talker = talker_.get()});
+  slm_->save_pretrained(dir, {.dtype = dtype, .include_path_components = true, .style_head = style_head_.get()});
   fs::copy_file(tokenizer_path_, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
 }
 

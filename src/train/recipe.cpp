@@ -286,30 +286,9 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   return r;
 }
 
-}  // namespace
-
-std::string stage_name(int stage) { return stage == kEncoderStage ? "encoder" : std::to_string(stage); }
-
-Recipe parse_recipe(json root, const std::string& source, const std::vector<std::string>& overrides) {
-  if (!root.is_object()) throw ConfigError(source + ": expected a JSON object");
-  for (const auto& o : overrides) apply_override(root, o, source);
-
-  Recipe r;
-  r.source = source;
-  Section top(root, "", source);
-  const json stage = top.raw("stage");
-  if (stage.is_string() && stage.get<std::string>() == "encoder") {
-    r.stage = kEncoderStage;
-  } else if (stage.is_number_integer() && stage.get<int64_t>() >= 0 && stage.get<int64_t>() <= 2) {
-    r.stage = stage.get<int>();
-  } else {
-    top.fail("stage", (stage.is_null() ? std::string("missing") : "got " + common::json_brief(stage)) +
-                          ": expected \"encoder\" (encoder pre-training), 0 (text teacher), 1 (speech alignment) "
-                          "or 2 (end-to-end)");
-  }
-  if (r.stage == kEncoderStage) return parse_encoder_recipe(std::move(r), root, top, source);
-  parse_common(r, top);
-
+// model: where the weights come from (a directory, or an inline config for a fresh model) and the
+// tokenizer; stage 0 takes a language model, stages 1 and 2 a composite.
+void parse_model(Recipe& r, Section& top, const std::string& source) {
   Section model = top.section("model");
   r.from = model.path("from");
   r.tokenizer = model.path("tokenizer");
@@ -350,6 +329,65 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
       c.validate(source + ": model.slm");
     }
   }
+}
+
+// train: which parts learn (per stage), frozen encoder layers and LoRA.
+void parse_train(Recipe& r, Section& top) {
+  Section tr = top.section("train");
+  const std::vector<std::string> default_parts =
+      r.stage == 0   ? std::vector<std::string>{"language_model"}
+      : r.stage == 1 ? std::vector<std::string>{"encoder", "adapter"}
+                     : std::vector<std::string>{"adapter", "language_model", "style_head"};
+  r.parts = tr.strings("parts", default_parts, {"encoder", "adapter", "language_model", "style_head", "talker"});
+  // "talker" is the speech-style head's name in recipes written before it was renamed.
+  std::replace(r.parts.begin(), r.parts.end(), std::string("talker"), std::string("style_head"));
+  if (r.parts.empty()) tr.fail("train.parts", "nothing to train");
+  r.freeze_encoder_layers = tr.integer("freeze_encoder_layers", 0, 0);
+  Section lora = tr.section("lora");
+  r.lora.rank = lora.integer("rank", 0, 0, 4096);
+  r.lora.alpha = lora.number("alpha", 16, 0, INFINITY, true);
+  r.lora.targets = lora.strings("targets", r.lora.targets,
+                                {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"});
+  lora.finish();
+  tr.finish();
+  auto has = [&](const char* p) { return std::find(r.parts.begin(), r.parts.end(), p) != r.parts.end(); };
+  if (r.stage == 0 && (has("encoder") || has("adapter") || has("style_head"))) {
+    top.fail("train.parts", "stage 0 trains the language model only");
+  }
+  if (r.stage == 1 && has("language_model")) {
+    top.fail("train.parts", "stage 1 keeps the language model frozen: it is its own teacher");
+  }
+  if (r.stage == 1 && has("style_head")) top.fail("train.parts", "the speech-style head trains in stage 2");
+  if (r.lora.rank > 0 && !has("language_model")) {
+    top.fail("train.lora", "LoRA adapts the language model, which train.parts does not include");
+  }
+}
+
+}  // namespace
+
+std::string stage_name(int stage) { return stage == kEncoderStage ? "encoder" : std::to_string(stage); }
+
+Recipe parse_recipe(json root, const std::string& source, const std::vector<std::string>& overrides) {
+  if (!root.is_object()) throw ConfigError(source + ": expected a JSON object");
+  for (const auto& o : overrides) apply_override(root, o, source);
+
+  Recipe r;
+  r.source = source;
+  Section top(root, "", source);
+  const json stage = top.raw("stage");
+  if (stage.is_string() && stage.get<std::string>() == "encoder") {
+    r.stage = kEncoderStage;
+  } else if (stage.is_number_integer() && stage.get<int64_t>() >= 0 && stage.get<int64_t>() <= 2) {
+    r.stage = stage.get<int>();
+  } else {
+    top.fail("stage", (stage.is_null() ? std::string("missing") : "got " + common::json_brief(stage)) +
+                          ": expected \"encoder\" (encoder pre-training), 0 (text teacher), 1 (speech alignment) "
+                          "or 2 (end-to-end)");
+  }
+  if (r.stage == kEncoderStage) return parse_encoder_recipe(std::move(r), root, top, source);
+  parse_common(r, top);
+
+  parse_model(r, top, source);
 
   Section data = top.section("data");
   r.train_data = data.path("train");
@@ -361,32 +399,7 @@ Recipe parse_recipe(json root, const std::string& source, const std::vector<std:
   data.finish();
   if (r.train_data.empty()) data.fail("data.train", "missing: a shard directory from `attune data build`");
 
-  Section tr = top.section("train");
-  const std::vector<std::string> default_parts = r.stage == 0 ? std::vector<std::string>{"language_model"}
-                                                 : r.stage == 1
-                                                     ? std::vector<std::string>{"encoder", "adapter"}
-                                                     : std::vector<std::string>{"adapter", "language_model", "talker"};
-  r.parts = tr.strings("parts", default_parts, {"encoder", "adapter", "language_model", "talker"});
-  if (r.parts.empty()) tr.fail("train.parts", "nothing to train");
-  r.freeze_encoder_layers = tr.integer("freeze_encoder_layers", 0, 0);
-  Section lora = tr.section("lora");
-  r.lora.rank = lora.integer("rank", 0, 0, 4096);
-  r.lora.alpha = lora.number("alpha", 16, 0, INFINITY, true);
-  r.lora.targets = lora.strings("targets", r.lora.targets,
-                                {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"});
-  lora.finish();
-  tr.finish();
-  auto has = [&](const char* p) { return std::find(r.parts.begin(), r.parts.end(), p) != r.parts.end(); };
-  if (r.stage == 0 && (has("encoder") || has("adapter") || has("talker"))) {
-    top.fail("train.parts", "stage 0 trains the language model only");
-  }
-  if (r.stage == 1 && has("language_model")) {
-    top.fail("train.parts", "stage 1 keeps the language model frozen: it is its own teacher");
-  }
-  if (r.stage == 1 && has("talker")) top.fail("train.parts", "the talker head trains in stage 2");
-  if (r.lora.rank > 0 && !has("language_model")) {
-    top.fail("train.lora", "LoRA adapts the language model, which train.parts does not include");
-  }
+  parse_train(r, top);
 
   parse_optim(r, top);
 

@@ -69,7 +69,7 @@ struct Recipe {
   data::CorpusWeights corpus_weights;            // data.corpus_weights: records drawn per epoch, by corpus
 
   // ---- what trains ----
-  std::vector<std::string> parts;  // of encoder, adapter, language_model, talker
+  std::vector<std::string> parts;  // of encoder, adapter, language_model, style_head
   int64_t freeze_encoder_layers = 0;
   LoraSpec lora;
 

@@ -20,7 +20,7 @@
 #include "data/shards.h"
 #include "io/safetensors.h"
 #include "model/spoken_language_model.h"
-#include "model/talker_head.h"
+#include "model/style_head.h"
 #include "model/torch_error.h"
 #include "model/weights.h"
 #include "text/tokenizer.h"
@@ -66,7 +66,7 @@ void check_shards(const data::ShardSet& shards, const fs::path& dir, const text:
 struct Models {
   model::LanguageModel lm{nullptr};
   model::SpokenLanguageModel slm{nullptr};
-  model::TalkerHead talker{nullptr};
+  model::StyleHead style_head{nullptr};
   model::LanguageModelImpl& language_model() { return lm ? *lm : slm->language_model(); }
 };
 
@@ -85,13 +85,13 @@ Models build_models(const Recipe& r, const text::Tokenizer& tokenizer, at::Devic
     m.slm = model::SpokenLanguageModel(build_spoken_model(r));
   }
   if (r.stage == 2) {
-    auto head = model::TalkerHeadImpl::from_pretrained(r.from, m.slm->config().talker);
-    m.talker = head ? model::TalkerHead(head) : model::TalkerHead(m.slm->config().talker);
+    auto head = model::StyleHeadImpl::from_pretrained(r.from, m.slm->config().style_head);
+    m.style_head = head ? model::StyleHead(head) : model::StyleHead(m.slm->config().style_head);
   } else if (r.stage == 1 && !r.from.empty()) {
     // Stage 1 does not train the speech-style head, but a `from` that has one keeps it: the saved
     // model must carry the weights its config.json announces.
-    if (auto head = model::TalkerHeadImpl::from_pretrained(r.from, m.slm->config().talker))
-      m.talker = model::TalkerHead(head);
+    if (auto head = model::StyleHeadImpl::from_pretrained(r.from, m.slm->config().style_head))
+      m.style_head = model::StyleHead(head);
   }
   const int64_t lm_vocab = m.language_model().config().vocab_size;
   if (lm_vocab < tokenizer.vocab_size()) {
@@ -100,7 +100,7 @@ Models build_models(const Recipe& r, const text::Tokenizer& tokenizer, at::Devic
   }
   if (m.lm) m.lm->to(device);
   if (m.slm) m.slm->to(device);
-  if (m.talker) m.talker->to(device);
+  if (m.style_head) m.style_head->to(device);
   return m;
 }
 
@@ -114,7 +114,7 @@ std::vector<std::pair<std::string, at::Tensor>> select_trainable(const Recipe& r
     parts.emplace_back("adapter", &m.slm->adapter());
     parts.emplace_back("language_model", &m.slm->language_model());
   }
-  if (m.talker) parts.emplace_back("talker", m.talker.get());
+  if (m.style_head) parts.emplace_back("style_head", m.style_head.get());
   for (auto& [name, module] : parts) {
     for (auto& p : module->parameters()) p.set_requires_grad(false);
   }
@@ -202,7 +202,7 @@ StepLosses compute_losses(const Recipe& r, Models& m, const Batch& b, at::Device
 
   if (r.stage == 2 && b.style_positions.numel() > 0 && (r.style_weight > 0 || r.consistency_weight > 0)) {
     const at::Tensor emotion = b.style_emotion.to(device);
-    model::TalkerOutput voice = m.talker->forward(select_rows(hidden, b.style_positions));
+    model::StyleHeadOutput voice = m.style_head->forward(select_rows(hidden, b.style_positions));
     at::Tensor style = at::cross_entropy_loss(voice.emotion_logits, emotion) +
                        at::mse_loss(voice.attributes, b.style_attributes.to(device));
     out.styles = emotion.numel();
@@ -216,7 +216,7 @@ StepLosses compute_losses(const Recipe& r, Models& m, const Batch& b, at::Device
       at::Tensor counts = at::bincount(owner, {}, s).to(at::kFloat);
       at::Tensor has_reply = counts.gt(0);
       at::Tensor pooled = sums / counts.clamp_min(1).unsqueeze(1);
-      model::TalkerOutput text = m.talker->forward(pooled);
+      model::StyleHeadOutput text = m.style_head->forward(pooled);
       at::Tensor text_ce = at::cross_entropy_loss(text.emotion_logits, emotion, {}, at::Reduction::None);
       style = style + (text_ce * has_reply).sum() / has_reply.sum().clamp_min(1);
       // Jensen-Shannon divergence between the voice's and the text's emotion distributions.
@@ -245,6 +245,14 @@ class Run {
   int64_t resume_from(const fs::path& where);
   json evaluate();
   std::vector<int64_t> next_micro_batch();
+  // One optimiser step at learning rate `lr`: every micro-batch's losses and gradients, averaged over
+  // the ranks, clipped, applied. Returns the losses summed over the micro-batches and the gradient norm.
+  struct StepOutcome {
+    double total = 0, grad_norm = 0;
+    StepLosses sum;
+    int64_t tokens = 0;
+  };
+  StepOutcome optimise(int64_t step, double lr, const std::vector<at::Tensor>& params);
 
   const Recipe& r_;
   TrainOptions options_;
@@ -317,7 +325,7 @@ Run::Run(const Recipe& recipe, const TrainOptions& options)
     }
   }
   maker_ = std::make_unique<BatchMaker>(r_.stage, tokenizer_,
-                                        models_.slm ? models_.slm->config().talker : io::TalkerConfig{});
+                                        models_.slm ? models_.slm->config().style_head : io::StyleHeadConfig{});
   const std::string view = maker_->planning_view();
   std::vector<int64_t> lengths = train_set_->lengths(view);
   if (std::all_of(lengths.begin(), lengths.end(), [](int64_t n) { return n == 0; })) {
@@ -366,9 +374,9 @@ void Run::save_model_dir(const fs::path& dir, io::Dtype dtype) const {
   if (models_.lm) {
     models_.lm->save_pretrained(dir, dtype);
   } else {
-    models_.slm->save_pretrained(
-        dir,
-        {.dtype = dtype, .include_path_components = true, .talker = models_.talker ? models_.talker.get() : nullptr});
+    models_.slm->save_pretrained(dir, {.dtype = dtype,
+                                       .include_path_components = true,
+                                       .style_head = models_.style_head ? models_.style_head.get() : nullptr});
   }
   fs::copy_file(tokenizer_path_, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
 }
@@ -422,6 +430,66 @@ json Run::evaluate() {
   return out;
 }
 
+Run::StepOutcome Run::optimise(int64_t step, double lr, const std::vector<at::Tensor>& params) {
+  StepOutcome o;
+  StepLosses& sum = o.sum;
+  double& total = o.total;
+  int64_t& run_tokens = o.tokens;
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  optimizer_->zero_grad();
+  for (int64_t micro = 0; micro < r_.grad_accum; ++micro) {
+    Batch b = maker_->make(*train_set_, next_micro_batch());
+    StepLosses s;
+    {
+      Autocast autocast(r_.precision == "bf16", device_);
+      s = compute_losses(r_, models_, b, device_);
+    }
+    const double value = s.total.item<double>();
+    if (!std::isfinite(value)) {
+      throw Error("step " + std::to_string(step + 1) + ": the loss is " + std::to_string(value) + " (cross-entropy " +
+                  std::to_string(s.ce) + "); training stopped. " +
+                  (checkpoints_.last().empty() ? std::string("No checkpoint was written yet")
+                                               : "The last good checkpoint is " + checkpoints_.last().string()) +
+                  " (try a lower optim.lr, or precision fp32)");
+    }
+    (s.total / static_cast<double>(r_.grad_accum)).backward();
+    total += value;
+    sum.ce += s.ce, sum.kl += s.kl, sum.style += s.style, sum.consistency += s.consistency;
+    run_tokens += b.tokens;
+  }
+  std::vector<at::Tensor> grads;
+  for (auto& p : params) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  // Logged losses are the mean over every rank's micro-batches, as one process would see them.
+  at::Tensor logged = at::tensor({total, sum.ce, sum.kl, sum.style, sum.consistency}, at::kDouble).to(at::kFloat);
+  grads.push_back(logged);
+  comm_->average(grads);
+  grads.pop_back();
+  if (env_.enabled()) {
+    total = logged[0].item<double>(), sum.ce = logged[1].item<double>(), sum.kl = logged[2].item<double>();
+    sum.style = logged[3].item<double>(), sum.consistency = logged[4].item<double>();
+  }
+  const double grad_norm = r_.clip_norm > 0 ? torch::nn::utils::clip_grad_norm_(params, r_.clip_norm)
+                                            : at::stack([&] {
+                                                std::vector<at::Tensor> n;
+                                                for (auto& g : grads) n.push_back(g.norm());
+                                                return n;
+                                              }())
+                                                  .norm()
+                                                  .item<double>();
+  if (!std::isfinite(grad_norm)) {
+    throw Error("step " + std::to_string(step + 1) + ": the gradient norm is " + std::to_string(grad_norm) +
+                "; training stopped. " +
+                (checkpoints_.last().empty() ? std::string("No checkpoint was written yet")
+                                             : "The last good checkpoint is " + checkpoints_.last().string()));
+  }
+  optimizer_->step();
+  o.grad_norm = grad_norm;
+  return o;
+}
+
 TrainResult Run::train() {
   TrainResult result;
   const bool lead = env_.rank == 0;
@@ -456,59 +524,10 @@ TrainResult Run::train() {
   const int64_t end_step = options_.stop_at_step > 0 ? std::min(options_.stop_at_step, r_.steps) : r_.steps;
   while (step < end_step) {
     const double lr = learning_rate(r_, step);
-    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    optimizer_->zero_grad();
-    StepLosses sum;
-    double total = 0;
-    for (int64_t micro = 0; micro < r_.grad_accum; ++micro) {
-      Batch b = maker_->make(*train_set_, next_micro_batch());
-      StepLosses s;
-      {
-        Autocast autocast(r_.precision == "bf16", device_);
-        s = compute_losses(r_, models_, b, device_);
-      }
-      const double value = s.total.item<double>();
-      if (!std::isfinite(value)) {
-        throw Error("step " + std::to_string(step + 1) + ": the loss is " + std::to_string(value) + " (cross-entropy " +
-                    std::to_string(s.ce) + "); training stopped. " +
-                    (checkpoints_.last().empty() ? std::string("No checkpoint was written yet")
-                                                 : "The last good checkpoint is " + checkpoints_.last().string()) +
-                    " (try a lower optim.lr, or precision fp32)");
-      }
-      (s.total / static_cast<double>(r_.grad_accum)).backward();
-      total += value;
-      sum.ce += s.ce, sum.kl += s.kl, sum.style += s.style, sum.consistency += s.consistency;
-      run_tokens += b.tokens;
-    }
-    std::vector<at::Tensor> grads;
-    for (auto& p : params) {
-      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-      grads.push_back(p.grad());
-    }
-    // Logged losses are the mean over every rank's micro-batches, as one process would see them.
-    at::Tensor logged = at::tensor({total, sum.ce, sum.kl, sum.style, sum.consistency}, at::kDouble).to(at::kFloat);
-    grads.push_back(logged);
-    comm_->average(grads);
-    grads.pop_back();
-    if (env_.enabled()) {
-      total = logged[0].item<double>(), sum.ce = logged[1].item<double>(), sum.kl = logged[2].item<double>();
-      sum.style = logged[3].item<double>(), sum.consistency = logged[4].item<double>();
-    }
-    const double grad_norm = r_.clip_norm > 0 ? torch::nn::utils::clip_grad_norm_(params, r_.clip_norm)
-                                              : at::stack([&] {
-                                                  std::vector<at::Tensor> n;
-                                                  for (auto& g : grads) n.push_back(g.norm());
-                                                  return n;
-                                                }())
-                                                    .norm()
-                                                    .item<double>();
-    if (!std::isfinite(grad_norm)) {
-      throw Error("step " + std::to_string(step + 1) + ": the gradient norm is " + std::to_string(grad_norm) +
-                  "; training stopped. " +
-                  (checkpoints_.last().empty() ? std::string("No checkpoint was written yet")
-                                               : "The last good checkpoint is " + checkpoints_.last().string()));
-    }
-    optimizer_->step();
+    const StepOutcome o = optimise(step, lr, params);
+    const StepLosses& sum = o.sum;
+    const double total = o.total, grad_norm = o.grad_norm;
+    run_tokens += o.tokens;
     ++step;
     const double a = static_cast<double>(r_.grad_accum);
     const double loss = total / a;

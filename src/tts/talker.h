@@ -2,7 +2,7 @@
 //
 //   auto talker = attune::tts::make_talker();                        // each voice's own engine, a separate process
 //   Voice voice = attune::tts::find_voice("en-flite-slt");           // or random_voice(seed, "en", "female")
-//   SpeechStyle style = attune::tts::emotion_style("sad", 0.7);      // prosody profile of the emotion
+//   SpeechStyle style = attune::affect::emotion_style("sad", 0.7);   // prosody profile of the emotion
 //   AudioBuffer audio = talker->synthesize("I lost my keys again.", style, voice);   // 16 kHz mono
 //   talker->synthesize_stream(reply, style, voice, [](const AudioBuffer& chunk, size_t sentence) { play(chunk); });
 //
@@ -22,34 +22,14 @@
 #include <string_view>
 #include <vector>
 
+#include "affect/speech_style.h"
 #include "attune/audio_buffer.h"
 #include "attune/speech_style.h"
 
 namespace attune::tts {
 
-// HumDial's seven emotion labels: happy, sad, anger, fear, neutral, surprise, disgust. This order is
-// the index of every per-emotion array (probabilities, confusion rows, class ids).
-const std::vector<std::string>& emotion_labels();
-inline constexpr size_t kEmotionCount = 7;
-
 // How to say something (attune/speech_style.h).
 using SpeechStyle = attune::SpeechStyle;
-
-// The style as the speech-style head's regression targets, one value per name of `attributes`
-// (io::TalkerConfig::style_attributes): "intensity" [0, 1], "pitch" = semitones / 12, "pace" =
-// ln(rate), "energy" = dB / 12, "range" = ln(pitch range). ConfigError for an unknown name.
-std::vector<float> style_to_attributes(const SpeechStyle& style, const std::vector<std::string>& attributes);
-// The inverse: a style of `emotion` from the head's values, clamped into SpeechStyle's ranges.
-// Fields without an attribute come from emotion_style(emotion, intensity).
-SpeechStyle style_from_attributes(std::string_view emotion, const std::vector<float>& values,
-                                  const std::vector<std::string>& attributes);
-
-// The prosody profile of `emotion` scaled by `intensity` in [0, 1]: intensity 0 is neutral speech,
-// 1 the full profile (docs/talker.md has the table and its sources). Semitones and dB scale linearly
-// with intensity, the range and rate multipliers geometrically. Accepts the seven labels and common
-// forms of them ("angry", "happiness", "surprised", ... any case). Throws ConfigError naming an unknown
-// emotion or an intensity outside [0, 1].
-SpeechStyle emotion_style(std::string_view emotion, double intensity);
 
 // Who speaks.
 struct Voice {

@@ -1,8 +1,13 @@
-// Log-mel against independent references: Whisper's official filterbank (mel_filters.npz) and a
-// numpy computation of the published formula on jfk-16k.flac (tests/fixtures/make_log_mel_reference.py).
+// Log-mel against independent references: the Slaney mel formula and numpy computations of Whisper's
+// published log-mel formula on committed speech (tests/fixtures/make_fresh_clone_references.py), and,
+// with ../shared, Whisper's official filterbank and jfk-16k.flac (make_log_mel_reference.py).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "attune/error.h"
 #include "audio/audio_file.h"
@@ -19,46 +24,67 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
   return worst;
 }
 
-TEST(MelFilterbank, EqualsWhispersOfficialFilters) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  auto official = io::read_npz(shared / "fixtures/whisper/mel_filters.npz");
-  for (int n_mels : {80, 128}) {
-    const auto& ref = official.at("mel_" + std::to_string(n_mels));
-    ASSERT_EQ(ref.shape, (std::vector<int64_t>{n_mels, 201}));
-    std::vector<float> ours = mel_filterbank(n_mels);
-    ASSERT_EQ(ours.size(), ref.values.size());
-    double diff = max_abs_diff(ours, ref.values);
-    std::cout << "mel_" << n_mels << ": max abs difference to Whisper's filters = " << diff << " (limit 1e-6)\n";
-    EXPECT_LE(diff, 1e-6);
+// The committed filters (tests/fixtures/make_fresh_clone_references.py) are librosa's Slaney formula
+// written out in numpy; with ../shared, Whisper's official file is checked as well.
+TEST(MelFilterbank, EqualsTheSlaneyFormulaAndWhispersOfficialFilters) {
+  std::vector<std::pair<std::string, std::filesystem::path>> references = {
+      {"the numpy Slaney formula", testing::fixtures_dir() / "mel_filters_slaney.npz"}};
+  if (auto shared = testing::shared_dir()) {
+    references.emplace_back("Whisper's official filters", *shared / "fixtures/whisper/mel_filters.npz");
+  }
+  for (const auto& [name, path] : references) {
+    auto arrays = io::read_npz(path);
+    for (int n_mels : {80, 128}) {
+      const auto& ref = arrays.at("mel_" + std::to_string(n_mels));
+      ASSERT_EQ(ref.shape, (std::vector<int64_t>{n_mels, 201}));
+      std::vector<float> ours = mel_filterbank(n_mels);
+      ASSERT_EQ(ours.size(), ref.values.size());
+      double diff = max_abs_diff(ours, ref.values);
+      std::cout << "mel_" << n_mels << ": max abs difference to " << name << " = " << diff << " (limit 1e-6)\n";
+      EXPECT_LE(diff, 1e-6) << name;
+    }
   }
 }
 
-TEST(LogMel, MatchesNumpyReferenceOnJfk) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  AudioBuffer audio = load_mono(shared / "fixtures/whisper/jfk-16k.flac");
-  ASSERT_EQ(audio.samples.size(), 176000u);
-  LogMel mel = LogMelExtractor({.n_mels = 80}).compute(audio.samples);
-  io::NpyArray ref = io::read_npy(testing::fixtures_dir() / "jfk_log_mel_80.npy");
-  ASSERT_EQ(ref.shape, (std::vector<int64_t>{80, 1100}));
-  ASSERT_EQ(mel.n_mels, 80);
-  ASSERT_EQ(mel.frames, 1100);  // 176000 / 160: centred frames minus the dropped last one
-  double diff = max_abs_diff(mel.data, ref.values);
-  std::cout << "jfk log-mel: max abs difference to the numpy reference = " << diff << " (limit 1e-4); "
-            << "e.g. mel[10][500] = " << mel.at(10, 500) << " vs " << ref.values[10 * 1100 + 500] << "\n";
-  EXPECT_LE(diff, 1e-4);
+// Speech (tests/fixtures/speech_16k.wav) against the numpy reference computed from the published
+// formula; with ../shared, Whisper's jfk sample as well.
+TEST(LogMel, MatchesNumpyReference) {
+  struct Case {
+    std::filesystem::path audio, reference;
+  };
+  std::vector<Case> cases = {
+      {testing::fixtures_dir() / "speech_16k.wav", testing::fixtures_dir() / "speech_16k_log_mel_80.npy"}};
+  if (auto shared = testing::shared_dir()) {
+    cases.push_back({*shared / "fixtures/whisper/jfk-16k.flac", testing::fixtures_dir() / "jfk_log_mel_80.npy"});
+  }
+  for (const Case& c : cases) {
+    AudioBuffer audio = load_mono(c.audio);
+    LogMel mel = LogMelExtractor({.n_mels = 80}).compute(audio.samples);
+    io::NpyArray ref = io::read_npy(c.reference);
+    const int64_t frames = static_cast<int64_t>(audio.samples.size()) / 160;  // centred, minus the dropped last
+    ASSERT_EQ(ref.shape, (std::vector<int64_t>{80, frames})) << c.reference;
+    ASSERT_EQ(mel.n_mels, 80);
+    ASSERT_EQ(mel.frames, frames);
+    double diff = max_abs_diff(mel.data, ref.values);
+    std::cout << c.audio.filename().string() << " log-mel: max abs difference to the numpy reference = " << diff
+              << " (limit 1e-4)\n";
+    EXPECT_LE(diff, 1e-4) << c.audio;
+  }
 }
 
 TEST(LogMel, PaddedTo30sKeepsTheSpeechFramesAndFloorsTheRest) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  AudioBuffer audio = load_mono(shared / "fixtures/whisper/jfk-16k.flac");
+  AudioBuffer audio = load_mono(testing::fixtures_dir() / "speech_16k.wav");
   LogMel mel = LogMelExtractor({.n_mels = 80, .pad_to_30s = true}).compute(audio.samples);
   ASSERT_EQ(mel.frames, 3000);
-  io::NpyArray ref = io::read_npy(testing::fixtures_dir() / "jfk_log_mel_80.npy");
+  io::NpyArray ref = io::read_npy(testing::fixtures_dir() / "speech_16k_log_mel_80.npy");
+  const int64_t frames = ref.shape.at(1);
   // Zero padding instead of reflection only changes the last two frames of the speech; the
   // global maximum (and so the floor) is the same, so earlier frames are equal.
   double diff = 0;
   for (int m = 0; m < 80; ++m) {
-    for (int t = 0; t < 1098; ++t) diff = std::max(diff, std::abs(double(mel.at(m, t)) - ref.values[m * 1100 + t]));
+    for (int64_t t = 0; t < frames - 2; ++t) {
+      diff = std::max(diff, std::abs(double(mel.at(m, t)) - ref.values[static_cast<size_t>(m * frames + t)]));
+    }
   }
   EXPECT_LE(diff, 1e-4);
   float floor = mel.at(0, 2999);

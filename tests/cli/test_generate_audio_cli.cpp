@@ -84,7 +84,7 @@ struct SlmDir {
     lm.max_position_embeddings = 256;
     lm.tie_word_embeddings = true;
     lm.eos_token_ids = {tokenizer.token_to_id("<|im_end|>")};
-    c.talker.input_size = kHidden;
+    c.style_head.input_size = kHidden;
     io::write_slm_config(dir / "config.json", c);
 
     RandomTensors w;

@@ -252,12 +252,12 @@ TEST(InspectCli, CompositeModelWithInlineEncoderAndPathLanguageModel) {
   t.add(e + "layer_norm.weight", {8}, Dtype::kF32);
   t.add(e + "layer_norm.bias", {8}, Dtype::kF32);
   t.add("adapter.proj.0.weight", {16, 32}, Dtype::kF32);
-  t.add("talker.head.weight", {11, 16}, Dtype::kF32);
+  t.add("style_head.head.weight", {11, 16}, Dtype::kF32);
   const json slm = {{"model_type", "attune_slm"},
                     {"encoder", whisper},
                     {"adapter", {{"stride", 4}, {"num_layers", 2}}},
                     {"language_model", {{"path", "../lm"}}},
-                    {"talker", {{"hidden_size", 32}}}};
+                    {"style_head", {{"hidden_size", 32}}}};
   fs::create_directories(dir / "slm");
   write_bytes(dir / "slm" / "config.json", slm.dump(2));
   write_safetensors(dir / "slm" / "model.safetensors", t.tensors());
@@ -268,7 +268,7 @@ TEST(InspectCli, CompositeModelWithInlineEncoderAndPathLanguageModel) {
   EXPECT_THAT(r.out, HasSubstr("encoder:        whisper encoder: 1 layers, d_model 8"));
   EXPECT_THAT(r.out, HasSubstr("adapter:        concat_mlp, stride 4, 2 layers, 8 -> 16 -> 16"));
   EXPECT_THAT(r.out, HasSubstr("[path ../lm]"));
-  EXPECT_THAT(r.out, HasSubstr("talker:         espeak-ng, 16 -> 32 (2 layers), 7 emotions, 4 style attributes"));
+  EXPECT_THAT(r.out, HasSubstr("style_head:     espeak-ng, 16 -> 32 (2 layers), 7 emotions, 4 style attributes"));
   EXPECT_THAT(r.out, Not(HasSubstr("warnings:"))) << r.out;
 
   json j = inspect_json((dir / "slm").string() + " --tensors");

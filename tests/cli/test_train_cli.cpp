@@ -110,18 +110,18 @@ TEST_F(TrainCli, StagesZeroOneTwoRunFromTheSmokeRecipesWithFallingValidationLoss
   EXPECT_LT(x1, x0);
   const json last = metrics(dir_ / "s2").back();
   EXPECT_TRUE(last.contains("valid_style_accuracy"));
-  // The composite carries the talker head and loads for spoken generation.
+  // The composite carries the speech-style head and loads for spoken generation.
   auto ckpt = attune::io::SafetensorsCheckpoint::open(dir_ / "s2/final");
-  EXPECT_TRUE(ckpt.contains("talker.mlp.0.weight"));
+  EXPECT_TRUE(ckpt.contains("style_head.mlp.0.weight"));
   EXPECT_FALSE(ckpt.contains("language_model.model.layers.0.self_attn.q_proj.lora_A"));
   // Stage 1 started from a model with a speech-style head keeps the head in what it saves (it does not
-  // train it), so the saved config.json's "talker" has its weights.
+  // train it), so the saved config.json's "style_head" has its weights.
   auto s1b = run_attune(recipe("smoke-stage1.json", "s1b",
                                "--set steps=2 --set optim.warmup_steps=1 --set eval.interval=2 --set model.slm=null "
                                "--set model.from=" +
                                    (dir_ / "s2/final").string()));
   ASSERT_EQ(s1b.exit_code, 0) << s1b.err;
-  EXPECT_TRUE(attune::io::SafetensorsCheckpoint::open(dir_ / "s1b/final").contains("talker.mlp.0.weight"));
+  EXPECT_TRUE(attune::io::SafetensorsCheckpoint::open(dir_ / "s1b/final").contains("style_head.mlp.0.weight"));
   fs::path clip;
   for (const auto& e : fs::recursive_directory_iterator(dir_ / "valid/audio")) {
     if (e.is_regular_file()) clip = e.path();

@@ -3,20 +3,30 @@
 // the style-line convention.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attune/error.h"
 #include "data/dialogue.h"
 #include "data/ieat.h"
 #include "data/ieat_templates.h"
+#include "support/test_support.h"
 
 namespace attune::data {
 namespace {
+
+using affect::empathic_style;
+using affect::parse_style_line;
+using affect::style_line;
 
 using ieat_text::phrasings;
 using ieat_text::Slot;
@@ -596,7 +606,10 @@ TEST(IeatQuestions, SituationAnswersT2) {
 }
 
 // Prints one English and one Chinese trace (for docs/ieat.md and reviews).
-TEST(IeatExamples, Print) {
+// The traces of two example dialogues (English and Chinese) against tests/fixtures/ieat_examples.txt,
+// reviewed text that docs/ieat.md quotes. A deliberate change of wording or thresholds rewrites it:
+// ATTUNE_UPDATE_GOLDEN=1 ctest -R IeatExamples (then read the diff before committing it).
+TEST(IeatExamples, MatchTheReviewedGoldenFile) {
   Dialogue en = three_turns("example_en");
   en.turns[0].voice = voice(0.0, 1.0, 0.0, 1.0);
   en.turns[1].voice = voice(3.2, 1.15, 3.5, 1.0);
@@ -612,13 +625,29 @@ TEST(IeatExamples, Print) {
   zh.turns[0].voice = voice(0.0, 1.0, 0.0, 1.0);
   zh.turns[1].voice = voice(2.0, 1.2, 0.0, 1.5);
   add_thinking(zh, {.seed = 2});
+  std::ostringstream out;
   for (const Dialogue* d : {&en, &zh}) {
     for (const auto& t : d->turns) {
-      std::cout << "[" << d->dialogue_id << " turn " << t.turn_id << (t.task.empty() ? "" : " " + t.task) << "] "
-                << t.text << "\n<think>\n"
-                << t.thinking << "\n</think>\n"
-                << t.response_text << "\n\n";
+      out << "[" << d->dialogue_id << " turn " << t.turn_id << (t.task.empty() ? "" : " " + t.task) << "] " << t.text
+          << "\n<think>\n"
+          << t.thinking << "\n</think>\n"
+          << t.response_text << "\n\n";
     }
+  }
+  const std::filesystem::path golden = attune::testing::fixtures_dir() / "ieat_examples.txt";
+  const char* update = std::getenv("ATTUNE_UPDATE_GOLDEN");
+  if (update && std::string_view(update) == "1") {
+    attune::testing::write_bytes(golden, out.str());
+    std::cout << "rewrote " << golden << "\n";
+  }
+  std::ifstream in(golden, std::ios::binary);
+  ASSERT_TRUE(in) << golden << " is missing (ATTUNE_UPDATE_GOLDEN=1 writes it)";
+  const std::string expected((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream want(expected), got(out.str());
+  std::string a, b;
+  for (int line = 1; static_cast<bool>(std::getline(want, a)) | static_cast<bool>(std::getline(got, b)); ++line) {
+    ASSERT_EQ(a, b) << golden.filename().string() << " line " << line << " differs";
+    a.clear(), b.clear();
   }
 }
 

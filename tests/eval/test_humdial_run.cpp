@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "affect/speech_style.h"
 #include "audio/audio_file.h"
 #include "common/file_util.h"
 #include "eval/humdial.h"
@@ -35,7 +36,7 @@ TEST(HumdialRun, ThreeTasksWithTheChallengeLayoutAndSkippedItems) {
     fs::create_directories(dir.path() / "audio");
     const std::string e = t["emotion"].get<std::string>().empty() ? "neutral" : t["emotion"].get<std::string>();
     audio::write_audio(dir.path() / name,
-                       talker->synthesize(t["text"].get<std::string>(), tts::emotion_style(e, 0.7), voice));
+                       talker->synthesize(t["text"].get<std::string>(), affect::emotion_style(e, 0.7), voice));
     t["split_audio_file"] = name;
   };
   nlohmann::json a = {{"dialogue_id", "dlg_a"}, {"lang", "en"}, {"turns", nlohmann::json::array()}};
@@ -65,7 +66,7 @@ TEST(HumdialRun, ThreeTasksWithTheChallengeLayoutAndSkippedItems) {
                                               << b.dump() << "\n";
 
   RuntimeOptions ro;
-  ro.dtype = "fp32";
+  ro.dtype = Dtype::kFp32;
   const Model model = Model::load(testing::source_dir() / "models" / "attune-small", ro);
   SessionOptions so;
   so.max_new_tokens = 200;

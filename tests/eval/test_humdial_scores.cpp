@@ -1,5 +1,5 @@
 // HumDial's objective checks on hand-made texts and dialogues (answers worked out by hand), and the
-// final-score arithmetic of DESIGN.md.
+// final-score arithmetic of docs/design.md.
 #include <gtest/gtest.h>
 
 #include "eval/humdial_report.h"

@@ -1,5 +1,5 @@
 // `eval report` over hand-written run directories: the side-by-side table takes every run's number,
-// human ratings beside a T3 run and judge components combine into DESIGN.md's final score
+// human ratings beside a T3 run and judge components combine into docs/design.md's final score
 // (worked out by hand), and a directory without a summary is a clear error.
 #include <gtest/gtest.h>
 

@@ -470,7 +470,7 @@ TEST(SlmConfig, InlineEncoderAndPathLanguageModel) {
               {"encoder", parse(kWhisperBase)},
               {"adapter", {{"stride", 4}, {"num_layers", 2}, {"hidden_size", 2048}}},
               {"language_model", {{"path", "../base-models/qwen2.5-0.5b"}}},
-              {"talker", {{"hidden_size", 128}}}};
+              {"style_head", {{"hidden_size", 128}}}};
   write_json(root / "attune" / "config.json", slm);
 
   auto c = load_slm_config(root / "attune");
@@ -486,10 +486,10 @@ TEST(SlmConfig, InlineEncoderAndPathLanguageModel) {
   EXPECT_EQ(c.adapter.input_size, 512);
   EXPECT_EQ(c.adapter.hidden_size, 2048);
   EXPECT_EQ(c.adapter.output_size, 896);
-  EXPECT_EQ(c.talker.input_size, 896);
-  EXPECT_EQ(c.talker.hidden_size, 128);
-  EXPECT_EQ(c.talker.emotions.size(), 7u);
-  EXPECT_EQ(c.talker.style_attributes, (std::vector<std::string>{"intensity", "pitch", "pace", "energy"}));
+  EXPECT_EQ(c.style_head.input_size, 896);
+  EXPECT_EQ(c.style_head.hidden_size, 128);
+  EXPECT_EQ(c.style_head.emotions.size(), 7u);
+  EXPECT_EQ(c.style_head.style_attributes, (std::vector<std::string>{"intensity", "pitch", "pace", "energy"}));
 
   // Written back into another directory, the LM path still points at the same place.
   fs::create_directories(root / "ckpt" / "step-100");
@@ -499,7 +499,26 @@ TEST(SlmConfig, InlineEncoderAndPathLanguageModel) {
   EXPECT_EQ(fs::canonical(again.language_model.dir), fs::canonical(c.language_model.dir));
   EXPECT_EQ(to_json(again.encoder.config), to_json(c.encoder.config));
   EXPECT_EQ(again.adapter.input_size, 512);
-  EXPECT_EQ(again.talker.emotions, c.talker.emotions);
+  EXPECT_EQ(again.style_head.emotions, c.style_head.emotions);
+}
+
+TEST(SlmConfig, TheStyleHeadsLegacyKeyIsReadAndWrittenUnderItsNewName) {
+  json slm = {{"model_type", "attune_slm"},
+              {"encoder", parse(kWhisperTiny)},
+              {"language_model", parse(kQwen3_06B)},
+              {"talker", {{"hidden_size", 96}}}};
+  const auto c = parse_slm_config(slm, "config.json", ".");
+  EXPECT_EQ(c.style_head.hidden_size, 96);
+  const json out = to_json(c, ".");
+  EXPECT_TRUE(out.contains("style_head"));
+  EXPECT_FALSE(out.contains("talker"));
+  slm["style_head"] = {{"hidden_size", 64}};
+  try {
+    parse_slm_config(slm, "config.json", ".");
+    FAIL() << "both keys were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("not both"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SlmConfig, AllInlineWithDefaults) {
@@ -510,7 +529,7 @@ TEST(SlmConfig, AllInlineWithDefaults) {
   EXPECT_EQ(c.adapter.input_size, 384);
   EXPECT_EQ(c.adapter.output_size, 1024);
   EXPECT_EQ(c.adapter.hidden_size, 1024);
-  EXPECT_EQ(c.talker.backend, "espeak-ng");
+  EXPECT_EQ(c.style_head.backend, "espeak-ng");
   json out = to_json(c, ".");
   EXPECT_EQ(out["model_type"], "attune_slm");
   EXPECT_EQ(out["encoder"]["d_model"], 384);
@@ -542,11 +561,11 @@ TEST(SlmConfig, BadCompositeConfigsNameTheKey) {
   j["adapter"] = {{"type", "qformer"}};
   bad(j, {f, "key `adapter.type`"});
   j = good;
-  j["talker"] = {{"emotions", {"happy", "happy"}}};
-  bad(j, {f, "key `talker.emotions`", "appears twice"});
+  j["style_head"] = {{"emotions", {"happy", "happy"}}};
+  bad(j, {f, "key `style_head.emotions`", "appears twice"});
   j = good;
-  j["talker"] = {{"backend", "piper"}};
-  bad(j, {f, "key `talker.backend`"});
+  j["style_head"] = {{"backend", "piper"}};
+  bad(j, {f, "key `style_head.backend`"});
   j = good;
   j["format_version"] = 2;
   bad(j, {f, "key `format_version`", "got 2"});

@@ -31,12 +31,16 @@ TEST(Npy, RoundTrips) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(static_cast<float>(a.values[i]), v[i]);
 }
 
-TEST(Npy, ReadsWhispersCompressedNpz) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  auto arrays = read_npz(shared / "fixtures/whisper/mel_filters.npz");
-  ASSERT_EQ(arrays.size(), 2u);
-  EXPECT_EQ(arrays.at("mel_80").shape, (std::vector<int64_t>{80, 201}));
-  EXPECT_EQ(arrays.at("mel_128").shape, (std::vector<int64_t>{128, 201}));
+// numpy.savez_compressed's output, the format of Whisper's mel_filters.npz (and, with ../shared, that file).
+TEST(Npy, ReadsNumpysCompressedNpz) {
+  std::vector<std::filesystem::path> files = {testing::fixtures_dir() / "mel_filters_slaney.npz"};
+  if (auto shared = testing::shared_dir()) files.push_back(*shared / "fixtures/whisper/mel_filters.npz");
+  for (const auto& file : files) {
+    auto arrays = read_npz(file);
+    ASSERT_EQ(arrays.size(), 2u) << file;
+    EXPECT_EQ(arrays.at("mel_80").shape, (std::vector<int64_t>{80, 201}));
+    EXPECT_EQ(arrays.at("mel_128").shape, (std::vector<int64_t>{128, 201}));
+  }
 }
 
 TEST(Npy, RejectsMalformedFiles) {

@@ -534,7 +534,7 @@ TEST(Generate, StopsAtEosAndCallback) {
   opts.on_token = [n = 0](int32_t, std::string_view) mutable { return ++n < 2; };
   r = generate(*lm, prompt, opts);
   EXPECT_EQ(r.ids.size(), 2u);
-  EXPECT_EQ(r.stop_reason, StopReason::kCallback);
+  EXPECT_EQ(r.stop_reason, StopReason::kCancelled);
 }
 
 TEST(Generate, StopStringsAndStreamedText) {

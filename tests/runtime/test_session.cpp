@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "attune/runtime.h"
 #include "support/test_support.h"
@@ -20,12 +21,12 @@ TEST(Session, CacheReuseMatchesReReadingTheDialogue) {
   auto talker = tts::make_talker("espeak");
   const tts::Voice voice = tts::find_voice("en-male-2");
   const std::vector<AudioBuffer> turns = {
-      talker->synthesize("My sister moved away last month.", tts::emotion_style("sad", 0.7), voice),
-      talker->synthesize("Wait, she is coming home for the holidays!", tts::emotion_style("surprise", 0.8), voice),
-      talker->synthesize("I can't wait to see her.", tts::emotion_style("happy", 0.8), voice)};
+      talker->synthesize("My sister moved away last month.", affect::emotion_style("sad", 0.7), voice),
+      talker->synthesize("Wait, she is coming home for the holidays!", affect::emotion_style("surprise", 0.8), voice),
+      talker->synthesize("I can't wait to see her.", affect::emotion_style("happy", 0.8), voice)};
 
   RuntimeOptions ro;
-  ro.dtype = "fp32";
+  ro.dtype = Dtype::kFp32;
   ro.speak = false;
   const Model model = Model::load(shipped_model(), ro);
   SessionOptions reuse, reread;
@@ -43,7 +44,7 @@ TEST(Session, CacheReuseMatchesReReadingTheDialogue) {
     EXPECT_EQ(ra.turn, i + 1);
     EXPECT_EQ(ra.trajectory.size(), i + 1);
     // The cache grows by exactly this turn's tokens and what was generated (the stop token is not fed).
-    const int64_t fed = ra.timings.generated_tokens - (ra.stop_reason == "stop token" ? 1 : 0);
+    const int64_t fed = ra.timings.generated_tokens - (ra.stop_reason == StopReason::kStopToken ? 1 : 0);
     EXPECT_EQ(ra.context_tokens, previous_context + ra.timings.prompt_tokens + fed);
     previous_context = ra.context_tokens;
   }
@@ -60,18 +61,18 @@ TEST(Session, AddedExchangeMatchesTheGeneratedOne) {
   auto talker = tts::make_talker("espeak");
   const tts::Voice voice = tts::find_voice("en-female-1");
   const AudioBuffer first =
-      talker->synthesize("I failed my driving test again.", tts::emotion_style("sad", 0.7), voice);
+      talker->synthesize("I failed my driving test again.", affect::emotion_style("sad", 0.7), voice);
   const AudioBuffer second =
-      talker->synthesize("But the examiner said I was close.", tts::emotion_style("happy", 0.5), voice);
+      talker->synthesize("But the examiner said I was close.", affect::emotion_style("happy", 0.5), voice);
   RuntimeOptions ro;
-  ro.dtype = "fp32";
+  ro.dtype = Dtype::kFp32;
   ro.speak = false;
   const Model model = Model::load(shipped_model(), ro);
   SessionOptions so;
   so.max_new_tokens = 160;
   Session live = model.open_session(so), resent = model.open_session(so);
   const Reply r1 = live.turn(first);
-  ASSERT_EQ(r1.stop_reason, "stop token");
+  ASSERT_EQ(r1.stop_reason, StopReason::kStopToken);
   const Reply r2 = live.turn(second);
   resent.add_exchange(first, "", r1.text, r1.thinking);
   EXPECT_EQ(resent.turns(), 1u);
@@ -94,7 +95,7 @@ TEST(Session, ShouldStopCancelsTheTurn) {
   int asked = 0;
   cb.should_stop = [&] { return ++asked > 5; };
   const Reply r = s.turn(AudioBuffer{}, "Hello there, how are you?", cb);
-  EXPECT_EQ(r.stop_reason, "cancelled");
+  EXPECT_EQ(r.stop_reason, StopReason::kCancelled);
   EXPECT_EQ(r.timings.generated_tokens, 5);
 }
 
@@ -132,7 +133,7 @@ TEST(Session, HeardEmotionSourcesAndTheEvidencePath) {
                                                                  {"The meeting is at three.", "neutral"}};
   auto run = [&](const std::string& heard_from, double evidence) {
     RuntimeOptions ro;
-    ro.dtype = "fp32";
+    ro.dtype = Dtype::kFp32;
     ro.speak = false;
     ro.heard_from = heard_from;
     ro.evidence_weight = evidence;
@@ -140,7 +141,7 @@ TEST(Session, HeardEmotionSourcesAndTheEvidencePath) {
     std::vector<Reply> out;
     for (const auto& [text, emotion] : said) {
       Session s = model.open_session({.max_new_tokens = 48});
-      out.push_back(s.turn(talker->synthesize(text, tts::emotion_style(emotion, 0.8), voice)));
+      out.push_back(s.turn(talker->synthesize(text, affect::emotion_style(emotion, 0.8), voice)));
     }
     return out;
   };

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "audio/audio_file.h"
 #include "common/base64.h"
@@ -38,7 +39,7 @@ class ServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     RuntimeOptions ro;
-    ro.dtype = "fp32";
+    ro.dtype = Dtype::kFp32;
     model_ = new Model(Model::load(shipped_model(), ro));
     ServerOptions so;
     so.port = 0;
@@ -53,10 +54,10 @@ class ServerTest : public ::testing::Test {
     auto talker = tts::make_talker("espeak");
     const tts::Voice voice = tts::find_voice("en-male-2");
     first_ = new std::string(common::base64_encode(
-        audio::encode_audio(talker->synthesize("I lost my job today.", tts::emotion_style("sad", 0.8), voice),
+        audio::encode_audio(talker->synthesize("I lost my job today.", affect::emotion_style("sad", 0.8), voice),
                             audio::AudioFormat::kWav16)));
     second_ = new std::string(common::base64_encode(audio::encode_audio(
-        talker->synthesize("But my friend offered to help me.", tts::emotion_style("happy", 0.6), voice),
+        talker->synthesize("But my friend offered to help me.", affect::emotion_style("happy", 0.6), voice),
         audio::AudioFormat::kWav16)));
   }
   static void TearDownTestSuite() {

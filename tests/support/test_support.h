@@ -56,13 +56,18 @@ CommandResult run_attune(const std::string& args, const std::optional<std::strin
 // Runs a shell command line with stdin from /dev/null (or `stdin_text`), capturing both outputs.
 CommandResult run_shell(const std::string& command, const std::optional<std::string>& stdin_text = std::nullopt);
 
+// True when the environment says CI=true (as CI services set it).
+bool running_in_ci();
+
 // Writes bytes to a file (for building malformed inputs).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace attune::testing
 
-// Skips the current test, with a message saying why, when ../shared is absent.
-#define ATTUNE_REQUIRE_SHARED(var)                                                                    \
-  auto var##_opt = ::attune::testing::shared_dir();                                                   \
-  if (!var##_opt) GTEST_SKIP() << "../shared not found (set ATTUNE_SHARED_DIR); skipping this check"; \
+// Skips the current test, with a message saying why, when ../shared is absent; under CI (CI=true),
+// where ../shared is always there, its absence fails the test instead of hiding it as a skip.
+#define ATTUNE_REQUIRE_SHARED(var)                                                                           \
+  auto var##_opt = ::attune::testing::shared_dir();                                                          \
+  if (!var##_opt && ::attune::testing::running_in_ci()) GTEST_FAIL() << "../shared not found under CI=true"; \
+  if (!var##_opt) GTEST_SKIP() << "../shared not found (set ATTUNE_SHARED_DIR); skipping this check";        \
   const std::filesystem::path var = *var##_opt

@@ -2,6 +2,11 @@
 // the assistant content, audio slots sit where the placeholders are.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
 #include "attune/error.h"
 #include "support/small_tokenizer.h"
 #include "support/test_support.h"
@@ -12,6 +17,7 @@ namespace attune::text {
 namespace {
 
 using testing::small_tokenizer;
+namespace fs = std::filesystem;
 
 std::vector<ChatMessage> dialogue() {
   return {{Role::kSystem, "You are a caring listener.", 0, std::nullopt},
@@ -73,20 +79,32 @@ TEST(ChatTemplate, UserTextCannotInjectSpecialTokens) {
   EXPECT_EQ(std::count(r.ids.begin(), r.ids.end(), im_end), 1);  // only the real one
 }
 
-TEST(ChatTemplate, QwenTokenizerMatchesWholeStringEncoding) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  ChatTemplate chat(Tokenizer::load(shared / "fixtures/tokenizer/qwen2/tokenizer.json"),
-                    "You are a helpful assistant.");
-  std::vector<ChatMessage> messages{
-      {Role::kUser, "我今天考试没通过 😞 what should I do?", 0, std::nullopt},
-      {Role::kAssistant, "I'm sorry.  That hurts.\n\nWant to talk about it?", 0, "Sad, disappointed; cause: the exam."},
-      {Role::kUser, "  yes\n", 0, std::nullopt}};
-  RenderedChat r = chat.render(messages, {.add_generation_prompt = true});
-  EXPECT_EQ(r.ids, chat.tokenizer().encode(r.text));
-  EXPECT_EQ(r.text.rfind("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n", 0), 0u);
-  // Qwen2.5 has no audio tokens: asking for audio slots says so.
-  messages[0].audio_slots = 10;
-  EXPECT_THROW(chat.render(messages), InputError);
+// Rendering token by token equals encoding the rendered text whole, with the shipped tokenizer (it
+// has the audio tokens) and, with ../shared, Qwen2.5's (which has none: asking for audio slots says so).
+TEST(ChatTemplate, RealTokenizersMatchWholeStringEncoding) {
+  std::vector<std::pair<fs::path, bool>> tokenizers = {
+      {attune::testing::source_dir() / "models/attune-small/tokenizer.json", true}};
+  if (auto shared = attune::testing::shared_dir()) {
+    tokenizers.emplace_back(*shared / "fixtures/tokenizer/qwen2/tokenizer.json", false);
+  }
+  for (const auto& [path, has_audio] : tokenizers) {
+    ChatTemplate chat(Tokenizer::load(path), "You are a helpful assistant.");
+    std::vector<ChatMessage> messages{{Role::kUser, "我今天考试没通过 😞 what should I do?", 0, std::nullopt},
+                                      {Role::kAssistant, "I'm sorry.  That hurts.\n\nWant to talk about it?", 0,
+                                       "Sad, disappointed; cause: the exam."},
+                                      {Role::kUser, "  yes\n", 0, std::nullopt}};
+    RenderedChat r = chat.render(messages, {.add_generation_prompt = true});
+    EXPECT_EQ(r.ids, chat.tokenizer().encode(r.text)) << path;
+    EXPECT_EQ(r.text.rfind("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n", 0), 0u);
+    messages[0].audio_slots = 10;
+    if (has_audio) {
+      RenderedChat with_audio = chat.render(messages);
+      EXPECT_EQ(std::count(with_audio.ids.begin(), with_audio.ids.end(), chat.tokenizer().token_to_id("<|AUDIO|>")), 10)
+          << path;
+    } else {
+      EXPECT_THROW(chat.render(messages), InputError) << path;
+    }
+  }
 }
 
 TEST(ChatTemplate, SplitsThinkingFromReply) {

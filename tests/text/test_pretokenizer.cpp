@@ -68,16 +68,28 @@ TEST(PreTokenizer, BuiltinMatcherEqualsPcre2OnRandomText) {
   }
 }
 
+// English and Chinese dialogue: the corpora in ../shared, or, on a fresh clone, the committed corpus
+// excerpts read as raw text (DailyDialog JSONL and the CPED CSV, in Chinese).
 TEST(PreTokenizer, BuiltinMatcherEqualsPcre2OnDialogueText) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  const fs::path files[] = {shared / "data" / "text" / "dailydialog" / "validation.jsonl",
-                            shared / "data" / "text" / "smilechat_zh" / "smilechat.12k.jsonl.gz"};
-  for (const auto& file : files) {
-    if (!fs::exists(file)) GTEST_SKIP() << file << " is absent";
-    std::string text;
-    for_each_training_text(file, [&](std::string_view t) {
-      if (text.size() < 1'500'000) text.append(t).append("\n");
-    });
+  std::vector<std::pair<fs::path, std::string>> texts;
+  if (auto shared = attune::testing::shared_dir()) {
+    for (const fs::path& file : {*shared / "data" / "text" / "dailydialog" / "validation.jsonl",
+                                 *shared / "data" / "text" / "smilechat_zh" / "smilechat.12k.jsonl.gz"}) {
+      ASSERT_TRUE(fs::exists(file)) << file << " is absent";
+      std::string text;
+      for_each_training_text(file, [&](std::string_view t) {
+        if (text.size() < 1'500'000) text.append(t).append("\n");
+      });
+      texts.emplace_back(file, std::move(text));
+    }
+  } else {
+    for (const char* name : {"data/dailydialog/validation.jsonl", "data/cped/valid_split.csv"}) {
+      const fs::path file = attune::testing::fixtures_dir() / name;
+      texts.emplace_back(file, attune::common::read_file(file));
+    }
+  }
+  for (const auto& [file, text] : texts) {
+    ASSERT_FALSE(text.empty()) << file;
     for (Preset preset : {Preset::kGpt2, Preset::kQwen2, Preset::kLlama3}) {
       const detail::Regex re(preset_regex(preset), false, "test");
       EXPECT_EQ(builtin_spans(re, text), pcre2_spans(re, text)) << preset_name(preset) << " on " << file;

@@ -3,6 +3,7 @@
 // errors for bad files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -33,6 +34,26 @@ const Tokenizer& qwen2() {
 const Tokenizer& gpt2() {
   static const Tokenizer tok = Tokenizer::load(*attune::testing::shared_dir() / "fixtures/tokenizer/gpt2");
   return tok;
+}
+// attune-small's byte-level BPE (in the repository, so these tests run on a fresh clone).
+const Tokenizer& shipped() {
+  static const Tokenizer tok = Tokenizer::load(attune::testing::source_dir() / "models/attune-small/tokenizer.json");
+  return tok;
+}
+
+// Every real tokenizer at hand: the shipped one, and GPT-2's and Qwen2's when ../shared is there.
+struct Real {
+  const char* name;
+  const Tokenizer* tok;
+  bool nfc;  // the tokenizer normalises to NFC first
+};
+std::vector<Real> real_tokenizers() {
+  std::vector<Real> out = {{"attune-small", &shipped(), true}};
+  if (attune::testing::shared_dir()) {
+    out.push_back({"qwen2", &qwen2(), true});
+    out.push_back({"gpt2", &gpt2(), false});
+  }
+  return out;
 }
 
 // A small tokenizer.json: the 256 bytes, the given merges (in order), optional added tokens.
@@ -127,81 +148,95 @@ std::vector<std::string> reference_bpe(const std::vector<std::string>& symbols_i
 }  // namespace
 
 TEST(Tokenizer, RoundTripsArbitraryUtf8) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  std::mt19937 rng(7);
-  for (int i = 0; i < 300; ++i) {
-    const std::string text = random_utf8(rng, 1 + static_cast<size_t>(i % 40));
-    EXPECT_EQ(gpt2().decode(gpt2().encode(text)), text);
-    // Qwen2 normalises to NFC first: what comes back is the NFC form (equal for NFC input).
-    EXPECT_EQ(qwen2().decode(qwen2().encode(text)), unicode::nfc(text));
-  }
   const std::string samples[] = {"\U0001F680 (normal) \U0001F636\u200D\U0001F32B\uFE0F \u2705",
                                  "\u6211\u60F3\u5728apple\u5DE5\u4F5C1314151\u5929\uFF5E",
                                  "q\u0307 \u0915\u094D\u0937\u093F \u05E9\u05B8\u05C1",  // NFC with combining marks
                                  std::string("ctl \x00\x01\x1B[0m\x7F\t\r\n end", 19), ""};
-  for (const auto& s : samples) {
-    EXPECT_EQ(qwen2().decode(qwen2().encode(s)), s);
-    EXPECT_EQ(gpt2().decode(gpt2().encode(s)), s);
+  for (const Real& r : real_tokenizers()) {
+    const Tokenizer& tok = *r.tok;
+    std::mt19937 rng(7);
+    for (int i = 0; i < 300; ++i) {
+      const std::string text = random_utf8(rng, 1 + static_cast<size_t>(i % 40));
+      // A tokenizer that normalises to NFC gives back the NFC form (equal for NFC input).
+      EXPECT_EQ(tok.decode(tok.encode(text)), r.nfc ? unicode::nfc(text) : text) << r.name;
+    }
+    for (const auto& sample : samples) EXPECT_EQ(tok.decode(tok.encode(sample)), sample) << r.name;
+    if (r.nfc) {  // non-NFC input comes back composed
+      EXPECT_EQ(tok.decode(tok.encode("Cafe\u0301")), "Caf\u00E9") << r.name;
+      EXPECT_EQ(tok.encode("Cafe\u0301"), tok.encode("Caf\u00E9")) << r.name;
+    }
   }
-  // Non-NFC input comes back composed.
-  EXPECT_EQ(qwen2().decode(qwen2().encode("Cafe\u0301")), "Caf\u00E9");
-  EXPECT_EQ(qwen2().encode("Cafe\u0301"), qwen2().encode("Caf\u00E9"));
 }
 
 TEST(Tokenizer, InvalidUtf8RoundTripsByteForByte) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  std::mt19937 rng(11);
-  for (int i = 0; i < 300; ++i) {
-    const std::string bytes = random_bytes(rng, static_cast<size_t>(1 + i % 64));
-    EXPECT_EQ(gpt2().decode(gpt2().encode(bytes)), bytes);
-    EXPECT_EQ(qwen2().decode(qwen2().encode(bytes)), unicode::nfc(bytes));
+  for (const Real& r : real_tokenizers()) {
+    const Tokenizer& tok = *r.tok;
+    std::mt19937 rng(11);
+    for (int i = 0; i < 300; ++i) {
+      const std::string bytes = random_bytes(rng, static_cast<size_t>(1 + i % 64));
+      EXPECT_EQ(tok.decode(tok.encode(bytes)), r.nfc ? unicode::nfc(bytes) : bytes) << r.name;
+    }
+    const std::string broken = "abc\xFF\xFE def \xE4\xBD \xC3(\x80";
+    EXPECT_EQ(tok.decode(tok.encode(broken)), broken) << r.name;
+    // Each invalid byte is its own token, the byte token.
+    const auto ids = tok.encode("\xFF");
+    ASSERT_EQ(ids.size(), 1u) << r.name;
+    EXPECT_EQ(tok.token_bytes(ids[0]), "\xFF") << r.name;
+    // replace_invalid gives valid UTF-8 with U+FFFD per maximal ill-formed subpart.
+    DecodeOptions replace;
+    replace.replace_invalid = true;
+    EXPECT_EQ(tok.decode(tok.encode("a\xFF"
+                                    "b\xE4\xBD"
+                                    "c"),
+                         replace),
+              "a\uFFFDb\uFFFDc")
+        << r.name;
   }
-  const std::string broken = "abc\xFF\xFE def \xE4\xBD \xC3(\x80";
-  EXPECT_EQ(qwen2().decode(qwen2().encode(broken)), broken);
-  // Each invalid byte is its own token, the byte token.
-  const auto ids = qwen2().encode("\xFF");
-  ASSERT_EQ(ids.size(), 1u);
-  EXPECT_EQ(qwen2().token_bytes(ids[0]), "\xFF");
-  // replace_invalid gives valid UTF-8 with U+FFFD per maximal ill-formed subpart.
-  DecodeOptions replace;
-  replace.replace_invalid = true;
-  EXPECT_EQ(qwen2().decode(qwen2().encode("a\xFF"
-                                          "b\xE4\xBD"
-                                          "c"),
-                           replace),
-            "a\uFFFDb\uFFFDc");
 }
 
 TEST(Tokenizer, SpecialTokensAreMatchedBeforeBpe) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  const Tokenizer& tok = qwen2();
-  EXPECT_EQ(tok.token_to_id("<|endoftext|>"), 151643);
-  EXPECT_EQ(tok.token_to_id("<|im_start|>"), 151644);
-  EXPECT_EQ(tok.token_to_id("<|im_end|>"), 151645);
-  EXPECT_TRUE(tok.is_special(151645));
-  EXPECT_FALSE(tok.is_special(151657));  // <tool_call> is added but not special
-  EXPECT_EQ(tok.vocab_size(), 151665);
-  EXPECT_FALSE(tok.find_token("<|not_a_token|>").has_value());
-  EXPECT_THROW(tok.token_to_id("<|not_a_token|>"), InputError);
-  EXPECT_EQ(tok.id_to_token(tok.token_to_id("\u0120world")), "\u0120world");
+  if (attune::testing::shared_dir()) {  // Qwen2's published ids
+    const Tokenizer& tok = qwen2();
+    EXPECT_EQ(tok.token_to_id("<|endoftext|>"), 151643);
+    EXPECT_EQ(tok.token_to_id("<|im_start|>"), 151644);
+    EXPECT_EQ(tok.token_to_id("<|im_end|>"), 151645);
+    EXPECT_TRUE(tok.is_special(151645));
+    EXPECT_FALSE(tok.is_special(151657));  // <tool_call> is added but not special
+    EXPECT_EQ(tok.vocab_size(), 151665);
+  }
+  // attune-small's, as its tokenizer.json lists them.
+  const auto spec = nlohmann::json::parse(
+      attune::common::read_file(attune::testing::source_dir() / "models/attune-small/tokenizer.json"));
+  for (const auto& added : spec.at("added_tokens")) {
+    EXPECT_EQ(shipped().token_to_id(added.at("content").get<std::string>()), added.at("id").get<int32_t>());
+    EXPECT_EQ(shipped().is_special(added.at("id").get<int32_t>()), added.at("special").get<bool>());
+  }
+  for (const Real& r : real_tokenizers()) {
+    const Tokenizer& tok = *r.tok;
+    if (!tok.find_token("<|im_start|>")) continue;  // GPT-2 has no chat tokens
+    const int32_t start = tok.token_to_id("<|im_start|>"), end = tok.token_to_id("<|im_end|>");
+    EXPECT_FALSE(tok.find_token("<|not_a_token|>").has_value());
+    EXPECT_THROW(tok.token_to_id("<|not_a_token|>"), InputError);
+    EXPECT_EQ(tok.id_to_token(tok.token_to_id("\u0120world")), "\u0120world");
 
-  const std::string user = "user\nHow are you?";
-  std::vector<int32_t> expected = {151644};
-  for (int32_t id : tok.encode(user)) expected.push_back(id);
-  expected.push_back(151645);
-  for (int32_t id : tok.encode("\n")) expected.push_back(id);
-  EXPECT_EQ(tok.encode("<|im_start|>" + user + "<|im_end|>\n"), expected);
-  EXPECT_EQ(tok.decode(expected), "<|im_start|>" + user + "<|im_end|>\n");
+    const std::string user = "user\nHow are you?";
+    std::vector<int32_t> expected = {start};
+    for (int32_t id : tok.encode(user)) expected.push_back(id);
+    expected.push_back(end);
+    for (int32_t id : tok.encode("\n")) expected.push_back(id);
+    EXPECT_EQ(tok.encode("<|im_start|>" + user + "<|im_end|>\n"), expected) << r.name;
+    EXPECT_EQ(tok.decode(expected), "<|im_start|>" + user + "<|im_end|>\n") << r.name;
 
-  DecodeOptions skip;
-  skip.skip_special = true;
-  EXPECT_EQ(tok.decode(expected, skip), user + "\n");
+    DecodeOptions skip;
+    skip.skip_special = true;
+    EXPECT_EQ(tok.decode(expected, skip), user + "\n") << r.name;
 
-  // encode_ordinary: the markup is text.
-  const auto plain = tok.encode_ordinary("<|im_end|>");
-  EXPECT_GT(plain.size(), 1u);
-  EXPECT_EQ(std::count(plain.begin(), plain.end(), 151645), 0);
-  EXPECT_EQ(tok.decode(plain), "<|im_end|>");
+    // encode_ordinary: the markup is text.
+    const auto plain = tok.encode_ordinary("<|im_end|>");
+    EXPECT_GT(plain.size(), 1u) << r.name;
+    EXPECT_EQ(std::count(plain.begin(), plain.end(), end), 0) << r.name;
+    EXPECT_EQ(tok.decode(plain), "<|im_end|>") << r.name;
+  }
 }
 
 TEST(Tokenizer, AddedTokenFlags) {
@@ -237,11 +272,23 @@ TEST(Tokenizer, MergeFormatsAndIgnoreMerges) {
 }
 
 TEST(Tokenizer, LongWordsMatchAReferenceBpe) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  const fs::path dir = *attune::testing::shared_dir() / "fixtures/tokenizer/gpt2";
-  std::map<std::pair<std::string, std::string>, int> ranks;
+  // The merge ranks of attune-small's tokenizer.json, and of GPT-2's merges.txt when ../shared is there.
+  std::vector<std::pair<const Tokenizer*, std::map<std::pair<std::string, std::string>, int>>> cases;
   {
-    std::ifstream in(dir / "merges.txt");
+    const auto spec = nlohmann::json::parse(
+        attune::common::read_file(attune::testing::source_dir() / "models/attune-small/tokenizer.json"));
+    std::map<std::pair<std::string, std::string>, int> ranks;
+    int rank = 0;
+    for (const auto& m : spec.at("model").at("merges")) {
+      const std::string line = m.get<std::string>();
+      const size_t sp = line.find(' ');
+      ranks[{line.substr(0, sp), line.substr(sp + 1)}] = rank++;
+    }
+    cases.emplace_back(&shipped(), std::move(ranks));
+  }
+  if (auto shared = attune::testing::shared_dir()) {
+    std::ifstream in(*shared / "fixtures/tokenizer/gpt2/merges.txt");
+    std::map<std::pair<std::string, std::string>, int> ranks;
     std::string line;
     int rank = 0;
     while (std::getline(in, line)) {
@@ -249,83 +296,90 @@ TEST(Tokenizer, LongWordsMatchAReferenceBpe) {
       const size_t sp = line.find(' ');
       ranks[{line.substr(0, sp), line.substr(sp + 1)}] = rank++;
     }
+    cases.emplace_back(&gpt2(), std::move(ranks));
   }
-  std::mt19937 rng(3);
-  std::uniform_int_distribution<int> letter(0, 5);
-  for (size_t length : {5u, 40u, 255u, 256u, 257u, 600u, 3000u}) {
-    std::string word;
-    for (size_t i = 0; i < length; ++i) word.push_back(static_cast<char>('a' + (i % 7 == 0 ? 0 : letter(rng))));
-    std::vector<std::string> symbols;
-    for (char c : word) symbols.emplace_back(1, c);
-    std::vector<int32_t> expected;
-    for (const auto& s : reference_bpe(symbols, ranks)) expected.push_back(gpt2().token_to_id(s));
-    EXPECT_EQ(gpt2().encode(word), expected) << "word of " << length << " letters";
+  for (const auto& [tok, ranks] : cases) {
+    std::mt19937 rng(3);
+    std::uniform_int_distribution<int> letter(0, 5);
+    for (size_t length : {5u, 40u, 255u, 256u, 257u, 600u, 3000u}) {
+      std::string word;
+      for (size_t i = 0; i < length; ++i) word.push_back(static_cast<char>('a' + (i % 7 == 0 ? 0 : letter(rng))));
+      std::vector<std::string> symbols;
+      for (char c : word) symbols.emplace_back(1, c);
+      std::vector<int32_t> expected;
+      for (const auto& sym : reference_bpe(symbols, ranks)) expected.push_back(tok->token_to_id(sym));
+      EXPECT_EQ(tok->encode(word), expected) << "word of " << length << " letters, " << tok->describe();
+    }
+    const std::string run(5000, 'a');  // one pre-token of 5000 bytes
+    EXPECT_EQ(tok->decode(tok->encode(run)), run);
   }
-  const std::string run(5000, 'a');  // one pre-token of 5000 bytes
-  EXPECT_EQ(gpt2().decode(gpt2().encode(run)), run);
 }
 
 TEST(Tokenizer, StreamDecoderHoldsBackPartialCharacters) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  const Tokenizer& tok = qwen2();
-  const std::string text =
-      "Hi \U0001F600\U0001F44D\U0001F3FD \u4F60\u597D\u3002 \u0915\u094D\u0937 caf\u00E9 "
-      "\U00020BB7\U0001FAE0\u1A00\u2C80 <|im_end|>";
-  const auto ids = tok.encode(text);
-  StreamDecoder stream(tok);
-  std::string joined;
-  int held = 0;
-  for (int32_t id : ids) {
-    const std::string piece = stream.push(id);
-    EXPECT_TRUE(unicode::is_valid_utf8(piece)) << "piece for id " << id;
-    if (piece.empty()) ++held;
-    joined += piece;
-  }
-  joined += stream.finish();
-  EXPECT_EQ(joined, text);
-  EXPECT_GT(held, 0) << "the emoji should span several byte tokens";
+  for (const Real& r : real_tokenizers()) {
+    if (!r.tok->find_token("<|im_end|>")) continue;
+    const Tokenizer& tok = *r.tok;
+    const std::string text =
+        "Hi \U0001F600\U0001F44D\U0001F3FD \u4F60\u597D\u3002 \u0915\u094D\u0937 caf\u00E9 "
+        "\U00020BB7\U0001FAE0\u1A00\u2C80 <|im_end|>";
+    const auto ids = tok.encode(text);
+    StreamDecoder stream(tok);
+    std::string joined;
+    int held = 0;
+    for (int32_t id : ids) {
+      const std::string piece = stream.push(id);
+      EXPECT_TRUE(unicode::is_valid_utf8(piece)) << r.name << ": piece for id " << id;
+      if (piece.empty()) ++held;
+      joined += piece;
+    }
+    joined += stream.finish();
+    EXPECT_EQ(joined, text) << r.name;
+    EXPECT_GT(held, 0) << r.name << ": the emoji should span several byte tokens";
 
-  // A sequence cut at the end is flushed by finish(); with replace_invalid it becomes U+FFFD.
-  const auto cut = tok.encode("a\xE4\xBD");
-  StreamDecoder raw(tok);
-  std::string out = raw.push(cut);
-  EXPECT_EQ(out, "a");
-  EXPECT_EQ(raw.pending_bytes(), 2u);
-  EXPECT_EQ(out + raw.finish(), "a\xE4\xBD");
-  DecodeOptions replace;
-  replace.replace_invalid = true;
-  StreamDecoder replaced(tok, replace);
-  std::string got = replaced.push(cut);
-  got += replaced.finish();
-  EXPECT_EQ(got, "a\uFFFD");
-  // A sequence that turns out invalid is released as soon as that is known.
-  StreamDecoder early(tok, replace);
-  EXPECT_EQ(early.push(tok.encode("\xE4\xBD")), "");
-  EXPECT_EQ(early.push(tok.encode("x")), "\uFFFDx");
+    // A sequence cut at the end is flushed by finish(); with replace_invalid it becomes U+FFFD.
+    const auto cut = tok.encode("a\xE4\xBD");
+    StreamDecoder raw(tok);
+    std::string out = raw.push(cut);
+    EXPECT_EQ(out, "a") << r.name;
+    EXPECT_EQ(raw.pending_bytes(), 2u) << r.name;
+    EXPECT_EQ(out + raw.finish(), "a\xE4\xBD") << r.name;
+    DecodeOptions replace;
+    replace.replace_invalid = true;
+    StreamDecoder replaced(tok, replace);
+    std::string got = replaced.push(cut);
+    got += replaced.finish();
+    EXPECT_EQ(got, "a\uFFFD") << r.name;
+    // A sequence that turns out invalid is released as soon as that is known.
+    StreamDecoder early(tok, replace);
+    EXPECT_EQ(early.push(tok.encode("\xE4\xBD")), "") << r.name;
+    EXPECT_EQ(early.push(tok.encode("x")), "\uFFFDx") << r.name;
+  }
 }
 
 TEST(Tokenizer, DecodeRejectsUnknownIds) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  const std::vector<int32_t> bad = {9707, 999999};
-  EXPECT_THROW(qwen2().decode(bad), InputError);
-  const std::vector<int32_t> negative = {-1};
-  EXPECT_THROW(qwen2().decode(negative), InputError);
-  StreamDecoder stream(qwen2());
-  EXPECT_THROW(stream.push(151665), InputError);
+  for (const Real& r : real_tokenizers()) {
+    const Tokenizer& tok = *r.tok;
+    const std::vector<int32_t> bad = {tok.encode("Hello").front(), static_cast<int32_t>(tok.vocab_size()) + 999};
+    EXPECT_THROW(tok.decode(bad), InputError) << r.name;
+    const std::vector<int32_t> negative = {-1};
+    EXPECT_THROW(tok.decode(negative), InputError) << r.name;
+    StreamDecoder stream(tok);
+    EXPECT_THROW(stream.push(static_cast<int32_t>(tok.vocab_size())), InputError) << r.name;
+  }
 }
 
 TEST(Tokenizer, SafeToShareAcrossThreads) {
-  ATTUNE_REQUIRE_SHARED(shared);
+  const Tokenizer& shared_tok = attune::testing::shared_dir() ? qwen2() : shipped();
   std::mt19937 rng(5);
   std::vector<std::string> texts;
   for (int i = 0; i < 64; ++i) texts.push_back(random_utf8(rng, 50));
   std::vector<std::vector<int32_t>> expected;
-  for (const auto& t : texts) expected.push_back(qwen2().encode(t));
+  for (const auto& t : texts) expected.push_back(shared_tok.encode(t));
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      const Tokenizer copy = qwen2();  // copies share the loaded data
+      const Tokenizer copy = shared_tok;  // copies share the loaded data
       for (int r = 0; r < 20; ++r) {
         for (size_t i = 0; i < texts.size(); ++i) {
           const size_t k = (i + static_cast<size_t>(t) * 7) % texts.size();
@@ -339,17 +393,21 @@ TEST(Tokenizer, SafeToShareAcrossThreads) {
 }
 
 TEST(Tokenizer, LoadsEveryLayout) {
-  ATTUNE_REQUIRE_SHARED(shared);
-  const fs::path dir = shared / "fixtures/tokenizer/qwen2";
-  const Tokenizer from_file = Tokenizer::load(dir / "tokenizer.json");
-  const Tokenizer from_vocab = Tokenizer::load(dir / "vocab.json");  // merges.txt beside it
   const std::string text = "Hello, world! \u4F60\u597D <|im_start|>";
-  EXPECT_EQ(from_file.encode(text), from_vocab.encode(text));
-  EXPECT_NE(from_file.describe().find("NFC"), std::string::npos);
-
-  // GPT-2's pair without tokenizer_config.json: <|endoftext|> is special, GPT-2's regex.
-  const Tokenizer gpt = Tokenizer::load(shared / "fixtures/tokenizer/gpt2");
-  EXPECT_EQ(gpt.encode("a<|endoftext|>"), (std::vector<int32_t>{64, 50256}));
+  // A directory or its tokenizer.json.
+  const fs::path shipped_dir = attune::testing::source_dir() / "models/attune-small";
+  EXPECT_EQ(Tokenizer::load(shipped_dir).encode(text), Tokenizer::load(shipped_dir / "tokenizer.json").encode(text));
+  EXPECT_NE(shipped().describe().find("NFC"), std::string::npos);
+  if (auto shared = attune::testing::shared_dir()) {
+    const fs::path dir = *shared / "fixtures/tokenizer/qwen2";
+    const Tokenizer from_file = Tokenizer::load(dir / "tokenizer.json");
+    const Tokenizer from_vocab = Tokenizer::load(dir / "vocab.json");  // merges.txt beside it
+    EXPECT_EQ(from_file.encode(text), from_vocab.encode(text));
+    EXPECT_NE(from_file.describe().find("NFC"), std::string::npos);
+    // GPT-2's pair without tokenizer_config.json: <|endoftext|> is special, GPT-2's regex.
+    const Tokenizer gpt = Tokenizer::load(*shared / "fixtures/tokenizer/gpt2");
+    EXPECT_EQ(gpt.encode("a<|endoftext|>"), (std::vector<int32_t>{64, 50256}));
+  }
 }
 
 // ---- bad input ------------------------------------------------------------------------------------------

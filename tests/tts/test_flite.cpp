@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "audio/prosody.h"
 #include "support/test_support.h"
@@ -79,8 +80,8 @@ TEST(FliteTalker, EachVoiceSpeaks16kAudioSadLowerAndSofterThanAnger) {
   FliteTalker talker;
   for (const std::string name : {"en-flite-slt", "en-flite-rms", "en-flite-awb", "en-flite-kal16"}) {
     const Voice& voice = find_voice(name);
-    const AudioBuffer sad = talker.synthesize(kText, emotion_style("sad", 0.8), voice);
-    const AudioBuffer anger = talker.synthesize(kText, emotion_style("anger", 0.8), voice);
+    const AudioBuffer sad = talker.synthesize(kText, affect::emotion_style("sad", 0.8), voice);
+    const AudioBuffer anger = talker.synthesize(kText, affect::emotion_style("anger", 0.8), voice);
     ASSERT_EQ(sad.sample_rate, 16000);
     ASSERT_GT(sad.duration_s(), 2.0) << name;
     const Measured s = measure(sad), a = measure(anger);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "affect/speech_style.h"
 #include "attune/error.h"
 #include "audio/prosody.h"
 #include "support/test_support.h"
@@ -35,7 +36,7 @@ Measured measure(const AudioBuffer& a) {
 
 Measured speak(const std::string& emotion, double intensity, const std::string& voice = "en-male-1") {
   EspeakTalker talker;
-  AudioBuffer a = talker.synthesize(kText, emotion_style(emotion, intensity), find_voice(voice));
+  AudioBuffer a = talker.synthesize(kText, affect::emotion_style(emotion, intensity), find_voice(voice));
   Measured m = measure(a);
   std::cout << voice << " " << emotion << " " << intensity << ": f0 " << m.f0_hz << " Hz, rate " << m.rate_syl_s
             << " syl/s, loudness " << m.loudness_db << " dB, " << m.duration_s << " s\n";
@@ -72,7 +73,8 @@ TEST(EspeakTalker, OtherRatesAndMandarin) {
   AudioBuffer a = talker.synthesize("Hello.", SpeechStyle{}, find_voice("en-male-2"));
   EXPECT_EQ(a.sample_rate, 24000);
   EXPECT_GT(rms(a.samples), 0.01);
-  AudioBuffer zh = make_talker()->synthesize("今天天气很好。", emotion_style("happy", 0.5), find_voice("zh-female-1"));
+  AudioBuffer zh =
+      make_talker()->synthesize("今天天气很好。", affect::emotion_style("happy", 0.5), find_voice("zh-female-1"));
   EXPECT_GT(zh.duration_s(), 0.8);
   EXPECT_GT(rms(zh.samples), 0.01);
 }
@@ -177,7 +179,7 @@ TEST(Streaming, EspeakChunksAreTheSentencesAndAddUpToTheWhole) {
   REQUIRE_ESPEAK();
   EspeakTalker talker({.server = ""});  // one process per sentence: chunks comparable sample for sample
   Voice voice = find_voice("en-female-1");
-  SpeechStyle style = emotion_style("happy", 0.6);
+  SpeechStyle style = affect::emotion_style("happy", 0.6);
   std::vector<AudioBuffer> chunks;
   std::vector<Clock::time_point> arrivals;
   auto start = Clock::now();
@@ -307,8 +309,8 @@ TEST(EspeakServer, FreshServerGivesTheEspeakNgProgramsSamples) {
                         Case{"en-male-3", "anger", 0.6, "Why would you <do> that & not \"tell\" me?"},
                         Case{"zh-female-1", "happy", 0.7, "今天我终于拿到驾照了！"}}) {
     served.reset();
-    AudioBuffer a = served.synthesize(c.text, emotion_style(c.emotion, c.intensity), find_voice(c.voice));
-    AudioBuffer b = program.synthesize(c.text, emotion_style(c.emotion, c.intensity), find_voice(c.voice));
+    AudioBuffer a = served.synthesize(c.text, affect::emotion_style(c.emotion, c.intensity), find_voice(c.voice));
+    AudioBuffer b = program.synthesize(c.text, affect::emotion_style(c.emotion, c.intensity), find_voice(c.voice));
     ASSERT_GT(a.samples.size(), 8000u) << c.voice;
     EXPECT_EQ(a.samples, b.samples) << c.voice << " " << c.emotion;
   }
@@ -322,7 +324,7 @@ TEST(EspeakServer, ResetMakesASequenceRepeatable) {
     talker.reset();
     std::vector<AudioBuffer> out;
     for (const char* text : {"First, this.", "Then that, a little longer.", "First, this."}) {
-      out.push_back(talker.synthesize(text, emotion_style("fear", 0.5), find_voice("en-female-1")));
+      out.push_back(talker.synthesize(text, affect::emotion_style("fear", 0.5), find_voice("en-female-1")));
     }
     return out;
   };

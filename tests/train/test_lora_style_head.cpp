@@ -1,10 +1,10 @@
-// LoRA projections and the talker head: forward against the formula, merged saving, shapes.
+// LoRA projections and the speech-style head: forward against the formula, merged saving, shapes.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "attune/error.h"
 #include "model/language_model.h"
-#include "model/talker_head.h"
+#include "model/style_head.h"
 #include "model/weights.h"
 #include "support/test_support.h"
 
@@ -35,21 +35,21 @@ TEST(Lora, ForwardEqualsMergedWeightAndSavesMerged) {
   EXPECT_LT((saved - merged).abs().max().item<double>(), 1e-6);
 }
 
-TEST(TalkerHead, ShapesAndLoading) {
-  io::TalkerConfig config;
+TEST(StyleHead, ShapesAndLoading) {
+  io::StyleHeadConfig config;
   config.input_size = 16;
   config.hidden_size = 8;
-  model::TalkerHead head(config);
-  model::TalkerOutput out = head->forward(torch::randn({5, 16}));
+  model::StyleHead head(config);
+  model::StyleHeadOutput out = head->forward(torch::randn({5, 16}));
   EXPECT_EQ(out.emotion_logits.sizes(), (std::vector<int64_t>{5, 7}));
   EXPECT_EQ(out.attributes.sizes(), (std::vector<int64_t>{5, 4}));
   attune::testing::TempDir dir;
-  EXPECT_EQ(model::TalkerHeadImpl::from_pretrained(dir.path(), config), nullptr);  // no weights at all
-  model::save_weights(*head, dir / "model.safetensors", io::Dtype::kF32, model::kTalkerPrefix);
-  auto loaded = model::TalkerHeadImpl::from_pretrained(dir.path(), config);
+  EXPECT_EQ(model::StyleHeadImpl::from_pretrained(dir.path(), config), nullptr);  // no weights at all
+  model::save_weights(*head, dir / "model.safetensors", io::Dtype::kF32, model::kStyleHeadPrefix);
+  auto loaded = model::StyleHeadImpl::from_pretrained(dir.path(), config);
   ASSERT_NE(loaded, nullptr);
   at::Tensor h = torch::randn({2, 16});
   EXPECT_TRUE(torch::equal(loaded->forward(h).emotion_logits, head->forward(h).emotion_logits));
   config.hidden_size = 9;
-  EXPECT_THROW(model::TalkerHeadImpl::from_pretrained(dir.path(), config), InputError);
+  EXPECT_THROW(model::StyleHeadImpl::from_pretrained(dir.path(), config), InputError);
 }

@@ -1,15 +1,15 @@
-#include "runtime/talker_stream.h"
+#include "runtime/speech_stream.h"
 
 #include "tts/sentences.h"
 
 namespace attune::runtime {
 
-TalkerStream::TalkerStream(tts::Talker* talker, tts::Voice voice, Clock::time_point start)
+SpeechStream::SpeechStream(tts::Talker* talker, tts::Voice voice, Clock::time_point start)
     : talker_(talker), voice_(std::move(voice)), start_(start) {
   if (talker_) worker_ = std::thread([this] { work(); });
 }
 
-TalkerStream::~TalkerStream() {
+SpeechStream::~SpeechStream() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closing_ = true;
@@ -19,7 +19,7 @@ TalkerStream::~TalkerStream() {
   if (worker_.joinable()) worker_.join();
 }
 
-void TalkerStream::push_text(std::string_view piece) {
+void SpeechStream::push_text(std::string_view piece) {
   pending_.append(piece);
   std::vector<std::string> sentences = tts::split_sentences(pending_);
   if (sentences.size() < 2) return;  // the last piece may still grow; everything before it is final
@@ -27,7 +27,7 @@ void TalkerStream::push_text(std::string_view piece) {
   pending_ = std::move(sentences.back());
 }
 
-void TalkerStream::queue_sentence(std::string sentence) {
+void SpeechStream::queue_sentence(std::string sentence) {
   if (!talker_ || !tts::has_speakable_text(sentence)) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -37,7 +37,7 @@ void TalkerStream::queue_sentence(std::string sentence) {
   wake_.notify_all();
 }
 
-void TalkerStream::work() {
+void SpeechStream::work() {
   for (;;) {
     std::string sentence;
     {
@@ -64,7 +64,7 @@ void TalkerStream::work() {
   }
 }
 
-void TalkerStream::deliver(const AudioCallback& on_audio) {
+void SpeechStream::deliver(const AudioCallback& on_audio) {
   std::vector<AudioBuffer> ready;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -79,7 +79,7 @@ void TalkerStream::deliver(const AudioCallback& on_audio) {
   }
 }
 
-void TalkerStream::finish(const AudioCallback& on_audio) {
+void SpeechStream::finish(const AudioCallback& on_audio) {
   queue_sentence(std::move(pending_));
   pending_.clear();
   {

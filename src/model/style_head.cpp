@@ -1,4 +1,4 @@
-#include "model/talker_head.h"
+#include "model/style_head.h"
 
 #include <ATen/ATen.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -12,13 +12,13 @@ namespace fs = std::filesystem;
 
 namespace attune::model {
 
-TalkerHeadImpl::TalkerHeadImpl(const io::TalkerConfig& config, const InitOptions& init) : config_(config) {
+StyleHeadImpl::StyleHeadImpl(const io::StyleHeadConfig& config, const InitOptions& init) : config_(config) {
   if (config.input_size <= 0 || config.hidden_size <= 0 || config.num_layers <= 0) {
-    throw ConfigError("talker: input_size, hidden_size and num_layers must be positive (got " +
+    throw ConfigError("style_head: input_size, hidden_size and num_layers must be positive (got " +
                       std::to_string(config.input_size) + ", " + std::to_string(config.hidden_size) + ", " +
                       std::to_string(config.num_layers) + ")");
   }
-  if (config.emotions.empty()) throw ConfigError("talker.emotions: expected at least one emotion");
+  if (config.emotions.empty()) throw ConfigError("style_head.emotions: expected at least one emotion");
   const int64_t outputs = static_cast<int64_t>(config.emotions.size() + config.style_attributes.size());
   mlp_ = register_module("mlp", torch::nn::ModuleList());
   int64_t in = config.input_size;
@@ -31,7 +31,7 @@ TalkerHeadImpl::TalkerHeadImpl(const io::TalkerConfig& config, const InitOptions
   }
 }
 
-TalkerOutput TalkerHeadImpl::forward(const at::Tensor& hidden) {
+StyleHeadOutput StyleHeadImpl::forward(const at::Tensor& hidden) {
   at::Tensor x = hidden.to(at::kFloat);
   for (size_t i = 0; i < mlp_->size(); ++i) {
     x = mlp_[i]->as<ProjectionImpl>()->forward(x.to(mlp_[i]->as<ProjectionImpl>()->weight.scalar_type()));
@@ -42,19 +42,23 @@ TalkerOutput TalkerHeadImpl::forward(const at::Tensor& hidden) {
   return {x.narrow(-1, 0, e), x.narrow(-1, e, x.size(-1) - e)};
 }
 
-std::shared_ptr<TalkerHeadImpl> TalkerHeadImpl::from_pretrained(const fs::path& dir, const io::TalkerConfig& config,
-                                                                at::Device device) {
-  return with_torch_context("loading the talker head", [&]() -> std::shared_ptr<TalkerHeadImpl> {
+std::shared_ptr<StyleHeadImpl> StyleHeadImpl::from_pretrained(const fs::path& dir, const io::StyleHeadConfig& config,
+                                                              at::Device device) {
+  return with_torch_context("loading the speech-style head", [&]() -> std::shared_ptr<StyleHeadImpl> {
     if (!fs::exists(dir / io::kSafetensorsSingleName) && !fs::exists(dir / io::kSafetensorsIndexName)) {
       return nullptr;
     }
     auto checkpoint = io::SafetensorsCheckpoint::open(dir);
-    bool any = false;
-    for (const auto& name : checkpoint.names()) any = any || name.rfind(kTalkerPrefix, 0) == 0;
-    if (!any) return nullptr;
-    auto head = std::make_shared<TalkerHeadImpl>(config, InitOptions{.random = false});
+    const char* prefix = nullptr;  // the current name, else the legacy one
+    for (const char* p : {kStyleHeadPrefix, kLegacyStyleHeadPrefix}) {
+      for (const auto& name : checkpoint.names()) {
+        if (!prefix && name.rfind(p, 0) == 0) prefix = p;
+      }
+    }
+    if (!prefix) return nullptr;
+    auto head = std::make_shared<StyleHeadImpl>(config, InitOptions{.random = false});
     head->to(device);
-    load_weights(*head, checkpoint, {.prefix = kTalkerPrefix, .allow_extra = true});
+    load_weights(*head, checkpoint, {.prefix = prefix, .allow_extra = true});
     return head;
   });
 }

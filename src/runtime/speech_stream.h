@@ -2,7 +2,7 @@
 // runs the talker, so synthesis overlaps decoding and the first sentence's audio is ready long
 // before the reply ends. Torch-free.
 //
-//   TalkerStream stream(talker, voice, t0);
+//   SpeechStream stream(talker, voice, t0);
 //   stream.set_style(style);                  // before the first sentence
 //   stream.push_text(piece);  ...             // reply text as it is generated
 //   stream.deliver(on_audio);                 // between tokens: hands over finished sentences
@@ -24,16 +24,16 @@
 
 namespace attune::runtime {
 
-class TalkerStream {
+class SpeechStream {
  public:
   using Clock = std::chrono::steady_clock;
   using AudioCallback = std::function<void(const AudioBuffer& chunk, size_t sentence)>;
 
   // `talker` may be null (speaking off): text is collected and nothing is synthesised.
-  TalkerStream(tts::Talker* talker, tts::Voice voice, Clock::time_point start);
-  ~TalkerStream();
-  TalkerStream(const TalkerStream&) = delete;
-  TalkerStream& operator=(const TalkerStream&) = delete;
+  SpeechStream(tts::Talker* talker, tts::Voice voice, Clock::time_point start);
+  ~SpeechStream();
+  SpeechStream(const SpeechStream&) = delete;
+  SpeechStream& operator=(const SpeechStream&) = delete;
 
   void set_style(const SpeechStyle& style) { style_ = style; }
   // Appends reply text; every sentence it completes is queued for synthesis.

@@ -2,14 +2,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cctype>
 #include <cmath>
 
+#include "affect/emotions.h"
+#include "affect/speech_style.h"
 #include "attune/error.h"
-#include "tts/talker.h"
 
-namespace attune::tts {
+namespace attune::affect {
 namespace {
 
 // The full-intensity profile of one emotion, relative to the same voice speaking neutrally.
@@ -41,30 +41,6 @@ const EmotionProfile* find_profile(std::string_view emotion) {
   return nullptr;
 }
 
-// Lower-cased, trimmed, and common forms mapped to HumDial's labels.
-std::string canonical_emotion(std::string_view emotion) {
-  std::string e;
-  for (char c : emotion) {
-    if (!std::isspace(static_cast<unsigned char>(c)))
-      e += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  static const std::pair<const char*, const char*> kAliases[] = {
-      {"happiness", "happy"},    {"joy", "happy"},         {"joyful", "happy"}, {"sadness", "sad"},
-      {"angry", "anger"},        {"fearful", "fear"},      {"afraid", "fear"},  {"scared", "fear"},
-      {"surprised", "surprise"}, {"disgusted", "disgust"}, {"calm", "neutral"},
-  };
-  for (const auto& [alias, label] : kAliases) {
-    if (e == alias) return label;
-  }
-  return e;
-}
-
-std::string joined_labels() {
-  std::string s;
-  for (const auto& l : emotion_labels()) s += (s.empty() ? "" : ", ") + l;
-  return s;
-}
-
 void check_range(const char* field, double value, double lo, double hi) {
   if (!std::isfinite(value) || value < lo || value > hi) {
     throw ConfigError(fmt::format("speech style: {} = {:g}; expected a value in [{:g}, {:g}]", field, value, lo, hi));
@@ -73,25 +49,19 @@ void check_range(const char* field, double value, double lo, double hi) {
 
 }  // namespace
 
-const std::vector<std::string>& emotion_labels() {
-  static const std::vector<std::string> kLabels = {"happy", "sad", "anger", "fear", "neutral", "surprise", "disgust"};
-  assert(kLabels.size() == kEmotionCount);
-  return kLabels;
-}
-
-}  // namespace attune::tts
+}  // namespace attune::affect
 
 namespace attune {
 
 void SpeechStyle::validate() const {
-  if (!tts::find_profile(emotion)) {
-    throw ConfigError("speech style: emotion = '" + emotion + "'; expected one of " + tts::joined_labels());
+  if (!affect::find_profile(emotion)) {
+    throw ConfigError("speech style: emotion = '" + emotion + "'; expected one of " + affect::joined_emotion_labels());
   }
-  tts::check_range("intensity", intensity, 0, 1);
-  tts::check_range("pitch_semitones", pitch_semitones, -12, 12);
-  tts::check_range("pitch_range", pitch_range, 0, 3);
-  tts::check_range("rate", rate, 0.5, 2);
-  tts::check_range("energy_db", energy_db, -30, 12);
+  affect::check_range("intensity", intensity, 0, 1);
+  affect::check_range("pitch_semitones", pitch_semitones, -12, 12);
+  affect::check_range("pitch_range", pitch_range, 0, 3);
+  affect::check_range("rate", rate, 0.5, 2);
+  affect::check_range("energy_db", energy_db, -30, 12);
 }
 
 std::string SpeechStyle::to_string() const {
@@ -101,13 +71,13 @@ std::string SpeechStyle::to_string() const {
 
 }  // namespace attune
 
-namespace attune::tts {
+namespace attune::affect {
 
 SpeechStyle emotion_style(std::string_view emotion, double intensity) {
   std::string label = canonical_emotion(emotion);
   const EmotionProfile* p = find_profile(label);
   if (!p) {
-    throw ConfigError("unknown emotion '" + std::string(emotion) + "'; expected one of " + joined_labels());
+    throw ConfigError("unknown emotion '" + std::string(emotion) + "'; expected one of " + joined_emotion_labels());
   }
   if (!std::isfinite(intensity) || intensity < 0 || intensity > 1) {
     throw ConfigError(fmt::format("emotion intensity = {:g}; expected a value in [0, 1]", intensity));
@@ -135,7 +105,7 @@ double attribute_value(const std::vector<float>& values, const std::vector<std::
 void check_attribute_names(const std::vector<std::string>& attributes) {
   for (const std::string& a : attributes) {
     if (a != "intensity" && a != "pitch" && a != "pace" && a != "energy" && a != "range") {
-      throw ConfigError("talker.style_attributes: unknown attribute '" + a +
+      throw ConfigError("style_head.style_attributes: unknown attribute '" + a +
                         "' (known: intensity, pitch, pace, energy, range)");
     }
   }
@@ -172,4 +142,26 @@ SpeechStyle style_from_attributes(std::string_view emotion, const std::vector<fl
   return s;
 }
 
-}  // namespace attune::tts
+}  // namespace attune::affect
+
+namespace attune::affect {
+
+ResponseStyle empathic_style(std::string_view emotion, double intensity) {
+  const double i = std::isfinite(intensity) ? std::clamp(intensity, 0.0, 1.0) : 0.5;
+  ResponseStyle style{"neutral", 0.3};
+  if (emotion == "sad") {
+    style = {"sad", 0.2 + 0.2 * i};  // soft and gentle: a little sad, never as sad as the user
+  } else if (emotion == "anger") {
+    style = {"neutral", 0.2};  // calm; answering anger with anger escalates
+  } else if (emotion == "fear") {
+    style = {"neutral", 0.3};  // soothing, steady
+  } else if (emotion == "happy") {
+    style = {"happy", std::clamp(i, 0.3, 0.8)};  // share the joy at about its strength
+  } else if (emotion == "surprise") {
+    style = {"surprise", 0.1 + 0.3 * i};  // join in, lightly
+  }
+  style.intensity = std::round(style.intensity * 100) / 100;
+  return style;
+}
+
+}  // namespace attune::affect

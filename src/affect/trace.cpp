@@ -1,13 +1,18 @@
-#include "runtime/thinking_reader.h"
+#include "affect/trace.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
 
 #include <array>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
-#include "data/ieat.h"
-#include "tts/talker.h"
+#include "affect/emotions.h"
+#include "attune/error.h"
 
-namespace attune::runtime {
+namespace attune::affect {
 namespace {
 
 struct Found {
@@ -21,8 +26,8 @@ bool is_ascii_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)
 // Every emotion word at or after `from`, the earliest first; English words must stand alone.
 Found find_emotion_word(std::string_view text, size_t from, size_t until) {
   Found best;
-  for (const std::string& label : tts::emotion_labels()) {
-    for (const std::string& word : emotion_words(label)) {
+  for (const std::string& label : emotion_labels()) {
+    for (const std::string& word : trace_emotion_words(label)) {
       const bool ascii = is_ascii_letter(word[0]);
       for (size_t at = text.find(word, from); at != std::string_view::npos && at < until;
            at = text.find(word, at + 1)) {
@@ -66,17 +71,17 @@ size_t first_sentence_end(std::string_view text) {
 
 }  // namespace
 
-const std::vector<std::string>& emotion_words(std::string_view label) {
+const std::vector<std::string>& trace_emotion_words(std::string_view label) {
   static const auto kWords = [] {
-    std::array<std::vector<std::string>, 7> words;
-    const auto& labels = tts::emotion_labels();
+    std::array<std::vector<std::string>, kEmotionCount> words;
+    const auto& labels = emotion_labels();
     for (size_t i = 0; i < labels.size(); ++i) {
-      words[i] = {data::emotion_word(labels[i], "en"), data::emotion_word(labels[i], "zh")};
+      words[i] = {emotion_word(labels[i], "en"), emotion_word(labels[i], "zh")};
     }
     return words;
   }();
   static const std::vector<std::string> kNone;
-  const auto& labels = tts::emotion_labels();
+  const auto& labels = emotion_labels();
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] == label) return kWords[i];
   }
@@ -123,4 +128,34 @@ std::string read_trajectory_sentence(std::string_view thinking) {
   return s;
 }
 
-}  // namespace attune::runtime
+std::string style_line(const ResponseStyle& style) {
+  if (!is_emotion_label(style.emotion)) {
+    throw ConfigError(fmt::format("response style: emotion '{}' is not one of the seven labels", style.emotion));
+  }
+  if (!std::isfinite(style.intensity)) throw ConfigError("response style: intensity is not a number");
+  return fmt::format("style: {} {:.2f}", style.emotion, std::clamp(style.intensity, 0.0, 1.0));
+}
+
+std::optional<ResponseStyle> parse_style_line(std::string_view thinking) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!thinking.empty() && blank(thinking.back())) thinking.remove_suffix(1);
+  const size_t newline = thinking.rfind('\n');
+  std::string_view line = newline == std::string_view::npos ? thinking : thinking.substr(newline + 1);
+  constexpr std::string_view kPrefix = "style: ";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  line.remove_prefix(kPrefix.size());
+  const size_t space = line.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  const std::string_view label = line.substr(0, space), value = line.substr(space + 1);
+  if (!is_emotion_label(label)) return std::nullopt;
+  // Exactly d.dd: the runtime reads what the builder writes, nothing looser.
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (value.size() != 4 || !digit(value[0]) || value[1] != '.' || !digit(value[2]) || !digit(value[3])) {
+    return std::nullopt;
+  }
+  const double x = (value[0] - '0') + (value[2] - '0') / 10.0 + (value[3] - '0') / 100.0;
+  if (x > 1.0) return std::nullopt;
+  return ResponseStyle{std::string(label), x};
+}
+
+}  // namespace attune::affect

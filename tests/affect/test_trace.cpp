@@ -1,9 +1,9 @@
 // The heard emotion and trajectory read back from thinking traces written as docs/ieat.md shows.
-#include "runtime/thinking_reader.h"
+#include "affect/trace.h"
 
 #include <gtest/gtest.h>
 
-namespace attune::runtime {
+namespace attune::affect {
 namespace {
 
 TEST(ThinkingReader, EnglishOpeningWithIntensity) {
@@ -66,10 +66,10 @@ TEST(ThinkingReader, ChineseTrace) {
 
 TEST(ThinkingReader, EveryLabelHasEnglishAndChineseWords) {
   for (const char* label : {"happy", "sad", "anger", "fear", "neutral", "surprise", "disgust"}) {
-    EXPECT_EQ(emotion_words(label).size(), 2u) << label;
+    EXPECT_EQ(trace_emotion_words(label).size(), 2u) << label;
   }
-  EXPECT_TRUE(emotion_words("bored").empty());
+  EXPECT_TRUE(trace_emotion_words("bored").empty());
 }
 
 }  // namespace
-}  // namespace attune::runtime
+}  // namespace attune::affect
