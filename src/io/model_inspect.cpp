@@ -19,38 +19,35 @@ namespace fs = std::filesystem;
 
 // ---- formatting ---------------------------------------------------------------------------------
 
-std::string human_count(uint64_t n) {
-  const char* units[] = {"", "K", "M", "B", "T"};
+namespace {
+
+// n in units of `step` ("1.2M" for step 1000, "3.4 GiB" for 1024); whole numbers below the first step.
+std::string human_units(uint64_t n, double step, const char* const (&units)[5], const char* space) {
   double v = static_cast<double>(n);
   int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
+  while (v >= step && u < 4) {
+    v /= step;
     ++u;
   }
   char buf[32];
   if (u == 0) {
-    std::snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(n));
+    std::snprintf(buf, sizeof(buf), "%llu%s%s", static_cast<unsigned long long>(n), units[0][0] ? space : "", units[0]);
   } else {
-    std::snprintf(buf, sizeof(buf), "%.1f%s", v, units[u]);
+    std::snprintf(buf, sizeof(buf), "%.1f%s%s", v, space, units[u]);
   }
   return buf;
 }
 
+}  // namespace
+
+std::string human_count(uint64_t n) {
+  static const char* const kUnits[5] = {"", "K", "M", "B", "T"};
+  return human_units(n, 1000, kUnits, "");
+}
+
 std::string human_bytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0) {
-    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(n));
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
-  }
-  return buf;
+  static const char* const kUnits[5] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  return human_units(n, 1024, kUnits, " ");
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {

@@ -13,6 +13,7 @@
 #include "attune/log.h"
 #include "attune/runtime.h"
 #include "attune/version.h"
+#include "audio/audio_file.h"
 
 struct attune_model {
   attune::Model model;
@@ -68,16 +69,11 @@ attune::AudioBuffer to_buffer(const attune_audio& audio) {
 
 // A malloc-ed mono copy (channels averaged), for attune_audio_free.
 attune_audio copy_out(const attune::AudioBuffer& in) {
-  attune_audio out{nullptr, 0, in.sample_rate};
-  out.frames = static_cast<size_t>(in.frames());
+  const attune::AudioBuffer mono = in.channels == 1 ? in : attune::audio::mix_to_mono(in);
+  attune_audio out{nullptr, mono.samples.size(), mono.sample_rate};
   if (out.frames == 0) return out;
   out.samples = static_cast<float*>(std::malloc(out.frames * sizeof(float)));
-  for (size_t i = 0; i < out.frames; ++i) {
-    double sum = 0;
-    for (int c = 0; c < in.channels; ++c)
-      sum += in.samples[i * static_cast<size_t>(in.channels) + static_cast<size_t>(c)];
-    out.samples[i] = static_cast<float>(sum / in.channels);
-  }
+  std::memcpy(out.samples, mono.samples.data(), out.frames * sizeof(float));
   return out;
 }
 

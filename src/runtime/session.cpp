@@ -222,8 +222,6 @@ struct Session::Impl {
                     std::optional<std::string_view> thinking);
   Reply turn(const AudioBuffer& audio_in, std::string_view text_in, const TurnCallbacks& cb);
 
-  // A turn's steps after hearing (turn() runs them in order): generate the thinking and the reply,
-  // finish the reply text, read the heard emotion.
   // What generating a turn left: the raw thinking and reply text, how far the message got, and per
   // thinking token the label distribution it was drawn from (for the heard emotion's probabilities).
   struct Generated {
@@ -238,6 +236,8 @@ struct Session::Impl {
     std::vector<LabelStep> label_steps;
     text::StreamDecoder decoder;
   };
+  // A turn's steps after hearing (turn() runs them in order): generate the thinking and the reply,
+  // finish the reply text, read the heard emotion.
   Generated generate(UserPart& user, Reply& reply, runtime::SpeechStream& speech, const TurnCallbacks& cb,
                      Clock::time_point t0);
   void finish_reply(Generated& g, Reply& reply, runtime::SpeechStream& speech, const TurnCallbacks& cb) const;
