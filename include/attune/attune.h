@@ -118,6 +118,8 @@ ATTUNE_API attune_status attune_session_turn(attune_session* session, const attu
 ATTUNE_API void attune_reply_free(attune_reply* reply);
 ATTUNE_API const char* attune_reply_text(const attune_reply* reply);
 ATTUNE_API const char* attune_reply_thinking(const attune_reply* reply);
+/* The user's words as the speech encoder heard them (greedy CTC; "" for text turns). */
+ATTUNE_API const char* attune_reply_heard_words(const attune_reply* reply);
 /* The heard emotion: one of attune_emotion_label(i), or "" when the model could not tell. */
 ATTUNE_API const char* attune_reply_emotion(const attune_reply* reply);
 ATTUNE_API double attune_reply_emotion_intensity(const attune_reply* reply);

@@ -104,6 +104,12 @@ struct SessionOptions {
   bool reuse_cache = true;
   // Speak the replies (needs RuntimeOptions::speak); false: text only, no synthesis cost.
   bool speak = true;
+  // A quote in the thinking copies the user's typed words (the text of a turn); false: the model
+  // quotes freely. With quote_heard_words, audio turns lend their CTC words (Reply::heard_words)
+  // too; off by default, as quoting today's rough transcripts derails the thinking more than it helps
+  // (docs/runtime.md, "Quoting").
+  bool copy_quotes = true;
+  bool quote_heard_words = false;
 };
 
 // How the user sounded in one turn, as the model heard it.
@@ -140,6 +146,10 @@ struct Reply {
   // Both sources, whichever `emotion` reports: the encoder head's top label ("" without heads or
   // audio) and the label the thinking names ("" when it names none).
   std::string head_label, thinking_label;
+  // The user's words as the speech encoder's CTC head heard them (greedy, lower case, no
+  // punctuation; rough: the model card gives its error rate). Empty for text turns and for models
+  // without a CTC head.
+  std::string heard_words;
   // The heard label of every turn so far, this one last ("" where unclear), and the model's own
   // sentence about it when its thinking has one ("So far: calm -> sad; ...").
   std::vector<std::string> trajectory;
@@ -188,6 +198,8 @@ class ATTUNE_API Model {
   int64_t context_length() const;  // max_position_embeddings
   double load_seconds() const;
   bool has_style_head() const;
+  // Whether the speech encoder has a CTC head, i.e. whether audio turns fill Reply::heard_words.
+  bool transcribes() const;
 
   struct ATTUNE_HIDDEN Impl;  // the implementation (session.cpp), not exported
 

@@ -39,6 +39,10 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
                  "Penalty on the reply's own tokens (1: off; HF/CTRL semantics)")
       ->check(CLI::Range(1.0, 10.0))
       ->capture_default_str();
+  app.add_flag("--free-quotes{false}", o.session.copy_quotes,
+               "Let the thinking quote freely (default: a quote copies the user's typed words)");
+  app.add_flag("--quote-heard-words", o.session.quote_heard_words,
+               "Quotes may also copy what the encoder heard in audio turns (its CTC words)");
   app.add_flag("--no-speech", o.no_speech, "Text replies only (no talker)");
   app.add_option("--dtype", o.dtype, "fp32, bf16, int8 (language model weights, CPU) or auto")
       ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}));

@@ -235,6 +235,10 @@ int run_turns(EvalCli& c) {
       "cause (%lld non-neutral turns with an annotated cause): mean word F1 of the quoted cause %.3f; "
       "F1 >= 0.5 in %.1f%%\n",
       static_cast<long long>(r.cause_turns), s["cause_f1_mean"].get<double>(), 100 * s["cause_hit_rate"].get<double>());
+  for (const auto& [engine, errors] : r.heard_words) {
+    std::printf("heard words (greedy CTC), %s: CER %.3f, WER %.3f over %lld characters\n", engine.c_str(), errors.cer(),
+                errors.wer(), static_cast<long long>(errors.reference_chars));
+  }
   std::printf(
       "replies (%lld): %.1f words on average, %.1f%% empty, word F1 vs the corpus reply %.3f; median first "
       "reply token %.0f ms\n\n%s",
@@ -348,6 +352,9 @@ const bool registered_eval = register_command(
        turns->add_option("--sample", c->turns.sample,
                          "Draw this many dialogues at random (--sample-seed), in file order");
        turns->add_option("--sample-seed", c->turns.seed, "Seed of --sample")->capture_default_str();
+       turns->add_flag("--reference-words", c->turns.reference_words,
+                       "Give the model each turn's reference words beside its audio (an upper bound: a perfect "
+                       "transcription)");
        turns->add_option("--json", c->json, "Write the summary and every turn's result here");
        turns->add_option("--transcript", c->transcript,
                          "Write every dialogue (words, heard emotion, thinking, reply) here as Markdown");

@@ -73,6 +73,7 @@ void DialoguePrinter::end_turn(const Reply& r, const std::string& audio_path) {
     std::fprintf(out, "   heard:      %s %.2f   [%s]   (from the %s)\n", r.emotion.label.c_str(), r.emotion.intensity,
                  top_probabilities(r.emotion).c_str(), r.emotion.source.c_str());
   }
+  if (!r.heard_words.empty()) std::fprintf(out, "   words:      %s   (greedy CTC)\n", r.heard_words.c_str());
   std::fprintf(out, "   trajectory: %s\n", arrows(r.trajectory).c_str());
   if (!r.trajectory_text.empty()) std::fprintf(out, "               (model: %s)\n", r.trajectory_text.c_str());
   std::fprintf(out, "   voice:      %s (%s)\n", r.style.to_string().c_str(), r.style_source.c_str());
@@ -122,6 +123,7 @@ nlohmann::json dialogue_record(const std::string& dialogue_id, const std::vector
     const TurnTimings& tm = r.timings;
     j["attune"] = {{"probabilities", probabilities},
                    {"emotion_source", r.emotion.source},
+                   {"heard_words", r.heard_words},
                    {"trajectory", r.trajectory},
                    {"trajectory_text", r.trajectory_text},
                    {"style", r.style.to_string()},

@@ -67,6 +67,10 @@ nlohmann::json TurnsReport::summary() const {
                       {"empty_reply_rate", ratio(static_cast<double>(empty_replies), replies)},
                       {"reply_words_mean", ratio(reply_words_sum, replies)},
                       {"reply_f1_vs_reference_mean", ratio(reply_f1_sum, replies)}};
+  for (const auto& [engine, errors] : heard_words) {
+    j["heard_words"][engine] = {
+        {"cer", errors.cer()}, {"wer", errors.wer()}, {"reference_chars", errors.reference_chars}};
+  }
   if (emotion_head.count() > 0) {
     for (const auto& [key, scores] :
          {std::pair{"emotion_head", &emotion_head}, {"emotion_thinking", &emotion_thinking}}) {
@@ -105,8 +109,14 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
       if (t.split_audio_file.empty() || !t.task.empty()) continue;  // T1/T2 questions are issue 8's
       const fs::path audio_path =
           fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file) : base / t.split_audio_file;
-      const Reply r = s.turn(audio::load_audio(audio_path));
+      const Reply r = s.turn(audio::load_audio(audio_path), options.reference_words ? t.text : std::string());
       ++report.turns;
+      if (model.transcribes() && !options.reference_words) {
+        const std::string engine =
+            !t.voice || t.voice->source == "recorded" ? "recorded" : tts::voice_engine(t.voice->speaker);
+        report.heard_words[engine.empty() ? "other" : engine].add(r.heard_words, t.text);
+        report.heard_words["all"].add(r.heard_words, t.text);
+      }
       if (!t.emotion.empty()) {
         report.emotion.add(t.emotion, r.emotion.label);
         if (!r.head_label.empty()) {
@@ -157,6 +167,8 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
                        {"emotion", t.emotion},
                        {"heard", r.emotion.label},
                        {"heard_source", r.emotion.source},
+                       {"heard_probabilities", r.emotion.probabilities},
+                       {"heard_words", r.heard_words},
                        {"head", r.head_label},
                        {"thinking_label", r.thinking_label},
                        {"cause_f1", cause},

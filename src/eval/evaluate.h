@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 
 #include "attune/runtime.h"
 #include "eval/emotion_scores.h"
+#include "text/transcript.h"
 
 namespace attune::eval {
 
@@ -23,6 +25,9 @@ struct TurnsOptions {
   int64_t limit = 0;                // dialogues at most (0: all)
   int64_t sample = 0;               // > 0: this many dialogues drawn with `seed` (file order kept)
   uint64_t seed = 1234;
+  // Each turn's reference words go to the model beside its audio: what a perfect transcription
+  // would give (an upper bound for the quotes and replies; the voice is still heard).
+  bool reference_words = false;
 };
 
 struct TurnsReport {
@@ -45,6 +50,9 @@ struct TurnsReport {
   double reply_words_sum = 0;
   double reply_f1_sum = 0;  // word F1 of the reply vs the corpus reply (a crude content overlap)
   std::vector<double> first_reply_token_s;
+  // What the encoder's CTC head heard (Reply::heard_words) against the turn's words, per talker
+  // engine ("espeak", "flite"; "recorded" for real speech) and over all.
+  std::map<std::string, text::TranscriptErrors> heard_words;
   nlohmann::json records = nlohmann::json::array();  // the dialogue records (dialogue_record-like)
 
   nlohmann::json summary() const;

@@ -336,11 +336,11 @@ void inspect_composite(const fs::path& dir, const io::SlmConfig& slm, InspectRep
   if (has_top) {
     for (const auto& name : report.sources[0].names()) {
       bool known = false;
-      for (const char* p : {"encoder.", "adapter.", "language_model.", "style_head.", "talker."})
+      for (const char* p : {"encoder.", "encoder_heads.", "adapter.", "language_model.", "style_head.", "talker."})
         known = known || starts_with(name, p);
       if (!known) {
         report.warn(dir.string() + ": tensor \"" + name + "\" belongs to no component (expected a prefix encoder., " +
-                    "adapter., language_model. style_head. or the legacy talker.)");
+                    "encoder_heads., adapter., language_model., style_head. or the legacy talker.)");
         break;
       }
     }

@@ -31,6 +31,7 @@ struct EncoderHeadsOutput {
   at::Tensor ctc_logits;      // float32 [B, T', 1 + alphabet]; undefined unless asked for
   at::Tensor emotion_logits;  // float32 [B, E]
   at::Tensor intensity;       // float32 [B], in (0, 1)
+  at::Tensor frames;          // int64 [B] real frames per row; set by SpokenLanguageModel::embed_audio
 };
 
 class EncoderHeadsImpl : public torch::nn::Module {

@@ -199,8 +199,8 @@ void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSave
 // ---- embeddings ---------------------------------------------------------------------------------------
 
 std::vector<torch::Tensor> SpokenLanguageModelImpl::embed_audio(const std::vector<torch::Tensor>& mels,
-                                                                EncoderHeadsOutput* heard,
-                                                                const torch::Tensor& prosody) {
+                                                                EncoderHeadsOutput* heard, const torch::Tensor& prosody,
+                                                                bool with_ctc) {
   std::vector<torch::Tensor> out;
   if (mels.empty()) return out;
   return with_torch_context("spoken language model: embedding audio", [&] {
@@ -215,7 +215,10 @@ std::vector<torch::Tensor> SpokenLanguageModelImpl::embed_audio(const std::vecto
       batch[b].slice(0, 0, e.size(0)).copy_(e);
       lengths[b] = e.size(0);
     }
-    if (heard != nullptr && encoder_heads_) *heard = encoder_heads_->forward(batch, lengths, false, prosody);
+    if (heard != nullptr && encoder_heads_) {
+      *heard = encoder_heads_->forward(batch, lengths, with_ctc, prosody);
+      heard->frames = lengths;
+    }
     AdapterOutput adapted = adapter_->forward(batch, lengths);
     const auto dtype = language_model_->dtype();
     for (int64_t b = 0; b < B; ++b) {

@@ -104,10 +104,11 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
 
   // ---- pieces ----
   // Log-mels [M, T_i] -> adapter embeddings [N_i, C] (LLM dtype), batched through encoder and adapter.
-  // With `heard` and encoder heads: also the heads' emotion and intensity per input (no CTC);
-  // `prosody` [B, P]: each input's prosody functionals, when the heads read them.
+  // With `heard` and encoder heads: also the heads' emotion and intensity per input, and with
+  // `with_ctc` their CTC logits; `prosody` [B, P]: each input's prosody functionals, when the heads
+  // read them.
   std::vector<torch::Tensor> embed_audio(const std::vector<torch::Tensor>& mels, EncoderHeadsOutput* heard = nullptr,
-                                         const torch::Tensor& prosody = {});
+                                         const torch::Tensor& prosody = {}, bool with_ctc = false);
   // embed_tokens(ids) with audio_embeds[i] placed at audio_slots[i] -> [1, L, C]. InputError when
   // the numbers of slots and embeddings differ, a slot lies outside ids, or a slot's count differs
   // from its embeddings' length (both numbers in the message).

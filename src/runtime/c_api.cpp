@@ -181,6 +181,7 @@ attune_status attune_session_turn(attune_session* session, const attune_audio* a
 void attune_reply_free(attune_reply* reply) { delete reply; }
 const char* attune_reply_text(const attune_reply* r) { return r ? r->reply.text.c_str() : ""; }
 const char* attune_reply_thinking(const attune_reply* r) { return r ? r->reply.thinking.c_str() : ""; }
+const char* attune_reply_heard_words(const attune_reply* r) { return r ? r->reply.heard_words.c_str() : ""; }
 const char* attune_reply_emotion(const attune_reply* r) { return r ? r->reply.emotion.label.c_str() : ""; }
 double attune_reply_emotion_intensity(const attune_reply* r) { return r ? r->reply.emotion.intensity : 0; }
 

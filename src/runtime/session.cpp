@@ -24,12 +24,14 @@
 #include "audio/prosody.h"
 #include "data/ieat.h"
 #include "io/model_config.h"
+#include "model/encoder_heads.h"
 #include "model/generate.h"
 #include "model/sampling.h"
 #include "model/spoken_language_model.h"
 #include "model/step_decoder.h"
 #include "model/style_head.h"
 #include "model/torch_error.h"
+#include "runtime/quote_copy.h"
 #include "runtime/reply_rules.h"
 #include "runtime/speech_stream.h"
 #include "runtime/turn_audio.h"
@@ -132,8 +134,9 @@ struct Session::Impl {
   std::vector<int32_t> system_ids;
   std::vector<Exchange> exchanges;  // kept in the cache
   model::KvCache cache;
-  std::vector<int32_t> context_ids;       // every id in the cache, in order (for the repetition history)
-  std::vector<std::string> heard_labels;  // every turn's heard label, dropped ones included
+  std::vector<int32_t> context_ids;          // every id in the cache, in order (for the repetition history)
+  std::vector<std::string> heard_labels;     // every turn's heard label, dropped ones included
+  std::optional<runtime::QuoteCopy> quotes;  // the user's words the thinking may quote (copy_quotes)
   size_t turns = 0;
   size_t dropped = 0;
 
@@ -215,6 +218,7 @@ struct Session::Impl {
     // The encoder heads' posterior over emotion_labels() and intensity (none without heads or audio).
     std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
     double head_intensity = 0;
+    std::string heard_words;  // the encoder's CTC transcript (empty without a CTC head or audio)
   };
   UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
                      TurnTimings& timings, std::vector<std::string>& warnings);
@@ -274,6 +278,7 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   at::Tensor audio_embeds;
   std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
   double head_intensity = 0;
+  std::string heard_words;
   int64_t audio_tokens = 0;
   if (audio) {
     audio::LogMel mel = m.mel->compute(audio->samples);
@@ -287,7 +292,11 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
       std::vector<float> p = heads->select_prosody(audio::analyse_prosody(audio->samples, 16000).values);
       prosody = at::tensor(p, at::kFloat).unsqueeze(0);
     }
-    audio_embeds = slm.embed_audio({log_mel}, &heard, prosody)[0];
+    const model::EncoderHeadsImpl* heads = slm.encoder_heads();
+    const bool transcribe = heads && !heads->config().ctc_alphabet.empty();
+    audio_embeds = slm.embed_audio({log_mel}, &heard, prosody, transcribe)[0];
+    if (transcribe && heard.ctc_logits.defined())
+      heard_words = model::ctc_greedy_decode(heard.ctc_logits[0], heads->config().ctc_alphabet);
     if (heard.emotion_logits.defined()) {
       const at::Tensor p = at::softmax(heard.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
       std::array<double, affect::kEmotionCount> probabilities{};
@@ -335,7 +344,13 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   // 3. Read the turn into the cache.
   const at::Tensor x = embed(ids, slots, audio_embeds);
   UserPart part{Exchange{user.ids, user.audio_slots, audio_embeds, {}},
-                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}), head_probabilities, head_intensity};
+                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}), head_probabilities, head_intensity,
+                heard_words};
+  if (quotes && !text_in.empty()) {
+    quotes->add_source(text_in);
+  } else if (quotes && options.quote_heard_words) {
+    quotes->add_source(heard_words);
+  }
   context_ids.insert(context_ids.end(), ids.begin(), ids.end());
   timings.prefill = seconds_since(t2);
   timings.prompt_tokens = static_cast<int64_t>(ids.size());
@@ -502,6 +517,7 @@ void Session::Impl::steer(std::vector<float>& row, const Generated& g, Reply& re
   if (g.part == Part::kThinking) {
     // The turn cannot end inside the thinking: the reply would be lost.
     runtime::ban_tokens(row, m.stop_ids);
+    if (quotes) quotes->constrain(row, g.raw_thinking);
     if (m.think_end >= 0 && g.thinking_tokens >= options.max_thinking_tokens) {
       // A thinking that runs this long is looping: close it, so that the turn still has a reply.
       std::fill(row.begin(), row.end(), -std::numeric_limits<float>::infinity());
@@ -613,6 +629,7 @@ void Session::Impl::read_emotion(const Generated& g, const UserPart& user, Reply
   reply.thinking = from == std::string::npos ? "" : g.raw_thinking.substr(from, to - from + 1);
   const affect::ThinkingEmotion heard = affect::read_heard_emotion(g.raw_thinking);
   reply.thinking_label = heard.label;
+  reply.heard_words = user.heard_words;
   if (user.head_probabilities) {
     const std::array<double, affect::kEmotionCount>& p = *user.head_probabilities;
     reply.head_label = labels[static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin())];
@@ -733,6 +750,7 @@ Session Model::open_session(const SessionOptions& options) const {
   const int64_t max_positions = impl_->slm->config().language_model.config.max_position_embeddings;
   s->budget = options.context_tokens > 0 ? std::min(options.context_tokens, max_positions) : max_positions;
   s->voice = tts::find_voice(options.voice);
+  if (options.copy_quotes) s->quotes.emplace(impl_->chat->tokenizer());
   if (impl_->options.speak) s->talker = tts::make_talker(std::string(to_string(impl_->options.engine)));
   s->cache = model::with_torch_context("allocating the KV cache", [&] {
     return impl_->slm->language_model().make_cache(1, std::min<int64_t>(s->budget, 1024), s->budget);
@@ -753,6 +771,11 @@ fs::path Model::directory() const { return impl_->dir; }
 int64_t Model::context_length() const { return impl_->slm->config().language_model.config.max_position_embeddings; }
 double Model::load_seconds() const { return impl_->load_seconds; }
 bool Model::has_style_head() const { return impl_->style_head != nullptr; }
+
+bool Model::transcribes() const {
+  const model::EncoderHeadsImpl* heads = impl_->slm->encoder_heads();
+  return heads != nullptr && !heads->config().ctc_alphabet.empty();
+}
 
 // ---- Session --------------------------------------------------------------------------------------
 

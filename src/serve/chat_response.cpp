@@ -32,6 +32,7 @@ json attune_extension(const Reply& reply, const std::string& session_id, bool sh
         {"intensity", reply.emotion.intensity},
         {"probabilities", probabilities},
         {"source", reply.emotion.source}}},
+      {"heard_words", reply.heard_words},
       {"trajectory", reply.trajectory},
       {"trajectory_text", reply.trajectory_text},
       {"style",

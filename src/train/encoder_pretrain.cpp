@@ -27,7 +27,7 @@
 #include "model/spoken_language_model.h"
 #include "model/style_head.h"
 #include "model/torch_error.h"
-#include "text/unicode.h"
+#include "text/transcript.h"
 #include "train/metrics.h"
 #include "train/run_support.h"
 
@@ -35,70 +35,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace attune::train {
-
-// ---- transcripts ------------------------------------------------------------------------------------
-
-std::vector<std::string> ctc_characters(std::string_view text) {
-  std::vector<std::string> out;
-  bool pending_space = false;
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0;
-  while (i < text.size()) {
-    const text::unicode::Utf8Step step = text::unicode::next_utf8(s + i, text.size() - i);
-    i += std::max<size_t>(1, step.length);
-    if (step.kind != text::unicode::Utf8Kind::kValid) {
-      pending_space = true;
-      continue;
-    }
-    char32_t cp = step.cp;
-    // ASCII and Latin-1 capitals (A-Z, À-Þ but ×) to lower case: enough for English and German.
-    if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)) cp += 0x20;
-    const uint8_t props = text::unicode::properties(cp);
-    const bool keep = (props & (text::unicode::kLetter | text::unicode::kNumber)) || cp == '\'' || cp == 0x2019;
-    if (!keep) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (cp == 0x2019) cp = '\'';
-    if (pending_space) out.emplace_back(" ");
-    pending_space = false;
-    std::string c;
-    text::unicode::append_utf8(c, cp);
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
-std::vector<std::string> build_ctc_alphabet(const std::vector<std::vector<std::string>>& transcripts,
-                                            int64_t min_count) {
-  std::map<std::string, int64_t> counts;
-  for (const auto& t : transcripts) {
-    for (const auto& c : t) ++counts[c];
-  }
-  std::vector<std::pair<std::string, int64_t>> kept;
-  for (const auto& [c, n] : counts) {
-    if (n >= min_count) kept.emplace_back(c, n);
-  }
-  std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  std::vector<std::string> out;
-  for (auto& [c, n] : kept) out.push_back(c);
-  return out;
-}
-
-int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  std::vector<int64_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int64_t>(j);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    int64_t diagonal = row[0];
-    row[0] = static_cast<int64_t>(i);
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const int64_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 namespace {
 
@@ -150,7 +86,7 @@ std::vector<Clip> read_clips(const std::vector<fs::path>& builds, const std::vec
           ++unreadable;
           continue;
         }
-        c.chars = ctc_characters(t.text);
+        c.chars = text::ctc_characters(t.text);
         c.emotion = it - emotions.begin();
         c.intensity = t.intensity ? static_cast<float>(*t.intensity) : -1.0f;
         c.real = t.voice && t.voice->source == "recorded";
@@ -462,7 +398,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     for (const Clip& c : train_) transcripts.push_back(c.chars);
     io::EncoderHeadsConfig heads;
     heads.hidden_size = spec_.heads_hidden;
-    heads.ctc_alphabet = build_ctc_alphabet(transcripts, spec_.alphabet_min_count);
+    heads.ctc_alphabet = text::build_ctc_alphabet(transcripts, spec_.alphabet_min_count);
     heads.prosody_features = audio::prosody_feature_names();
     heads.evidence_weight = spec_.evidence_weight;
     slm_->attach_encoder_heads(heads);
@@ -543,11 +479,11 @@ json EncoderRun::evaluate() {
       if (c.real) per_corpus[c.corpus].first.push_back(c.emotion), per_corpus[c.corpus].second.push_back(g);
       if (!c.real && !c.ctc.empty()) {
         const int64_t n = l.frames[static_cast<int64_t>(k)].item<int64_t>();
-        const std::string text =
+        const std::string heard =
             model::ctc_greedy_decode(l.heads.ctc_logits[static_cast<int64_t>(k)].narrow(0, 0, n), alphabet);
         std::vector<std::string> ref;
         for (int64_t id : c.ctc) ref.push_back(alphabet[static_cast<size_t>(id - 1)]);
-        edits += edit_distance(ctc_characters(text), ref);
+        edits += text::edit_distance(text::ctc_characters(heard), ref);
         ref_chars += static_cast<int64_t>(ref.size());
       }
     }

@@ -25,17 +25,4 @@ namespace attune::train {
 // Called by run_training (trainer.h) for a "stage": "encoder" recipe.
 TrainResult run_encoder_pretraining(const Recipe& recipe, const TrainOptions& options);
 
-// The characters CTC transcribes for `text`: lower-cased (ASCII and Latin-1 letters), letters,
-// digits and apostrophes kept, every other run of characters one space, trimmed. One UTF-8
-// character per entry.
-std::vector<std::string> ctc_characters(std::string_view text);
-
-// Characters seen at least `min_count` times over `transcripts` (ctc_characters of each), most
-// frequent first, ties in byte order.
-std::vector<std::string> build_ctc_alphabet(const std::vector<std::vector<std::string>>& transcripts,
-                                            int64_t min_count);
-
-// Levenshtein distance between two character sequences (substitutions, insertions, deletions).
-int64_t edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);
-
 }  // namespace attune::train

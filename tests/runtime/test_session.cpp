@@ -4,10 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "affect/speech_style.h"
 #include "attune/error.h"
 #include "attune/runtime.h"
+#include "io/safetensors.h"
 #include "support/test_support.h"
 #include "tts/talker.h"
 
@@ -52,6 +59,92 @@ TEST(Session, CacheReuseMatchesReReadingTheDialogue) {
   a.reset();
   EXPECT_EQ(a.turns(), 0u);
   EXPECT_EQ(a.context_tokens(), 0);
+}
+
+// Every quote of a thinking copies the user's typed words (SessionOptions::copy_quotes); left free,
+// the same model writes quotes the user never said. Text turns of the RECCON kind, greedy.
+std::vector<std::string> quotes_of(const std::string& thinking) {
+  std::vector<std::string> out;
+  for (size_t open = thinking.find('"'); open != std::string::npos;) {
+    const size_t close = thinking.find('"', open + 1);
+    if (close == std::string::npos) break;
+    out.push_back(thinking.substr(open + 1, close - open - 1));
+    open = thinking.find('"', close + 1);
+  }
+  return out;
+}
+
+std::string lowered(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+TEST(Session, QuotesCopyTheUsersWords) {
+  RuntimeOptions ro;
+  ro.dtype = Dtype::kFp32;
+  ro.speak = false;
+  const Model model = Model::load(shipped_model(), ro);
+  const std::vector<std::string> turns = {"I can't stand the stupid guy any longer. It's unbelievable!",
+                                          "My dog died last week and I still cannot sleep.",
+                                          "I got the job! They called me this morning."};
+  size_t copied = 0, free_not_copied = 0;
+  for (const bool copy : {true, false}) {
+    SessionOptions so;
+    so.max_new_tokens = 200;
+    so.copy_quotes = copy;
+    for (const std::string& text : turns) {
+      Session s = model.open_session(so);
+      const Reply r = s.turn(AudioBuffer{}, text);
+      for (const std::string& q : quotes_of(r.thinking)) {
+        const bool is_copy = !q.empty() && lowered(text).find(lowered(q)) != std::string::npos;
+        if (copy) {
+          EXPECT_TRUE(is_copy) << "quote \"" << q << "\" of \"" << text << "\"";
+          ++copied;
+        } else {
+          free_not_copied += !is_copy;
+        }
+      }
+    }
+  }
+  EXPECT_GT(copied, 0u) << "no thinking quoted: the test shows nothing";
+  EXPECT_GT(free_not_copied, 0u) << "the free model copied every quote: the constraint shows nothing";
+}
+
+// Model directories written before the speech-style head was renamed say "talker" (config key and
+// tensor prefix). A copy of the shipped model in that form must give the same turn, style included.
+TEST(Session, LegacyTalkerNamesGiveTheSameTurn) {
+  const testing::TempDir tmp;
+  const std::filesystem::path legacy = tmp.path();
+  std::filesystem::copy_file(shipped_model() / "tokenizer.json", legacy / "tokenizer.json");
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(shipped_model() / "config.json"));
+  ASSERT_TRUE(config.contains("style_head")) << "the shipped model is already in the legacy form";
+  config["talker"] = config["style_head"];
+  config.erase("style_head");
+  std::ofstream(legacy / "config.json") << config.dump(2);
+  const io::SafetensorsFile weights = io::SafetensorsFile::open(shipped_model() / "model.safetensors");
+  std::vector<io::TensorToWrite> tensors;
+  for (const std::string& name : weights.names()) {
+    const io::TensorView& t = weights.tensor(name);
+    const std::string renamed = name.rfind("style_head.", 0) == 0 ? "talker." + name.substr(11) : name;
+    tensors.push_back({renamed, t.dtype, t.shape, t.bytes()});
+  }
+  io::write_safetensors(legacy / "model.safetensors", std::move(tensors));
+
+  RuntimeOptions ro;
+  ro.dtype = Dtype::kFp32;
+  ro.speak = false;
+  const Model now = Model::load(shipped_model(), ro), before = Model::load(legacy, ro);
+  ASSERT_TRUE(before.has_style_head());
+  SessionOptions so;
+  so.max_new_tokens = 120;
+  const std::string text = "My sister moved away last month.";
+  const Reply a = now.open_session(so).turn(AudioBuffer{}, text);
+  const Reply b = before.open_session(so).turn(AudioBuffer{}, text);
+  EXPECT_EQ(a.thinking, b.thinking);
+  EXPECT_EQ(a.text, b.text);
+  EXPECT_EQ(a.style.emotion, b.style.emotion);
+  EXPECT_EQ(a.style.intensity, b.style.intensity);
+  EXPECT_EQ(a.style_source, b.style_source);
 }
 
 // A stateless client resends the dialogue: adding the first exchange from its text (reply and

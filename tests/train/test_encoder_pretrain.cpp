@@ -1,5 +1,5 @@
-// The encoder pre-training stage's pure parts: CTC transcripts, the alphabet, the edit distance
-// behind CER, greedy CTC decoding, the heads' padding invariance, and its recipe keys.
+// The encoder pre-training stage's pure parts: greedy CTC decoding, the heads' padding invariance,
+// and its recipe keys (the transcript helpers it uses are tested in tests/text/test_transcript.cpp).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -12,41 +12,6 @@
 
 using namespace attune;
 using nlohmann::json;
-
-namespace {
-
-std::vector<std::string> chars(const std::string& s) {
-  std::vector<std::string> out;
-  for (char c : s) out.emplace_back(1, c);
-  return out;
-}
-
-}  // namespace
-
-TEST(EncoderPretrain, CtcCharactersLowerCaseAndKeepOnlyLettersDigitsApostrophes) {
-  EXPECT_EQ(train::ctc_characters("Don't GO -- now, 42!"), chars("don't go now 42"));
-  EXPECT_EQ(train::ctc_characters("  ...Hi  "), chars("hi"));
-  EXPECT_EQ(train::ctc_characters("it\xE2\x80\x99s"), chars("it's"));  // a typographic apostrophe
-  // German capitals to lower case; each UTF-8 character one entry.
-  EXPECT_EQ(train::ctc_characters("\xC3\x9C"
-                                  "ber"),
-            (std::vector<std::string>{"\xC3\xBC", "b", "e", "r"}));
-  EXPECT_TRUE(train::ctc_characters("?!").empty());
-}
-
-TEST(EncoderPretrain, AlphabetKeepsFrequentCharactersMostFrequentFirst) {
-  const std::vector<std::vector<std::string>> t = {chars("aab"), chars("ab c"), chars("a")};
-  // a x4, b x2, ' ' x1, c x1
-  EXPECT_EQ(train::build_ctc_alphabet(t, 2), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(train::build_ctc_alphabet(t, 1), (std::vector<std::string>{"a", "b", " ", "c"}));
-}
-
-TEST(EncoderPretrain, EditDistanceMatchesHandCountedCases) {
-  EXPECT_EQ(train::edit_distance(chars("kitten"), chars("sitting")), 3);
-  EXPECT_EQ(train::edit_distance(chars("flaw"), chars("lawn")), 2);
-  EXPECT_EQ(train::edit_distance({}, chars("abc")), 3);
-  EXPECT_EQ(train::edit_distance(chars("same"), chars("same")), 0);
-}
 
 TEST(EncoderHeads, GreedyCtcMergesRepeatsAndDropsBlanks) {
   // Frames: a a blank a b b blank -> "aab"

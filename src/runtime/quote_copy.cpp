@@ -1,0 +1,168 @@
+#include "runtime/quote_copy.h"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <unordered_map>
+
+#include "text/tokenizer.h"
+
+namespace attune::runtime {
+
+namespace {
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '\'' || (c & 0x80); }
+
+// Where the quote open at the end of `thinking` starts (npos when none is open).
+size_t open_quote(std::string_view thinking) {
+  const size_t quotes = static_cast<size_t>(std::count(thinking.begin(), thinking.end(), '"'));
+  return quotes % 2 == 1 ? thinking.rfind('"') + 1 : std::string_view::npos;
+}
+
+// Lower-cased with white space runs as one space: the form the sources are kept in.
+void append_lowered(std::string& out, std::string_view bytes) {
+  for (char c : bytes) {
+    if (is_space(c)) {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += lower(c);
+    }
+  }
+}
+
+// A quote's text as matched: lower-cased, each white space character one space, so that a second
+// space (which no source has) ends the span instead of idling in place; leading space dropped.
+std::string quoted_text(std::string_view bytes) {
+  std::string out;
+  for (char c : bytes) {
+    if (out.empty() && is_space(c)) continue;
+    out += is_space(c) ? ' ' : lower(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+QuoteCopy::QuoteCopy(const text::Tokenizer& tokenizer) {
+  const int32_t n = tokenizer.vocab_size();
+  pieces_.resize(static_cast<size_t>(n));
+  for (int32_t id = 0; id < n; ++id) {
+    if (tokenizer.is_special(id)) continue;  // never part of a quote: left empty, and banned inside one
+    std::string& piece = pieces_[static_cast<size_t>(id)];
+    try {
+      piece = std::string(tokenizer.token_bytes(id));
+    } catch (const std::exception&) {  // an id without a token (padded vocabulary)
+    }
+    if (piece.empty()) continue;
+    if (piece.find('"') != std::string::npos) {
+      quote_ids_.push_back(id);
+    } else {
+      std::string key;
+      for (char c : piece) key += is_space(c) ? ' ' : lower(c);
+      longest_ = std::max(longest_, key.size());
+      by_text_[std::move(key)].push_back(id);
+    }
+  }
+}
+
+void QuoteCopy::add_source(std::string_view words) {
+  std::string normalised;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (words.compare(i, 3, "\xE2\x80\x99") == 0) {  // a typographic apostrophe: the model writes '
+      normalised += '\'';
+      i += 2;
+    } else {
+      normalised += words[i];
+    }
+  }
+  std::string lowered;
+  append_lowered(lowered, normalised);
+  while (!lowered.empty() && lowered.back() == ' ') lowered.pop_back();
+  if (lowered.empty()) return;
+  sources_ += lowered;
+  sources_ += '\n';
+}
+
+bool QuoteCopy::is_span(std::string_view lowered) const { return sources_.find(lowered) != std::string::npos; }
+
+bool QuoteCopy::ends_a_word(std::string_view lowered) const {
+  if (lowered.empty()) return false;
+  if (!is_word_char(lowered.back())) return is_span(lowered);
+  for (size_t at = sources_.find(lowered); at != std::string::npos; at = sources_.find(lowered, at + 1)) {
+    if (!is_word_char(sources_[at + lowered.size()])) return true;  // sources_ ends with '\n'
+  }
+  return false;
+}
+
+bool QuoteCopy::allows(std::string_view thinking, std::string_view piece) const {
+  const size_t start = open_quote(thinking);
+  bool open = start != std::string_view::npos;
+  std::string raw(open ? thinking.substr(start) : std::string_view());
+  for (char c : piece) {
+    if (c != '"') {
+      if (open) raw += c;
+      continue;
+    }
+    if (open) {
+      std::string content = quoted_text(raw);
+      while (!content.empty() && content.back() == ' ') content.pop_back();
+      // A quote names a phrase: two words at least, ending where a word of the source ends.
+      if (content.find(' ') == std::string::npos || !ends_a_word(content)) return false;
+    }
+    open = !open;
+    raw.clear();
+  }
+  const std::string content = quoted_text(raw);
+  return !open || content.empty() || is_span(content);
+}
+
+void QuoteCopy::constrain(std::span<float> row, std::string_view thinking) const {
+  if (sources_.empty()) return;
+  constexpr float kBanned = -std::numeric_limits<float>::infinity();
+  const size_t n = std::min(row.size(), pieces_.size());
+  if (open_quote(thinking) == std::string_view::npos) {
+    // Outside a quote only the tokens that open one (with words after the '"') are checked.
+    for (int32_t id : quote_ids_) {
+      if (static_cast<size_t>(id) < n && !allows(thinking, pieces_[static_cast<size_t>(id)])) row[id] = kBanned;
+    }
+    return;
+  }
+  // Inside one: the candidates are the tokens that spell the source text right after an occurrence
+  // of the quote so far (at a word start when it is empty), and those holding a '"'.
+  const std::string content = quoted_text(thinking.substr(open_quote(thinking)));
+  std::vector<int32_t> allowed;
+  auto spelled_from = [&](size_t from) {
+    for (size_t len = 1; len <= longest_ && from + len <= sources_.size(); ++len) {
+      const auto it = by_text_.find(sources_.substr(from, len));
+      if (it == by_text_.end()) continue;
+      for (int32_t id : it->second) {
+        if (static_cast<size_t>(id) < n && allows(thinking, pieces_[static_cast<size_t>(id)])) allowed.push_back(id);
+      }
+    }
+  };
+  if (content.empty()) {
+    for (size_t at = 0; at < sources_.size(); ++at) {
+      if (at > 0 && sources_[at - 1] != ' ' && sources_[at - 1] != '\n') continue;
+      spelled_from(at);
+      if (at > 0 && sources_[at - 1] == ' ') spelled_from(at - 1);  // the piece brings the space
+    }
+  } else {
+    for (size_t at = sources_.find(content); at != std::string::npos; at = sources_.find(content, at + 1)) {
+      spelled_from(at + content.size());
+    }
+  }
+  for (int32_t id : quote_ids_) {
+    if (static_cast<size_t>(id) < n && allows(thinking, pieces_[static_cast<size_t>(id)])) allowed.push_back(id);
+  }
+  if (allowed.empty()) return;  // the quote went astray before (e.g. opened by a forced token): leave it be
+  std::sort(allowed.begin(), allowed.end());
+  allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+  std::vector<float> kept(allowed.size());
+  for (size_t i = 0; i < allowed.size(); ++i) kept[i] = row[allowed[i]];
+  std::fill(row.begin(), row.end(), kBanned);
+  for (size_t i = 0; i < allowed.size(); ++i) row[allowed[i]] = kept[i];
+}
+
+}  // namespace attune::runtime

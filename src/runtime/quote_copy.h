@@ -1,0 +1,55 @@
+// The thinking's cause quote is a copy of the user's words. IEAT traces quote the words a feeling
+// comes from ("It goes back to what they said: \"...\""); a small model hallucinates the quote, so
+// while a quote is open the decoder may only extend it along a span of the dialogue's user turns
+// (their typed words, and on request what the encoder's CTC head heard) or close it after two whole
+// words. The model still chooses which span and where it ends. Torch-free (docs/runtime.md, "Quoting").
+//
+//   runtime::QuoteCopy quotes(tokenizer);
+//   quotes.add_source(user_text);               // each user turn, as it arrives
+//   quotes.constrain(row, thinking_bytes);      // before sampling each thinking token
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace attune::text {
+class Tokenizer;
+}
+
+namespace attune::runtime {
+
+class QuoteCopy {
+ public:
+  explicit QuoteCopy(const text::Tokenizer& tokenizer);
+
+  // A turn's words; matching ignores ASCII case, runs of white space and typographic apostrophes.
+  void add_source(std::string_view words);
+  bool has_sources() const { return !sources_.empty(); }
+
+  // Sets to -infinity every logit of `row` whose token would make the quote open at the end of
+  // `thinking` (the thinking's bytes so far; a quote is open after an odd number of '"') something
+  // other than a span of a source (a second space in a row is not), or close it before two words or
+  // inside a word. Tokens that neither open nor
+  // continue a quote are untouched; so is the row when there are no sources. At least one token stays
+  // allowed whenever a quote is open.
+  void constrain(std::span<float> row, std::string_view thinking) const;
+
+  // Whether `piece` may follow `thinking` (the test behind constrain).
+  bool allows(std::string_view thinking, std::string_view piece) const;
+
+ private:
+  bool is_span(std::string_view lowered) const;
+  bool ends_a_word(std::string_view lowered) const;
+  std::vector<std::string> pieces_;  // each id's bytes
+  std::vector<int32_t> quote_ids_;   // ids whose bytes hold a '"'
+  // The other ids by their text as a quote matches it (lower case, white space as ' ').
+  std::unordered_map<std::string, std::vector<int32_t>> by_text_;
+  size_t longest_ = 0;
+  std::string sources_;  // lowered, normalised turns, each followed by '\n'
+};
+
+}  // namespace attune::runtime
