@@ -230,7 +230,8 @@ class ATTUNE_API Session {
                     std::optional<std::string_view> thinking = std::nullopt);
 
   // Changes how the next turns are decoded and spoken (max_new_tokens, temperature, top_p, seed,
-  // reuse_cache, speak, voice), e.g. per request in a server. `system` and `context_tokens` keep the
+  // reuse_cache, speak, voice, copy_quotes: switched on, it copies the words of the turns from then
+  // on), e.g. per request in a server. `system` and `context_tokens` keep the
   // values the session was opened with. Throws ConfigError as open_session does.
   void set_options(const SessionOptions& options);
 

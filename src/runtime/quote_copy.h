@@ -29,6 +29,7 @@ class QuoteCopy {
   // A turn's words; matching ignores ASCII case, runs of white space and typographic apostrophes.
   void add_source(std::string_view words);
   bool has_sources() const { return !sources_.empty(); }
+  void clear_sources() { sources_.clear(); }
 
   // Sets to -infinity every logit of `row` whose token would make the quote open at the end of
   // `thinking` (the thinking's bytes so far; a quote is open after an odd number of '"') something

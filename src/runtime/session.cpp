@@ -799,6 +799,7 @@ void Session::reset() {
   impl_->system_ids.clear();
   impl_->context_ids.clear();
   impl_->heard_labels.clear();
+  if (impl_->quotes) impl_->quotes->clear_sources();
   impl_->turns = 0;
   impl_->dropped = 0;
 }
@@ -809,6 +810,12 @@ void Session::set_options(const SessionOptions& options) {
   impl_->options = options;
   impl_->options.system = kept.system;
   impl_->options.context_tokens = kept.context_tokens;
+  // Quoting switched on mid-dialogue copies the words of the turns from here on.
+  if (!options.copy_quotes) {
+    impl_->quotes.reset();
+  } else if (!impl_->quotes) {
+    impl_->quotes.emplace(impl_->model->chat->tokenizer());
+  }
 }
 size_t Session::turns() const { return impl_->turns; }
 int64_t Session::context_tokens() const { return impl_->cache.length(); }

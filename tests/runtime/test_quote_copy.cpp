@@ -79,6 +79,17 @@ TEST(QuoteCopy, ConstrainKeepsTheAllowedTokensWithTheirScores) {
   EXPECT_GE(allowed, 1u);
 }
 
+TEST(QuoteCopy, ClearedSourcesConstrainNothing) {
+  QuoteCopy q = quotes_of({"I lost my job today."});
+  EXPECT_TRUE(q.has_sources());
+  EXPECT_FALSE(q.allows("said \"", "They"));
+  q.clear_sources();
+  EXPECT_FALSE(q.has_sources());
+  std::vector<float> row(static_cast<size_t>(tokenizer().vocab_size()), 0.5f);
+  q.constrain(row, "said \"They");
+  EXPECT_EQ(row, std::vector<float>(row.size(), 0.5f));
+}
+
 TEST(QuoteCopy, WithoutSourcesOrOutsideAQuoteTheRowStaysAsItIs) {
   const QuoteCopy none(tokenizer());
   std::vector<float> row(static_cast<size_t>(tokenizer().vocab_size()), 0.5f);
