@@ -46,25 +46,27 @@ std::string quoted_text(std::string_view bytes) {
 }  // namespace
 
 QuoteCopy::QuoteCopy(const text::Tokenizer& tokenizer) {
+  auto pieces = std::make_shared<Pieces>();
   const int32_t n = tokenizer.vocab_size();
-  pieces_.resize(static_cast<size_t>(n));
+  pieces->bytes.resize(static_cast<size_t>(n));
   for (int32_t id = 0; id < n; ++id) {
     if (tokenizer.is_special(id)) continue;  // never part of a quote: left empty, and banned inside one
-    std::string& piece = pieces_[static_cast<size_t>(id)];
+    std::string& piece = pieces->bytes[static_cast<size_t>(id)];
     try {
       piece = std::string(tokenizer.token_bytes(id));
     } catch (const std::exception&) {  // an id without a token (padded vocabulary)
     }
     if (piece.empty()) continue;
     if (piece.find('"') != std::string::npos) {
-      quote_ids_.push_back(id);
+      pieces->quote_ids.push_back(id);
     } else {
       std::string key;
       for (char c : piece) key += is_space(c) ? ' ' : lower(c);
-      longest_ = std::max(longest_, key.size());
-      by_text_[std::move(key)].push_back(id);
+      pieces->longest = std::max(pieces->longest, key.size());
+      pieces->by_text[std::move(key)].push_back(id);
     }
   }
+  pieces_ = std::move(pieces);
 }
 
 void QuoteCopy::add_source(std::string_view words) {
@@ -121,24 +123,29 @@ bool QuoteCopy::allows(std::string_view thinking, std::string_view piece) const 
 void QuoteCopy::constrain(std::span<float> row, std::string_view thinking) const {
   if (sources_.empty()) return;
   constexpr float kBanned = -std::numeric_limits<float>::infinity();
-  const size_t n = std::min(row.size(), pieces_.size());
-  if (open_quote(thinking) == std::string_view::npos) {
+  const Pieces& pieces = *pieces_;
+  const size_t n = std::min(row.size(), pieces.bytes.size());
+  auto allowed_id = [&](int32_t id) {
+    return static_cast<size_t>(id) < n && allows(thinking, pieces.bytes[static_cast<size_t>(id)]);
+  };
+  const size_t start = open_quote(thinking);
+  if (start == std::string_view::npos) {
     // Outside a quote only the tokens that open one (with words after the '"') are checked.
-    for (int32_t id : quote_ids_) {
-      if (static_cast<size_t>(id) < n && !allows(thinking, pieces_[static_cast<size_t>(id)])) row[id] = kBanned;
+    for (int32_t id : pieces.quote_ids) {
+      if (static_cast<size_t>(id) < n && !allowed_id(id)) row[id] = kBanned;
     }
     return;
   }
   // Inside one: the candidates are the tokens that spell the source text right after an occurrence
   // of the quote so far (at a word start when it is empty), and those holding a '"'.
-  const std::string content = quoted_text(thinking.substr(open_quote(thinking)));
+  const std::string content = quoted_text(thinking.substr(start));
   std::vector<int32_t> allowed;
   auto spelled_from = [&](size_t from) {
-    for (size_t len = 1; len <= longest_ && from + len <= sources_.size(); ++len) {
-      const auto it = by_text_.find(sources_.substr(from, len));
-      if (it == by_text_.end()) continue;
+    for (size_t len = 1; len <= pieces.longest && from + len <= sources_.size(); ++len) {
+      const auto it = pieces.by_text.find(sources_.substr(from, len));
+      if (it == pieces.by_text.end()) continue;
       for (int32_t id : it->second) {
-        if (static_cast<size_t>(id) < n && allows(thinking, pieces_[static_cast<size_t>(id)])) allowed.push_back(id);
+        if (allowed_id(id)) allowed.push_back(id);
       }
     }
   };
@@ -153,8 +160,8 @@ void QuoteCopy::constrain(std::span<float> row, std::string_view thinking) const
       spelled_from(at + content.size());
     }
   }
-  for (int32_t id : quote_ids_) {
-    if (static_cast<size_t>(id) < n && allows(thinking, pieces_[static_cast<size_t>(id)])) allowed.push_back(id);
+  for (int32_t id : pieces.quote_ids) {
+    if (allowed_id(id)) allowed.push_back(id);
   }
   if (allowed.empty()) return;  // the quote went astray before (e.g. opened by a forced token): leave it be
   std::sort(allowed.begin(), allowed.end());

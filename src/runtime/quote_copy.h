@@ -4,12 +4,14 @@
 // (their typed words, and on request what the encoder's CTC head heard) or close it after two whole
 // words. The model still chooses which span and where it ends. Torch-free (docs/runtime.md, "Quoting").
 //
-//   runtime::QuoteCopy quotes(tokenizer);
-//   quotes.add_source(user_text);               // each user turn, as it arrives
+//   runtime::QuoteCopy quotes(tokenizer);       // once per model: a table of the vocabulary's pieces
+//   runtime::QuoteCopy session = quotes;        // copies share the table, each keeps its own sources
+//   session.add_source(user_text);              // each user turn, as it arrives
 //   quotes.constrain(row, thinking_bytes);      // before sampling each thinking token
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,7 +26,7 @@ namespace attune::runtime {
 
 class QuoteCopy {
  public:
-  explicit QuoteCopy(const text::Tokenizer& tokenizer);
+  explicit QuoteCopy(const text::Tokenizer& tokenizer);  // no sources yet
 
   // A turn's words; matching ignores ASCII case, runs of white space and typographic apostrophes.
   void add_source(std::string_view words);
@@ -45,12 +47,15 @@ class QuoteCopy {
  private:
   bool is_span(std::string_view lowered) const;
   bool ends_a_word(std::string_view lowered) const;
-  std::vector<std::string> pieces_;  // each id's bytes
-  std::vector<int32_t> quote_ids_;   // ids whose bytes hold a '"'
-  // The other ids by their text as a quote matches it (lower case, white space as ' ').
-  std::unordered_map<std::string, std::vector<int32_t>> by_text_;
-  size_t longest_ = 0;
-  std::string sources_;  // lowered, normalised turns, each followed by '\n'
+  struct Pieces {
+    std::vector<std::string> bytes;  // each id's bytes
+    std::vector<int32_t> quote_ids;  // ids whose bytes hold a '"'
+    // The other ids by their text as a quote matches it (lower case, white space as ' ').
+    std::unordered_map<std::string, std::vector<int32_t>> by_text;
+    size_t longest = 0;
+  };
+  std::shared_ptr<const Pieces> pieces_;  // the vocabulary's, shared by copies
+  std::string sources_;                   // lowered, normalised turns, each followed by '\n'
 };
 
 }  // namespace attune::runtime

@@ -92,6 +92,8 @@ struct Model::Impl {
   bool heard_from_head = false;
   double evidence_weight = 0;
   std::array<int64_t, affect::kEmotionCount> head_index{};
+  // The vocabulary's pieces for quoting, built once; each session copies it and adds its sources.
+  std::optional<runtime::QuoteCopy> quotes;
 
   void find_label_ids() {
     const text::Tokenizer& tok = chat->tokenizer();
@@ -723,6 +725,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   impl->im_end = require("<|im_end|>");
   impl->newline = tok.encode("\n");
   impl->find_label_ids();
+  impl->quotes.emplace(impl->chat->tokenizer());
   if (const auto& heads = impl->slm->config().encoder_heads) {
     const std::string from = options.heard_from.empty() ? heads->heard_from : options.heard_from;
     if (from != "head" && from != "thinking") {
@@ -750,7 +753,7 @@ Session Model::open_session(const SessionOptions& options) const {
   const int64_t max_positions = impl_->slm->config().language_model.config.max_position_embeddings;
   s->budget = options.context_tokens > 0 ? std::min(options.context_tokens, max_positions) : max_positions;
   s->voice = tts::find_voice(options.voice);
-  if (options.copy_quotes) s->quotes.emplace(impl_->chat->tokenizer());
+  if (options.copy_quotes) s->quotes = impl_->quotes;
   if (impl_->options.speak) s->talker = tts::make_talker(std::string(to_string(impl_->options.engine)));
   s->cache = model::with_torch_context("allocating the KV cache", [&] {
     return impl_->slm->language_model().make_cache(1, std::min<int64_t>(s->budget, 1024), s->budget);
@@ -814,7 +817,7 @@ void Session::set_options(const SessionOptions& options) {
   if (!options.copy_quotes) {
     impl_->quotes.reset();
   } else if (!impl_->quotes) {
-    impl_->quotes.emplace(impl_->model->chat->tokenizer());
+    impl_->quotes = impl_->model->quotes;
   }
 }
 size_t Session::turns() const { return impl_->turns; }
