@@ -160,7 +160,7 @@ async function sendTurn(wav, seconds, label) {
   $('text').value = '';
   const index = state.turns.length;
   const user = addBubble('user', `${wav ? `<span class="muted">spoken (${label}), ${seconds.toFixed(1)} s</span>` : ''}${text ? `<div>${escapeHtml(text)}</div>` : ''}
-    <div class="meta">heard: <span class="heard">…</span></div>`);
+    <div class="meta">heard: <span class="heard">…</span></div><div class="meta words" hidden></div>`);
   const reply = addBubble('assistant', '<div class="text"></div><details class="thinking" hidden><summary>thinking</summary><span></span></details><div class="meta"></div>');
   reply.id = `reply-${index + 1}`;
   reply.dataset.audioChunks = '0';
@@ -241,6 +241,12 @@ async function readEvents(res, onEvent) {
 function finishTurn(x, user, reply) {
   state.sessionId = x.session_id ?? state.sessionId;
   user.querySelector('.heard').innerHTML = chip(x.emotion.label, x.emotion.intensity);
+  // What the encoder's CTC head made of the spoken words: a window on how well the model hears.
+  if (x.heard_words) {
+    const words = user.querySelector('.words');
+    words.textContent = `words heard: ${x.heard_words}`;
+    words.hidden = false;
+  }
   const t = x.timings;
   const voice = x.style ? `voice: ${x.style.emotion} ${x.style.intensity.toFixed(2)}` : '';
   reply.querySelector('.meta').textContent =

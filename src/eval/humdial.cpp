@@ -218,10 +218,11 @@ HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, c
         // A turn with audio is heard from its audio alone, as in the challenge; text only without audio.
         const Reply r = t.split_audio_file.empty() ? s.turn(AudioBuffer{}, t.text)
                                                    : s.turn(audio::load_audio(audio_path(t.split_audio_file)));
-        nlohmann::json rec = {
-            {"turn_id", t.turn_id},   {"text", t.text},           {"emotion", t.emotion},
-            {"task", t.task},         {"heard", r.emotion.label}, {"heard_probabilities", r.emotion.probabilities},
-            {"thinking", r.thinking}, {"response_text", r.text},  {"reference_response", t.response_text}};
+        nlohmann::json rec = {{"turn_id", t.turn_id},         {"text", t.text},
+                              {"emotion", t.emotion},         {"task", t.task},
+                              {"heard", r.emotion.label},     {"heard_probabilities", r.emotion.probabilities},
+                              {"heard_words", r.heard_words}, {"thinking", r.thinking},
+                              {"response_text", r.text},      {"reference_response", t.response_text}};
         if (!t.cause_turns.empty() || !t.cause_span.empty()) {
           std::string cause;
           for (int k : t.cause_turns) cause += fmt::format("turn {}; ", k);

@@ -100,6 +100,9 @@ TEST(HumdialRun, ThreeTasksWithTheChallengeLayoutAndSkippedItems) {
       }
     }
     EXPECT_EQ(lines, 2);
+    // The per-turn records say what the encoder's CTC head heard of every spoken turn.
+    for (const auto& record : run.records)
+      for (const auto& t : record["turns"]) EXPECT_FALSE(t["heard_words"].get<std::string>().empty()) << t.dump();
     const nlohmann::json s = run.summary();
     if (task == "t1") {
       EXPECT_EQ(s["t1"]["answers"], 2);

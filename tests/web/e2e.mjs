@@ -85,6 +85,7 @@ try {
   const x = whole.attune;
   const psum = Object.values(x.emotion.probabilities).reduce((a, b) => a + b, 0);
   check(x.trajectory.length === 1 && Math.abs(psum - 1) < 1e-6, `attune extension: heard ${x.emotion.label}, p sum ${psum.toFixed(6)}`);
+  check(typeof x.heard_words === 'string' && x.heard_words.length > 0, `attune extension: words heard "${x.heard_words}"`);
 
   const stream = await client.chat.completions.create({
     model: 'attune-small', stream: true, modalities: ['text', 'audio'], audio: { voice: 'en-female-1', format: 'wav' },
@@ -126,7 +127,8 @@ try {
     const el = document.querySelector('#reply-1');
     return { text: el.querySelector('.text').textContent, chunks: Number(el.dataset.audioChunks),
       thinking: el.querySelector('.thinking span').textContent, points: document.querySelectorAll('.trajectory-point').length,
-      errors: window.attune.errors, session: window.attune.sessionId, heard: document.querySelector('.turn.user .heard').textContent };
+      errors: window.attune.errors, session: window.attune.sessionId, heard: document.querySelector('.turn.user .heard').textContent,
+      words: document.querySelector('.turn.user .words').textContent };
   });
   check(r1.errors.length === 0, `page errors: ${JSON.stringify(r1.errors)}`);
   check(r1.text.length > 0, `microphone turn: reply "${r1.text}"`);
@@ -137,6 +139,7 @@ try {
   check(!(Number.isInteger(half) && r1.thinking.slice(0, half) === r1.thinking.slice(half)), 'thinking shown once, not twice');
   check(r1.points === 1 && r1.heard !== '…', `trajectory: ${r1.points} point, heard "${r1.heard}"`);
   check(/^sess-/.test(r1.session ?? ''), `server-side session ${r1.session}`);
+  check(/^words heard: \S/.test(r1.words), `the encoder's words shown: "${r1.words}"`);
 
   // The same audio as an uploaded file: the second turn of the same session.
   await page.setInputFiles('#upload', turnWav);
