@@ -11,7 +11,12 @@ namespace attune::runtime {
 
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// The ASCII letter in the other case (other characters as they are): a quote may start a sentence
+// with a word the user wrote in lower case, or the reverse.
+char other_case(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return static_cast<char>(std::islower(u) ? std::toupper(u) : std::tolower(u));
+}
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '\'' || (c & 0x80); }
 
@@ -21,25 +26,33 @@ size_t open_quote(std::string_view thinking) {
   return quotes % 2 == 1 ? thinking.rfind('"') + 1 : std::string_view::npos;
 }
 
-// Lower-cased with white space runs as one space: the form the sources are kept in.
-void append_lowered(std::string& out, std::string_view bytes) {
+// White space runs as one space: the form the sources are kept in.
+void append_normalised(std::string& out, std::string_view bytes) {
   for (char c : bytes) {
     if (is_space(c)) {
       if (!out.empty() && out.back() != ' ') out += ' ';
     } else {
-      out += lower(c);
+      out += c;
     }
   }
 }
 
-// A quote's text as matched: lower-cased, each white space character one space, so that a second
-// space (which no source has) ends the span instead of idling in place; leading space dropped.
+// A quote's text as matched: each white space character one space, so that a second space (which no
+// source has) ends the span instead of idling in place; leading space dropped.
 std::string quoted_text(std::string_view bytes) {
   std::string out;
   for (char c : bytes) {
     if (out.empty() && is_space(c)) continue;
-    out += is_space(c) ? ' ' : lower(c);
+    out += is_space(c) ? ' ' : c;
   }
+  return out;
+}
+
+// `text` with its first non-space character in the other case.
+std::string first_letter_swapped(std::string_view text) {
+  std::string out(text);
+  const size_t at = out.find_first_not_of(' ');
+  if (at != std::string::npos) out[at] = other_case(out[at]);
   return out;
 }
 
@@ -61,7 +74,7 @@ QuoteCopy::QuoteCopy(const text::Tokenizer& tokenizer) {
       pieces->quote_ids.push_back(id);
     } else {
       std::string key;
-      for (char c : piece) key += is_space(c) ? ' ' : lower(c);
+      for (char c : piece) key += is_space(c) ? ' ' : c;
       pieces->longest = std::max(pieces->longest, key.size());
       pieces->by_text[std::move(key)].push_back(id);
     }
@@ -79,21 +92,31 @@ void QuoteCopy::add_source(std::string_view words) {
       normalised += words[i];
     }
   }
-  std::string lowered;
-  append_lowered(lowered, normalised);
-  while (!lowered.empty() && lowered.back() == ' ') lowered.pop_back();
-  if (lowered.empty()) return;
-  sources_ += lowered;
+  std::string spaced;
+  append_normalised(spaced, normalised);
+  while (!spaced.empty() && spaced.back() == ' ') spaced.pop_back();
+  if (spaced.empty()) return;
+  sources_ += spaced;
   sources_ += '\n';
 }
 
-bool QuoteCopy::is_span(std::string_view lowered) const { return sources_.find(lowered) != std::string::npos; }
+std::vector<size_t> QuoteCopy::occurrences(std::string_view content) const {
+  std::vector<size_t> at;
+  const std::string swapped = first_letter_swapped(content);
+  for (const std::string_view form : {content, std::string_view(swapped)}) {
+    for (size_t i = sources_.find(form); i != std::string::npos; i = sources_.find(form, i + 1)) at.push_back(i);
+    if (swapped == content) break;
+  }
+  return at;
+}
 
-bool QuoteCopy::ends_a_word(std::string_view lowered) const {
-  if (lowered.empty()) return false;
-  if (!is_word_char(lowered.back())) return is_span(lowered);
-  for (size_t at = sources_.find(lowered); at != std::string::npos; at = sources_.find(lowered, at + 1)) {
-    if (!is_word_char(sources_[at + lowered.size()])) return true;  // sources_ ends with '\n'
+bool QuoteCopy::is_span(std::string_view content) const { return !occurrences(content).empty(); }
+
+bool QuoteCopy::ends_a_word(std::string_view content) const {
+  if (content.empty()) return false;
+  if (!is_word_char(content.back())) return is_span(content);
+  for (size_t at : occurrences(content)) {
+    if (!is_word_char(sources_[at + content.size()])) return true;  // sources_ ends with '\n'
   }
   return false;
 }
@@ -140,25 +163,28 @@ void QuoteCopy::constrain(std::span<float> row, std::string_view thinking) const
   // of the quote so far (at a word start when it is empty), and those holding a '"'.
   const std::string content = quoted_text(thinking.substr(start));
   std::vector<int32_t> allowed;
-  auto spelled_from = [&](size_t from) {
+  auto add_spelling = [&](const std::string& text) {
+    const auto it = pieces.by_text.find(text);
+    if (it == pieces.by_text.end()) return;
+    for (int32_t id : it->second) {
+      if (allowed_id(id)) allowed.push_back(id);
+    }
+  };
+  // The first piece of a quote may also swap its first letter's case.
+  auto spelled_from = [&](size_t from, bool first) {
     for (size_t len = 1; len <= pieces.longest && from + len <= sources_.size(); ++len) {
-      const auto it = pieces.by_text.find(sources_.substr(from, len));
-      if (it == pieces.by_text.end()) continue;
-      for (int32_t id : it->second) {
-        if (allowed_id(id)) allowed.push_back(id);
-      }
+      add_spelling(sources_.substr(from, len));
+      if (first) add_spelling(first_letter_swapped(sources_.substr(from, len)));
     }
   };
   if (content.empty()) {
     for (size_t at = 0; at < sources_.size(); ++at) {
       if (at > 0 && sources_[at - 1] != ' ' && sources_[at - 1] != '\n') continue;
-      spelled_from(at);
-      if (at > 0 && sources_[at - 1] == ' ') spelled_from(at - 1);  // the piece brings the space
+      spelled_from(at, true);
+      if (at > 0 && sources_[at - 1] == ' ') spelled_from(at - 1, true);  // the piece brings the space
     }
   } else {
-    for (size_t at = sources_.find(content); at != std::string::npos; at = sources_.find(content, at + 1)) {
-      spelled_from(at + content.size());
-    }
+    for (size_t at : occurrences(content)) spelled_from(at + content.size(), false);
   }
   for (int32_t id : pieces.quote_ids) {
     if (allowed_id(id)) allowed.push_back(id);

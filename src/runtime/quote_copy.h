@@ -28,7 +28,8 @@ class QuoteCopy {
  public:
   explicit QuoteCopy(const text::Tokenizer& tokenizer);  // no sources yet
 
-  // A turn's words; matching ignores ASCII case, runs of white space and typographic apostrophes.
+  // A turn's words. A quote copies their case, except that its first letter may be either case;
+  // runs of white space match one space, typographic apostrophes match '.
   void add_source(std::string_view words);
   bool has_sources() const { return !sources_.empty(); }
   void clear_sources() { sources_.clear(); }
@@ -45,17 +46,18 @@ class QuoteCopy {
   bool allows(std::string_view thinking, std::string_view piece) const;
 
  private:
-  bool is_span(std::string_view lowered) const;
-  bool ends_a_word(std::string_view lowered) const;
+  std::vector<size_t> occurrences(std::string_view content) const;  // where sources_ holds the quote
+  bool is_span(std::string_view content) const;
+  bool ends_a_word(std::string_view content) const;
   struct Pieces {
     std::vector<std::string> bytes;  // each id's bytes
     std::vector<int32_t> quote_ids;  // ids whose bytes hold a '"'
-    // The other ids by their text as a quote matches it (lower case, white space as ' ').
+    // The other ids by their text as a quote matches it (white space as ' ').
     std::unordered_map<std::string, std::vector<int32_t>> by_text;
     size_t longest = 0;
   };
   std::shared_ptr<const Pieces> pieces_;  // the vocabulary's, shared by copies
-  std::string sources_;                   // lowered, normalised turns, each followed by '\n'
+  std::string sources_;                   // normalised turns, each followed by '\n'
 };
 
 }  // namespace attune::runtime

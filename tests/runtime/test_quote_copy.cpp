@@ -1,6 +1,7 @@
 // The thinking's quotes against hand-made cases on the shipped tokenizer: inside a quote a piece must
-// extend a span of the user's words (case, white space runs and typographic apostrophes aside), a
-// quote closes only after two whole words, and the row always keeps a way on.
+// extend a span of the user's words in their case (the first letter aside; white space runs and
+// typographic apostrophes match one space and '), a quote closes only after two whole words, and the
+// row always keeps a way on.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,9 +37,12 @@ TEST(QuoteCopy, OutsideAQuoteAnythingGoes) {
 TEST(QuoteCopy, AnOpenQuoteOnlyGrowsAlongTheUsersWords) {
   const QuoteCopy q = quotes_of({"Well, I LOST   my job today.", "It\xE2\x80\x99s been hard"});
   EXPECT_TRUE(q.allows("what they said: \"", "I"));
-  EXPECT_TRUE(q.allows("what they said: \"I", " lost"));         // case does not matter
-  EXPECT_TRUE(q.allows("what they said: \"I lost", " my job"));  // three spaces in the source match one
-  EXPECT_FALSE(q.allows("what they said: \"I lost", " the"));
+  EXPECT_TRUE(q.allows("what they said: \"I", " LOST"));
+  EXPECT_FALSE(q.allows("what they said: \"I", " lost"));  // the user's case, past the first letter
+  EXPECT_FALSE(q.allows("what they said: \"I", " LoST"));
+  EXPECT_TRUE(q.allows("what they said: \"", "i"));              // the first letter in either case
+  EXPECT_TRUE(q.allows("what they said: \"I LOST", " my job"));  // three spaces in the source match one
+  EXPECT_FALSE(q.allows("what they said: \"I LOST", " the"));
   EXPECT_FALSE(q.allows("what they said: \"", "They"));
   EXPECT_TRUE(q.allows("what they said: \"it", "'s been"));                   // the source's typographic apostrophe
   EXPECT_FALSE(q.allows("what they said: \"I lost my job today. It", "'s"));  // spans do not cross turns

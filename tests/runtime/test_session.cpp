@@ -74,9 +74,13 @@ std::vector<std::string> quotes_of(const std::string& thinking) {
   return out;
 }
 
-std::string lowered(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+// Whether `quote` is in `text` as the user wrote it; only its first letter may change case.
+bool copies(const std::string& text, std::string quote) {
+  if (quote.empty()) return false;
+  if (text.find(quote) != std::string::npos) return true;
+  const auto c = static_cast<unsigned char>(quote[0]);
+  quote[0] = static_cast<char>(std::islower(c) ? std::toupper(c) : std::tolower(c));
+  return text.find(quote) != std::string::npos;
 }
 
 TEST(Session, QuotesCopyTheUsersWords) {
@@ -96,7 +100,7 @@ TEST(Session, QuotesCopyTheUsersWords) {
       Session s = model.open_session(so);
       const Reply r = s.turn(AudioBuffer{}, text);
       for (const std::string& q : quotes_of(r.thinking)) {
-        const bool is_copy = !q.empty() && lowered(text).find(lowered(q)) != std::string::npos;
+        const bool is_copy = copies(text, q);
         if (copy) {
           EXPECT_TRUE(is_copy) << "quote \"" << q << "\" of \"" << text << "\"";
           ++copied;
