@@ -692,6 +692,13 @@ void SlmConfig::validate(const std::string& source) const {
     if (!(h.evidence_weight >= 0 && h.evidence_weight <= 100)) {
       fail(source, "encoder_heads.evidence_weight", "expected a number in [0, 100]");
     }
+    if (h.prosody_expert_hidden < 0 || (h.prosody_expert_hidden > 0 && h.prosody_features.empty())) {
+      fail(source, "encoder_heads.prosody_expert_hidden",
+           "expected 0, or a positive size together with prosody_features");
+    }
+    if (!(h.prosody_expert_weight >= 0 && h.prosody_expert_weight <= 1)) {
+      fail(source, "encoder_heads.prosody_expert_weight", "expected a number in [0, 1]");
+    }
     lists.push_back({"encoder_heads.emotions", &h.emotions});
     lists.push_back({"encoder_heads.ctc_alphabet", &h.ctc_alphabet});
     lists.push_back({"encoder_heads.prosody_features", &h.prosody_features});
@@ -748,9 +755,15 @@ json adapter_json(const AdapterConfig& a) {
 }
 
 json encoder_heads_json(const EncoderHeadsConfig& h) {
-  return {{"input_size", h.input_size},          {"hidden_size", h.hidden_size},           {"emotions", h.emotions},
-          {"ctc_alphabet", h.ctc_alphabet},      {"prosody_features", h.prosody_features}, {"heard_from", h.heard_from},
-          {"evidence_weight", h.evidence_weight}};
+  return {{"input_size", h.input_size},
+          {"hidden_size", h.hidden_size},
+          {"emotions", h.emotions},
+          {"ctc_alphabet", h.ctc_alphabet},
+          {"prosody_features", h.prosody_features},
+          {"heard_from", h.heard_from},
+          {"evidence_weight", h.evidence_weight},
+          {"prosody_expert_hidden", h.prosody_expert_hidden},
+          {"prosody_expert_weight", h.prosody_expert_weight}};
 }
 
 json style_head_json(const StyleHeadConfig& t) {
@@ -821,8 +834,8 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     const json& h = top.at("encoder_heads");
     if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
     Keys k(h, source, "encoder_heads.");
-    k.only(
-        {"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from", "evidence_weight"});
+    k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from",
+            "evidence_weight", "prosody_expert_hidden", "prosody_expert_weight"});
     EncoderHeadsConfig e;
     e.input_size = k.integer("input_size", c.encoder.config.d_model);
     e.hidden_size = k.integer("hidden_size", e.hidden_size);
@@ -831,6 +844,8 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     e.prosody_features = k.strings("prosody_features", {});
     e.heard_from = k.string("heard_from", e.heard_from);
     e.evidence_weight = k.number("evidence_weight", e.evidence_weight);
+    e.prosody_expert_hidden = k.integer("prosody_expert_hidden", 0);
+    e.prosody_expert_weight = k.number("prosody_expert_weight", 0);
     c.encoder_heads = e;
   }
   c.validate(source);

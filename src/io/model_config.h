@@ -199,6 +199,11 @@ struct EncoderHeadsConfig {
   // Weight of the head's log-posterior added to the logits of the thinking's emotion word (the
   // decode-time evidence path); 0: the thinking gets no evidence from the head.
   double evidence_weight = 0;
+  // A second classifier over the prosody functionals alone (hidden units; 0: none). The heard emotion
+  // is then (1 - w) log p_head + w log p_prosody, w = prosody_expert_weight: the head, which also
+  // hears the words, is outvoted where neutral words are spoken in an emotional voice.
+  int64_t prosody_expert_hidden = 0;
+  double prosody_expert_weight = 0;
 };
 
 // A sub-model: its config, and where it came from when given by `path`.

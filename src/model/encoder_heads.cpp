@@ -36,6 +36,13 @@ EncoderHeadsImpl::EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const I
   mlp_->push_back(Projection(2 * c + p, config.hidden_size, true, init, scaled(2 * c + p)));
   mlp_->push_back(Projection(config.hidden_size, static_cast<int64_t>(config.emotions.size()) + 1, true, init,
                              scaled(config.hidden_size)));
+  prosody_expert_ = register_module("prosody_expert", torch::nn::ModuleList());
+  if (config.prosody_expert_hidden > 0) {
+    if (p == 0) throw ConfigError("encoder_heads.prosody_expert_hidden: the expert needs prosody_features");
+    const int64_t h = config.prosody_expert_hidden;
+    prosody_expert_->push_back(Projection(p, h, true, init, scaled(p)));
+    prosody_expert_->push_back(Projection(h, static_cast<int64_t>(config.emotions.size()), true, init, scaled(h)));
+  }
 }
 
 std::vector<float> EncoderHeadsImpl::select_prosody(const std::vector<double>& all_values) const {
@@ -71,6 +78,7 @@ EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at:
   const at::Tensor vf = valid.to(h.scalar_type()).unsqueeze(-1);
   const at::Tensor mean = (h * vf).sum(1) / vf.sum(1).clamp_min(1);
   std::vector<at::Tensor> parts = {attended, mean};
+  at::Tensor z;
   if (!prosody_index_.empty()) {
     const int64_t p = static_cast<int64_t>(prosody_index_.size());
     if (!prosody.defined() || prosody.dim() != 2 || prosody.size(0) != B || prosody.size(1) != p) {
@@ -78,15 +86,22 @@ EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at:
                        "]");
     }
     at::Tensor x = prosody.to(h.device(), at::kFloat);
-    at::Tensor z = (x - prosody_mean_.to(at::kFloat)) / prosody_std_.to(at::kFloat);
-    z = at::nan_to_num(z, 0.0, 0.0, 0.0).clamp(-5, 5);
-    parts.push_back(z.to(h.scalar_type()));
+    z = (x - prosody_mean_.to(at::kFloat)) / prosody_std_.to(at::kFloat);
+    z = at::nan_to_num(z, 0.0, 0.0, 0.0).clamp(-5, 5).to(h.scalar_type());
+    parts.push_back(z);
   }
   at::Tensor x = mlp_[0]->as<ProjectionImpl>()->forward(at::cat(parts, -1));
   x = mlp_[1]->as<ProjectionImpl>()->forward(at::gelu(x)).to(at::kFloat);
   const int64_t e = static_cast<int64_t>(config_.emotions.size());
-  out.emotion_logits = x.narrow(-1, 0, e);
+  out.head_logits = x.narrow(-1, 0, e);
+  out.emotion_logits = out.head_logits;
   out.intensity = at::sigmoid(x.select(-1, e));
+  if (!prosody_expert_->is_empty()) {
+    at::Tensor y = prosody_expert_[0]->as<ProjectionImpl>()->forward(z);
+    out.prosody_logits = prosody_expert_[1]->as<ProjectionImpl>()->forward(at::gelu(y)).to(at::kFloat);
+    const double w = config_.prosody_expert_weight;
+    out.emotion_logits = (1 - w) * at::log_softmax(out.head_logits, -1) + w * at::log_softmax(out.prosody_logits, -1);
+  }
   if (with_ctc) out.ctc_logits = ctc_->forward(h).to(at::kFloat);
   return out;
 }

@@ -7,7 +7,13 @@
 //     pool     Linear(C -> 1): attention weights over the real frames
 //     prosody functionals x [B, P] -> z = clamp((x - prosody_mean) / prosody_std, -5, 5), NaN -> 0
 //     [attention-pooled h ; mean of h ; z] [B, 2C + P] -> mlp.0 (-> hidden) -> GELU -> mlp.1 (-> E + 1)
-//     emotion_logits [B, E], intensity = sigmoid(last output) [B]
+//     head_logits [B, E], intensity = sigmoid(last output) [B]
+//   with prosody_expert_hidden > 0, a classifier over z alone:
+//     z -> prosody_expert.0 (-> expert hidden) -> GELU -> prosody_expert.1 (-> E) = prosody_logits
+//     emotion_logits = (1 - w) log_softmax(head_logits) + w log_softmax(prosody_logits)
+//   else emotion_logits = head_logits. Each classifier is trained on its own loss; the fusion is
+//   for reading. The head also hears the words, and leans on them where they read neutral but the
+//   voice does not; the prosody expert cannot.
 // The prosody functionals (config prosody_features, measured by audio::analyse_prosody) give the
 // head the classical evidence from the first step; the learnt states add what they miss.
 #pragma once
@@ -29,7 +35,9 @@ namespace attune::model {
 
 struct EncoderHeadsOutput {
   at::Tensor ctc_logits;      // float32 [B, T', 1 + alphabet]; undefined unless asked for
-  at::Tensor emotion_logits;  // float32 [B, E]
+  at::Tensor emotion_logits;  // float32 [B, E]: the heard emotion (fused when there is a prosody expert)
+  at::Tensor head_logits;     // float32 [B, E]: the head alone
+  at::Tensor prosody_logits;  // float32 [B, E]: the prosody expert alone; undefined without one
   at::Tensor intensity;       // float32 [B], in (0, 1)
   at::Tensor frames;          // int64 [B] real frames per row; set by SpokenLanguageModel::embed_audio
 };
@@ -58,6 +66,7 @@ class EncoderHeadsImpl : public torch::nn::Module {
   at::Tensor prosody_mean_, prosody_std_;  // [P], not trained
   std::vector<size_t> prosody_index_;      // into audio::prosody_feature_names()
   torch::nn::ModuleList mlp_{nullptr};
+  torch::nn::ModuleList prosody_expert_{nullptr};  // empty without an expert
 };
 TORCH_MODULE(EncoderHeads);
 

@@ -253,7 +253,7 @@ std::vector<ClipBatch> make_clip_batches(const std::vector<Clip>& clips, std::ve
 
 struct Losses {
   at::Tensor total;
-  double ctc = 0, emotion = 0, intensity = 0;
+  double ctc = 0, emotion = 0, intensity = 0, prosody_expert = 0;
   int64_t correct = 0, rows = 0;
   model::EncoderHeadsOutput heads;
   at::Tensor frames;  // encoder frames per row
@@ -267,11 +267,16 @@ Losses compute_losses(model::SpokenLanguageModelImpl& slm, const std::vector<Cli
   out.heads = slm.encoder_heads()->forward(enc.hidden, enc.lengths, /*with_ctc=*/true, b.prosody);
   out.frames = enc.lengths.to(at::kCPU);
   const at::Tensor emotion = b.emotion.to(device);
-  at::Tensor ce = at::cross_entropy_loss(out.heads.emotion_logits, emotion);
+  at::Tensor ce = at::cross_entropy_loss(out.heads.head_logits, emotion);
   out.emotion = ce.item<double>();
   out.rows = emotion.numel();
-  out.correct = out.heads.emotion_logits.argmax(-1).eq(emotion).sum().item<int64_t>();
+  out.correct = out.heads.emotion_logits.argmax(-1).eq(emotion).sum().item<int64_t>();  // as heard (fused)
   at::Tensor total = ce * spec.emotion_weight;
+  if (out.heads.prosody_logits.defined() && spec.prosody_expert_loss > 0) {
+    at::Tensor expert = at::cross_entropy_loss(out.heads.prosody_logits, emotion);
+    out.prosody_expert = expert.item<double>();
+    total = total + expert * spec.prosody_expert_loss;
+  }
 
   const at::Tensor known = b.intensity.ge(0).nonzero().squeeze(1);
   if (known.numel() > 0 && spec.intensity_weight > 0) {
@@ -314,6 +319,23 @@ double unweighted_recall(const std::vector<int64_t>& truth, const std::vector<in
   double sum = 0;
   for (const auto& [label, p] : per) sum += static_cast<double>(p.first) / static_cast<double>(p.second);
   return per.empty() ? 0.0 : sum / static_cast<double>(per.size());
+}
+
+// Heads trained before the prosody expert existed get a fresh one; everything they had is kept.
+void add_prosody_expert(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& spec) {
+  io::EncoderHeadsConfig config = slm.encoder_heads()->config();
+  if (config.prosody_features.empty()) return;  // nothing for an expert to read
+  std::map<std::string, at::Tensor> kept;
+  for (const auto& item : slm.encoder_heads()->named_parameters()) kept[item.key()] = item.value().detach().clone();
+  config.prosody_expert_hidden = spec.prosody_expert_hidden;
+  config.prosody_expert_weight = spec.prosody_expert_weight;
+  slm.attach_encoder_heads(config);
+  at::NoGradGuard no_grad;
+  for (auto& item : slm.encoder_heads()->named_parameters()) {
+    if (const auto it = kept.find(item.key()); it != kept.end()) item.value().copy_(it->second);
+  }
+  spdlog::info("encoder heads: a prosody expert added ({} hidden units, read with weight {:g})",
+               spec.prosody_expert_hidden, spec.prosody_expert_weight);
 }
 
 // Mean and standard deviation of each prosody functional over an evenly spread sample of the
@@ -401,8 +423,12 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     heads.ctc_alphabet = text::build_ctc_alphabet(transcripts, spec_.alphabet_min_count);
     heads.prosody_features = audio::prosody_feature_names();
     heads.evidence_weight = spec_.evidence_weight;
+    heads.prosody_expert_hidden = spec_.prosody_expert_hidden;
+    heads.prosody_expert_weight = spec_.prosody_expert_weight;
     slm_->attach_encoder_heads(heads);
     set_prosody_statistics(*slm_->encoder_heads(), train_);
+  } else if (slm_->encoder_heads()->config().prosody_expert_hidden == 0 && spec_.prosody_expert_hidden > 0) {
+    add_prosody_expert(*slm_, spec_);
   }
   const auto& alphabet = slm_->encoder_heads()->config().ctc_alphabet;
   assign_ctc_targets(train_, alphabet);
@@ -435,7 +461,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
   }
   if (wants("encoder_heads")) {
     for (auto& item : slm_->encoder_heads()->named_parameters()) {
-      if (item.key().rfind("prosody_", 0) == 0) continue;  // standardisation statistics, not trained
+      if (item.key() == "prosody_mean" || item.key() == "prosody_std") continue;  // statistics, not trained
       item.value().set_requires_grad(true);
       trainable_.emplace_back("encoder_heads." + item.key(), item.value());
     }
@@ -561,6 +587,7 @@ TrainResult EncoderRun::train() {
       (c.total * share).backward();
       value += v * share;
       l.ctc += c.ctc * share, l.emotion += c.emotion * share, l.intensity += c.intensity * share;
+      l.prosody_expert += c.prosody_expert * share;
       l.correct += c.correct, l.rows += c.rows;
       clips_seen += static_cast<int64_t>(b.items.size());
       audio_seconds += b.lengths.sum().item<double>() / 100.0;
@@ -583,6 +610,7 @@ TrainResult EncoderRun::train() {
                    {"ctc", l.ctc},
                    {"emotion", l.emotion},
                    {"intensity", l.intensity},
+                   {"prosody_expert", l.prosody_expert},
                    {"emotion_accuracy", static_cast<double>(l.correct) / std::max<int64_t>(1, l.rows)},
                    {"lr", lr},
                    {"grad_norm", grad_norm},

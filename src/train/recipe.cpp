@@ -207,6 +207,8 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   p.heads_hidden = heads.integer("hidden_size", p.heads_hidden, 1, 65536);
   p.alphabet_min_count = heads.integer("alphabet_min_count", p.alphabet_min_count, 1);
   p.evidence_weight = heads.number("evidence_weight", p.evidence_weight, 0, 100);
+  p.prosody_expert_hidden = heads.integer("prosody_expert_hidden", p.prosody_expert_hidden, 0, 65536);
+  p.prosody_expert_weight = heads.number("prosody_expert_weight", p.prosody_expert_weight, 0, 1);
   heads.finish();
   model.finish();
   if (r.from.empty() == r.slm.is_null()) {
@@ -273,6 +275,7 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   p.ctc_weight = loss.number("ctc", p.ctc_weight, 0, 1e6);
   p.emotion_weight = loss.number("emotion", p.emotion_weight, 0, 1e6);
   p.intensity_weight = loss.number("intensity", p.intensity_weight, 0, 1e6);
+  p.prosody_expert_loss = loss.number("prosody_expert", p.prosody_expert_loss, 0, 1e6);
   loss.finish();
   if (p.ctc_weight + p.emotion_weight + p.intensity_weight <= 0) top.fail("loss", "every weight is 0");
 

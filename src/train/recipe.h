@@ -37,10 +37,15 @@ struct EncoderPretrainSpec {
   bool balance_classes = true;                         // data.balance_classes: synthetic clips drawn label first
   double augment_real = 0.9, augment_synthetic = 0.5;  // augment.real / augment.synthetic: chance per clip
   double ctc_weight = 1, emotion_weight = 1, intensity_weight = 0.5;  // loss.ctc / emotion / intensity
+  double prosody_expert_loss = 1;                                     // loss.prosody_expert
   int64_t heads_hidden = 256;                                         // model.heads.hidden_size
   int64_t alphabet_min_count = 20;                                    // model.heads.alphabet_min_count
   double evidence_weight = 0;  // model.heads.evidence_weight: the new heads' config value (docs/runtime.md)
-  int64_t eval_clips = 400;    // eval.clips: fixed valid clips per evaluation
+  // model.heads.prosody_expert_hidden / _weight: heads without a prosody expert get one of this size
+  // (0: none), read with this weight (io::EncoderHeadsConfig).
+  int64_t prosody_expert_hidden = 64;
+  double prosody_expert_weight = 0.3;
+  int64_t eval_clips = 400;  // eval.clips: fixed valid clips per evaluation
 };
 
 struct Recipe {

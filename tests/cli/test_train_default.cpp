@@ -56,6 +56,7 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   const nlohmann::json config = nlohmann::json::parse(slurp(tmp / "run/model/config.json"));
   EXPECT_EQ(config.at("model_type"), "attune_slm");
   EXPECT_EQ(config.at("encoder_heads").at("evidence_weight"), 5.0);
+  EXPECT_EQ(config.at("encoder_heads").at("prosody_expert_hidden"), 64);
   EXPECT_TRUE(config.contains("style_head"));
   EXPECT_TRUE(fs::exists(tmp / "run/model/tokenizer.json"));
   const nlohmann::json turns = nlohmann::json::parse(slurp(tmp / "run/model-card/turns.json"));

@@ -567,6 +567,13 @@ TEST(SlmConfig, BadCompositeConfigsNameTheKey) {
   j["style_head"] = {{"backend", "piper"}};
   bad(j, {f, "key `style_head.backend`"});
   j = good;
+  j["encoder_heads"] = {{"prosody_expert_hidden", 16}};  // an expert with nothing to read
+  bad(j, {f, "key `encoder_heads.prosody_expert_hidden`", "prosody_features"});
+  j = good;
+  j["encoder_heads"] = {
+      {"prosody_features", {"f0_mean_hz"}}, {"prosody_expert_hidden", 16}, {"prosody_expert_weight", 1.5}};
+  bad(j, {f, "key `encoder_heads.prosody_expert_weight`", "[0, 1]"});
+  j = good;
   j["format_version"] = 2;
   bad(j, {f, "key `format_version`", "got 2"});
   j = good;

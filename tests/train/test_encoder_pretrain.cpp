@@ -1,8 +1,10 @@
 // The encoder pre-training stage's pure parts: greedy CTC decoding, the heads' padding invariance,
-// and its recipe keys (the transcript helpers it uses are tested in tests/text/test_transcript.cpp).
+// the prosody expert and its fusion, and its recipe keys (the transcript helpers it uses are tested in
+// tests/text/test_transcript.cpp).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "attune/error.h"
@@ -41,6 +43,43 @@ TEST(EncoderHeads, PaddingNeverReachesTheRow) {
   EXPECT_EQ(both.emotion_logits.sizes(), (std::vector<int64_t>{2, 7}));
 }
 
+// The prosody expert reads the functionals alone, and the heard emotion is the product of the two
+// posteriors, p_head^(1 - w) p_expert^w, renormalised (computed here from probabilities).
+TEST(EncoderHeads, TheProsodyExpertHearsOnlyTheProsodyAndIsFusedAsAWeightedProduct) {
+  torch::manual_seed(6);
+  io::EncoderHeadsConfig c;
+  c.input_size = 16;
+  c.hidden_size = 8;
+  c.ctc_alphabet = {"a", "b"};
+  c.prosody_features = {"f0_mean_hz", "loudness_db", "speaking_rate_syl_per_s"};
+  c.prosody_expert_hidden = 5;
+  c.prosody_expert_weight = 0.25;
+  model::EncoderHeads heads(c);
+  heads->set_prosody_statistics({120, -30, 4}, {30, 6, 1.5});
+  const at::Tensor prosody = torch::tensor({{180.0f, -20.0f, NAN}, {95.0f, -41.0f, 3.0f}});
+  const model::EncoderHeadsOutput a = heads->forward(torch::randn({2, 6, 16}), {}, false, prosody);
+  const model::EncoderHeadsOutput b = heads->forward(torch::randn({2, 6, 16}), {}, false, prosody);
+  EXPECT_TRUE(torch::equal(a.prosody_logits, b.prosody_logits));  // other states, the same expert output
+  EXPECT_FALSE(torch::allclose(a.head_logits, b.head_logits));
+  // The expert by hand: z = clamp((x - mean) / std), NaN -> 0, then Linear -> GELU -> Linear.
+  at::Tensor z = ((prosody - torch::tensor({120.0f, -30.0f, 4.0f})) / torch::tensor({30.0f, 6.0f, 1.5f}));
+  z = torch::nan_to_num(z, 0.0).clamp(-5, 5);
+  std::map<std::string, at::Tensor> w;
+  for (const auto& item : heads->named_parameters()) w[item.key()] = item.value();
+  ASSERT_EQ(w.count("prosody_expert.0.weight"), 1u);
+  const at::Tensor hidden = torch::gelu(z.matmul(w["prosody_expert.0.weight"].t()) + w["prosody_expert.0.bias"]);
+  const at::Tensor expert = hidden.matmul(w["prosody_expert.1.weight"].t()) + w["prosody_expert.1.bias"];
+  EXPECT_TRUE(torch::allclose(a.prosody_logits, expert, 1e-5, 1e-6));
+  const at::Tensor product = torch::softmax(a.head_logits, -1).pow(0.75) * torch::softmax(expert, -1).pow(0.25);
+  EXPECT_TRUE(torch::allclose(torch::softmax(a.emotion_logits, -1), product / product.sum(-1, true), 1e-5, 1e-6));
+  // Without an expert the heard emotion is the head's.
+  c.prosody_expert_hidden = 0;
+  model::EncoderHeads plain(c);
+  const model::EncoderHeadsOutput p = plain->forward(torch::randn({2, 6, 16}), {}, false, prosody);
+  EXPECT_FALSE(p.prosody_logits.defined());
+  EXPECT_TRUE(torch::equal(p.emotion_logits, p.head_logits));
+}
+
 TEST(EncoderPretrain, RecipeKeysAreCheckedInOneLine) {
   const json base = json::parse(R"({"stage": "encoder", "out": "runs/e", "model": {"from": "models/attune-small"},
                                     "data": {"train": ["a", "b"], "valid": "v"}})");
@@ -60,6 +99,10 @@ TEST(EncoderPretrain, RecipeKeysAreCheckedInOneLine) {
   EXPECT_NE(message({"augment.reel=0.5"}).find("e.json: augment.reel: unknown key"), std::string::npos);
   EXPECT_NE(message({"data.real_share=1.5"}).find("data.real_share"), std::string::npos);
   EXPECT_NE(message({"loss.ctc=-1"}).find("loss.ctc"), std::string::npos);
+  EXPECT_NE(message({"model.heads.prosody_expert_weight=1.5"}).find("model.heads.prosody_expert_weight"),
+            std::string::npos);
+  EXPECT_NE(message({"loss.prosody_expert=-1"}).find("loss.prosody_expert"), std::string::npos);
+  EXPECT_EQ(r.pretrain.prosody_expert_hidden, 64);
   EXPECT_NE(message({"train.parts=[\"adapter\"]"}).find("train.parts"), std::string::npos);
   EXPECT_NE(message({"data.train=[]"}).find("data.train"), std::string::npos);
   EXPECT_NE(message({"stage=\"encoders\""}).find("stage"), std::string::npos);
