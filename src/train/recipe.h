@@ -42,9 +42,10 @@ struct EncoderPretrainSpec {
   int64_t alphabet_min_count = 20;                                    // model.heads.alphabet_min_count
   double evidence_weight = 0;  // model.heads.evidence_weight: the new heads' config value (docs/runtime.md)
   // model.heads.prosody_expert_hidden / _weight: heads without a prosody expert get one of this size
-  // (0: none), read with this weight (io::EncoderHeadsConfig).
+  // (0: none), read with this weight (io::EncoderHeadsConfig). The weight is 0 until an expert beats
+  // the head alone on valid: trained beside the head on augmented clips it has not (docs/training.md).
   int64_t prosody_expert_hidden = 64;
-  double prosody_expert_weight = 0.3;
+  double prosody_expert_weight = 0;
   int64_t eval_clips = 400;  // eval.clips: fixed valid clips per evaluation
 };
 
