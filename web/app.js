@@ -242,7 +242,7 @@ function finishTurn(x, user, reply) {
   state.sessionId = x.session_id ?? state.sessionId;
   user.querySelector('.heard').innerHTML = chip(x.emotion.label, x.emotion.intensity);
   // What the encoder's CTC head made of the spoken words: a window on how well the model hears.
-  const heardWords = (x.heard_words ?? '').trim();  // CTC output may start or end on a space
+  const heardWords = x.heard_words ?? '';
   if (heardWords) {
     const words = user.querySelector('.words');
     words.textContent = `words heard: ${heardWords}`;

@@ -107,7 +107,7 @@ struct SessionOptions {
   // A quote in the thinking copies the user's typed words (the text of a turn); false: the model
   // quotes freely. With quote_heard_words, audio turns lend their CTC words (Reply::heard_words)
   // too; off by default, as quoting today's rough transcripts derails the thinking more than it helps
-  // (docs/runtime.md, "Quoting").
+  // (docs/runtime.md, "Quoting"), except for models that read those words (words_in_prompt).
   bool copy_quotes = true;
   bool quote_heard_words = false;
 };
@@ -200,6 +200,10 @@ class ATTUNE_API Model {
   bool has_style_head() const;
   // Whether the speech encoder has a CTC head, i.e. whether audio turns fill Reply::heard_words.
   bool transcribes() const;
+  // What the speech encoder's CTC head hears in `audio` (greedy; the words of Reply::heard_words),
+  // without generating anything. Throws ConfigError for a model without a CTC head, InputError for
+  // audio with no samples.
+  std::string transcribe(const AudioBuffer& audio) const;
 
   struct ATTUNE_HIDDEN Impl;  // the implementation (session.cpp), not exported
 

@@ -1,13 +1,20 @@
-// `attune data build | stats | corpora`: IEAT training data from the corpora in ../shared/data
-// (src/data, docs/data.md).
+// `attune data build | stats | corpora | shards | transcribe`: IEAT training data from the corpora in
+// ../shared/data (src/data, docs/data.md).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "attune/error.h"
+#include "attune/runtime.h"
+#include "audio/audio_file.h"
+#include "cli/chat_options.h"
 #include "cli/command.h"
 #include "common/file_util.h"
+#include "common/progress.h"
 #include "data/build.h"
 #include "data/readers.h"
 #include "data/stats.h"
@@ -125,6 +132,45 @@ int run_shards(const std::string& dir, const std::string& tokenizer, data::Shard
   return 0;
 }
 
+// Writes each voiced user turn's heard_words: what `model`'s encoder hears in it. The shards of a
+// transcribed build show those words beside the audio, as the runtime does for a model with
+// encoder_heads.words_in_prompt, so the language model learns to read the transcripts it will get.
+int run_transcribe(const std::string& dir, const ChatModelOptions& model_options, bool progress) {
+  const fs::path jsonl = fs::path(dir) / "dialogues.jsonl";
+  std::vector<data::Dialogue> dialogues = data::read_dialogues(jsonl.string());
+  int64_t voiced = 0;
+  for (const data::Dialogue& d : dialogues) {
+    for (const data::Turn& t : d.turns) voiced += !t.split_audio_file.empty();
+  }
+  if (voiced == 0) throw InputError(jsonl.string(), "no turn has audio (split_audio_file): build it with --voices");
+  ChatModelOptions o = model_options;
+  o.no_speech = true;
+  Model model = load_chat_model(o, stderr);
+  if (!model.transcribes()) throw ConfigError(chat_model_dir(o) + ": the speech encoder has no CTC head to transcribe");
+  std::optional<common::Progress> bar;
+  if (progress) bar.emplace("transcribe", voiced, "turns");
+  const auto start = std::chrono::steady_clock::now();
+  double audio_s = 0;
+  for (data::Dialogue& d : dialogues) {
+    for (data::Turn& t : d.turns) {
+      if (t.split_audio_file.empty()) continue;
+      const fs::path path = fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file)
+                                                                        : fs::path(dir) / t.split_audio_file;
+      const AudioBuffer audio = audio::load_audio(path);
+      audio_s += static_cast<double>(audio.samples.size()) / audio.channels / audio.sample_rate;
+      t.heard_words = model.transcribe(audio);
+      if (bar) bar->advance();
+    }
+  }
+  if (bar) bar->finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  data::write_dialogues(jsonl.string(), dialogues);
+  std::fprintf(stderr, "wrote heard_words for %lld turns to %s (%.0f s of audio, RTF %.3f); rewrite the shards: attune data shards %s --tokenizer TOKENIZER\n",
+               static_cast<long long>(voiced), jsonl.c_str(), audio_s, seconds / std::max(audio_s, 1e-9),
+               dir.c_str());
+  return 0;
+}
+
 int run_corpora() {
   std::printf("%-22s %-4s %-8s %-7s %-6s %s\n", "name", "lang", "emotions", "causes", "audio", "what");
   for (const auto& c : data::corpora()) {
@@ -207,8 +253,19 @@ const bool registered = register_command(
        shards->add_option("--adapter-stride", shard_opts->adapter_stride, "The model's adapter stride")
            ->capture_default_str();
        shards->add_option("--max-tokens", shard_opts->max_tokens, "Tokens per record")->capture_default_str();
-       return [c, dir, build, stats, stats_recipe, list, shards, shard_dir, shard_tok, shard_opts] {
+       auto* transcribe = app.add_subcommand(
+           "transcribe", "Write what a model's speech encoder hears in each voiced turn (heard_words) into DIR");
+       auto transcribe_dir = std::make_shared<std::string>();
+       auto transcribe_model = std::make_shared<ChatModelOptions>();
+       transcribe->add_option("dir", *transcribe_dir, "A directory written by `attune data build --voices`")->required();
+       transcribe->add_option("--model", transcribe_model->model, "Model directory (default: the shipped model)");
+       transcribe->footer(
+           "Rewrites DIR/dialogues.jsonl. Then `attune data shards DIR --tokenizer ...` puts the words beside the "
+           "audio in the shards' audio view, for models that read them (encoder_heads.words_in_prompt).");
+       return [c, dir, build, stats, stats_recipe, list, shards, shard_dir, shard_tok, shard_opts, transcribe,
+               transcribe_dir, transcribe_model] {
          if (build->parsed()) return run_build(*c);
+         if (transcribe->parsed()) return run_transcribe(*transcribe_dir, *transcribe_model, !c->no_progress);
          if (stats->parsed()) return run_stats(*dir, *stats_recipe);
          if (shards->parsed()) return run_shards(*shard_dir, *shard_tok, *shard_opts, !c->no_progress);
          if (list->parsed()) return run_corpora();

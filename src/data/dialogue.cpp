@@ -125,6 +125,7 @@ json turn_to_json(const Turn& t) {
             {"split_audio_file", t.split_audio_file},
             {"response_text", t.response_text},
             {"response_audio", t.response_audio}};
+  put(j, "heard_words", t.heard_words);
   put(j, "source_emotion", t.source_emotion);
   put(j, "intensity", t.intensity);
   put(j, "cause_turns", t.cause_turns);
@@ -149,6 +150,7 @@ Turn turn_from_json(const Fields& f) {
   t.source_emotion = f.str("source_emotion");
   t.intensity = f.number("intensity");
   t.split_audio_file = f.str("split_audio_file");
+  t.heard_words = f.str("heard_words");
   t.response_text = f.str("response_text");
   t.response_audio = f.str("response_audio");
   t.cause_turns = f.ints("cause_turns");

@@ -46,6 +46,9 @@ struct Turn {
   std::string source_emotion;       // the corpus's own label before normalisation ("" if none)
   std::optional<double> intensity;  // [0, 1]
   std::string split_audio_file;     // user audio, relative to the JSONL's directory or absolute; "" if none
+  // What a speech encoder's CTC head heard in split_audio_file (`attune data transcribe`); the audio
+  // view of the shards shows it beside the audio, as the runtime does for models with words_in_prompt.
+  std::string heard_words;
   std::string response_text;        // the other side's answer; "" when the dialogue ends on the user
   std::string response_audio;       // "" unless the corpus has it
   // Cause annotation: turns whose user text (cause_turns) or response (cause_response_turns; 0 is

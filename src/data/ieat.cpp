@@ -280,6 +280,18 @@ bool has_cause(const Turn& t) {
   return span || !t.cause_turns.empty() || !t.cause_response_turns.empty();
 }
 
+// Where a cause span was said: 0 in turn `index` itself, 1 in an earlier user turn, 2 elsewhere (the
+// other side's words, the opening, or not found).
+int span_rank(const Dialogue& d, size_t index, std::string_view span) {
+  const std::string needle = lower(squash(span));
+  auto holds = [&](const Turn& t) { return lower(squash(t.text)).find(needle) != std::string::npos; };
+  if (holds(d.turns[index])) return 0;
+  for (size_t j = 0; j < index; ++j) {
+    if (holds(d.turns[j])) return 1;
+  }
+  return 2;
+}
+
 struct CauseRef {
   enum Kind { kOwn, kReply, kOpening } kind;
   int turn = 0;
@@ -323,9 +335,16 @@ Cause find_cause(const Dialogue& d, size_t index, bool zh) {
     refs.erase(std::unique(refs.begin(), refs.end(), same), refs.end());
     if (refs.size() > 2) refs.resize(2);
 
-    std::vector<std::string> spans;
+    // The user's own words first: the spoken runtime can only copy what the user said
+    // (runtime::QuoteCopy), and RECCON lists its spans in turn order, the other side's often first.
+    std::vector<std::pair<int, std::string>> ranked;
     for (const auto& s : annotated->cause_span) {
-      if (!squash(s).empty() && spans.size() < 2) spans.push_back(clip_quote(s, zh));
+      if (!squash(s).empty()) ranked.emplace_back(span_rank(d, index, s), s);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> spans;
+    for (const auto& [rank, s] : ranked) {
+      if (spans.size() < 2) spans.push_back(clip_quote(s, zh));
     }
     std::string quote;
     if (!spans.empty()) {

@@ -171,7 +171,7 @@ std::vector<Record> RecordBuilder::build(const Dialogue& d, Diagnostics& diag) c
     for (size_t i = begin; i < end; ++i) {
       const Turn& t = *turns[i].turn;
       if (audio) {
-        m.push_back({text::Role::kUser, "", turns[i].rec.slot_count});
+        m.push_back({text::Role::kUser, t.heard_words, turns[i].rec.slot_count});  // "" unless transcribed
       } else {
         m.push_back({text::Role::kUser, text_view_user(d, t)});
       }

@@ -699,6 +699,9 @@ void SlmConfig::validate(const std::string& source) const {
     if (!(h.prosody_expert_weight >= 0 && h.prosody_expert_weight <= 1)) {
       fail(source, "encoder_heads.prosody_expert_weight", "expected a number in [0, 1]");
     }
+    if (h.words_in_prompt && h.ctc_alphabet.empty()) {
+      fail(source, "encoder_heads.words_in_prompt", "needs a CTC head (encoder_heads.ctc_alphabet)");
+    }
     lists.push_back({"encoder_heads.emotions", &h.emotions});
     lists.push_back({"encoder_heads.ctc_alphabet", &h.ctc_alphabet});
     lists.push_back({"encoder_heads.prosody_features", &h.prosody_features});
@@ -763,7 +766,8 @@ json encoder_heads_json(const EncoderHeadsConfig& h) {
           {"heard_from", h.heard_from},
           {"evidence_weight", h.evidence_weight},
           {"prosody_expert_hidden", h.prosody_expert_hidden},
-          {"prosody_expert_weight", h.prosody_expert_weight}};
+          {"prosody_expert_weight", h.prosody_expert_weight},
+          {"words_in_prompt", h.words_in_prompt}};
 }
 
 json style_head_json(const StyleHeadConfig& t) {
@@ -835,7 +839,7 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
     Keys k(h, source, "encoder_heads.");
     k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from",
-            "evidence_weight", "prosody_expert_hidden", "prosody_expert_weight"});
+            "evidence_weight", "prosody_expert_hidden", "prosody_expert_weight", "words_in_prompt"});
     EncoderHeadsConfig e;
     e.input_size = k.integer("input_size", c.encoder.config.d_model);
     e.hidden_size = k.integer("hidden_size", e.hidden_size);
@@ -846,6 +850,7 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     e.evidence_weight = k.number("evidence_weight", e.evidence_weight);
     e.prosody_expert_hidden = k.integer("prosody_expert_hidden", 0);
     e.prosody_expert_weight = k.number("prosody_expert_weight", 0);
+    e.words_in_prompt = k.boolean("words_in_prompt", false);
     c.encoder_heads = e;
   }
   c.validate(source);

@@ -204,6 +204,9 @@ struct EncoderHeadsConfig {
   // hears the words, is outvoted where neutral words are spoken in an emotional voice.
   int64_t prosody_expert_hidden = 0;
   double prosody_expert_weight = 0;
+  // Whether the language model reads the CTC words beside the audio of a spoken turn (it was trained
+  // on transcribed builds, `attune data transcribe`); needs ctc_alphabet.
+  bool words_in_prompt = false;
 };
 
 // A sub-model: its config, and where it came from when given by `path`.

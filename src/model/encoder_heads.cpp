@@ -117,9 +117,14 @@ std::string ctc_greedy_decode(const at::Tensor& logits, const std::vector<std::s
   int64_t previous = 0;
   for (int64_t t = 0; t < best.numel(); ++t) {
     const int64_t k = p[t];
-    if (k != 0 && k != previous && k - 1 < static_cast<int64_t>(alphabet.size())) text += alphabet[k - 1];
+    if (k != 0 && k != previous && k - 1 < static_cast<int64_t>(alphabet.size())) {
+      const std::string& symbol = alphabet[static_cast<size_t>(k - 1)];
+      // Words are separated by one space: a space that opens the text or follows one says nothing.
+      if (symbol != " " || (!text.empty() && text.back() != ' ')) text += symbol;
+    }
     previous = k;
   }
+  if (!text.empty() && text.back() == ' ') text.pop_back();
   return text;
 }
 

@@ -73,7 +73,7 @@ TORCH_MODULE(EncoderHeads);
 inline constexpr const char* kEncoderHeadsPrefix = "encoder_heads.";
 
 // Greedy CTC decoding of one row's logits [T', 1 + alphabet]: the best class per frame, repeats
-// merged, blanks dropped, mapped through the alphabet.
+// merged, blanks dropped, mapped through the alphabet; no space at either end or twice in a row.
 std::string ctc_greedy_decode(const at::Tensor& logits, const std::vector<std::string>& alphabet);
 
 }  // namespace attune::model

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -71,6 +72,9 @@ struct SlmLoadOptions {
   bool allow_untrained_adapter = false;
   // The language model's weights in int8 (LanguageModelImpl::quantize_int8) after a float32 load.
   bool int8_language_model = false;
+  // Overrides config.json's encoder_heads.words_in_prompt (a training stage that teaches the language
+  // model to read the CTC words beside the audio, or stops it; recipe key model.words_in_prompt).
+  std::optional<bool> words_in_prompt;
 };
 
 struct SlmSaveOptions {

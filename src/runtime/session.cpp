@@ -115,6 +115,50 @@ struct Model::Impl {
       }
     }
   }
+
+  // What the encoder and its heads make of 16 kHz mono samples: the adapter's embeddings, the head's
+  // posterior over emotion_labels() (when it has the labels) and intensity, the greedy CTC words.
+  // Fills timings.features (since t0) and timings.encoder.
+  struct Heard {
+    at::Tensor embeds;
+    std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
+    double head_intensity = 0;
+    std::string words;
+  };
+  Heard hear(const std::vector<float>& samples, TurnTimings& timings, Clock::time_point t0) const {
+    Heard out;
+    audio::LogMel mel = this->mel->compute(samples);
+    timings.features = seconds_since(t0);
+    const auto t1 = Clock::now();
+    const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
+    model::EncoderHeadsOutput heads_out;
+    at::Tensor prosody;
+    const model::EncoderHeadsImpl* heads = slm->encoder_heads();
+    if (heads && !heads->config().prosody_features.empty()) {
+      std::vector<float> p = heads->select_prosody(audio::analyse_prosody(samples, 16000).values);
+      prosody = at::tensor(p, at::kFloat).unsqueeze(0);
+    }
+    const bool transcribe = heads && !heads->config().ctc_alphabet.empty();
+    out.embeds = slm->embed_audio({log_mel}, &heads_out, prosody, transcribe)[0];
+    if (transcribe && heads_out.ctc_logits.defined())
+      out.words = model::ctc_greedy_decode(heads_out.ctc_logits[0], heads->config().ctc_alphabet);
+    if (heads_out.emotion_logits.defined()) {
+      const at::Tensor p = at::softmax(heads_out.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
+      std::array<double, affect::kEmotionCount> probabilities{};
+      double total = 0;
+      for (size_t i = 0; i < affect::kEmotionCount; ++i) {
+        if (head_index[i] >= 0) probabilities[i] = p[head_index[i]].item<double>();
+        total += probabilities[i];
+      }
+      if (total > 0) {
+        for (double& v : probabilities) v /= total;
+        out.head_probabilities = probabilities;
+        out.head_intensity = heads_out.intensity[0].item<double>();
+      }
+    }
+    timings.encoder = seconds_since(t1);
+    return out;
+  }
 };
 
 struct Session::Impl {
@@ -277,51 +321,19 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   model::LanguageModelImpl& lm = slm.language_model();
 
   // 1. Hear: log-mel, encoder (and its heads), adapter.
-  at::Tensor audio_embeds;
-  std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
-  double head_intensity = 0;
-  std::string heard_words;
-  int64_t audio_tokens = 0;
-  if (audio) {
-    audio::LogMel mel = m.mel->compute(audio->samples);
-    timings.features = seconds_since(t0);
-    const auto t1 = Clock::now();
-    const at::Tensor log_mel = at::from_blob(mel.data.data(), {mel.n_mels, mel.frames}, at::kFloat);
-    model::EncoderHeadsOutput heard;
-    at::Tensor prosody;
-    if (const model::EncoderHeadsImpl* heads = slm.encoder_heads();
-        heads && !heads->config().prosody_features.empty()) {
-      std::vector<float> p = heads->select_prosody(audio::analyse_prosody(audio->samples, 16000).values);
-      prosody = at::tensor(p, at::kFloat).unsqueeze(0);
-    }
-    const model::EncoderHeadsImpl* heads = slm.encoder_heads();
-    const bool transcribe = heads && !heads->config().ctc_alphabet.empty();
-    audio_embeds = slm.embed_audio({log_mel}, &heard, prosody, transcribe)[0];
-    if (transcribe && heard.ctc_logits.defined())
-      heard_words = model::ctc_greedy_decode(heard.ctc_logits[0], heads->config().ctc_alphabet);
-    if (heard.emotion_logits.defined()) {
-      const at::Tensor p = at::softmax(heard.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
-      std::array<double, affect::kEmotionCount> probabilities{};
-      double total = 0;
-      for (size_t i = 0; i < affect::kEmotionCount; ++i) {
-        if (m.head_index[i] >= 0) probabilities[i] = p[m.head_index[i]].item<double>();
-        total += probabilities[i];
-      }
-      if (total > 0) {
-        for (double& v : probabilities) v /= total;
-        head_probabilities = probabilities;
-        head_intensity = heard.intensity[0].item<double>();
-      }
-    }
-    audio_tokens = audio_embeds.size(0);
-    timings.encoder = seconds_since(t1);
-  }
+  const Model::Impl::Heard heard = audio ? m.hear(audio->samples, timings, t0) : Model::Impl::Heard{};
+  const at::Tensor& audio_embeds = heard.embeds;
+  const std::string& heard_words = heard.words;
+  const int64_t audio_tokens = audio_embeds.defined() ? audio_embeds.size(0) : 0;
 
-  // 2. The turn's tokens: close the previous exchange, the user message, the assistant prompt.
+  // 2. The turn's tokens: close the previous exchange, the user message, the assistant prompt. A
+  // model trained on transcribed builds reads what its encoder heard beside the audio.
+  const bool words_in_prompt = text_in.empty() && audio && slm.encoder_heads() &&
+                               slm.encoder_heads()->config().words_in_prompt;
+  const std::string user_text = words_in_prompt ? heard_words : std::string(text_in);
   text::RenderOptions render;
   render.add_generation_prompt = true;
-  const text::RenderedChat user =
-      m.chat->render({{text::Role::kUser, std::string(text_in), audio_tokens, std::nullopt}}, render);
+  const text::RenderedChat user = m.chat->render({{text::Role::kUser, user_text, audio_tokens, std::nullopt}}, render);
   if (turns == 0 && system_ids.empty() && !options.system.empty()) {
     system_ids = m.chat->render({{text::Role::kSystem, options.system, 0, std::nullopt}}).ids;
     const at::Tensor ids = at::tensor(std::vector<int64_t>(system_ids.begin(), system_ids.end()), at::kLong);
@@ -346,11 +358,11 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   // 3. Read the turn into the cache.
   const at::Tensor x = embed(ids, slots, audio_embeds);
   UserPart part{Exchange{user.ids, user.audio_slots, audio_embeds, {}},
-                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}), head_probabilities, head_intensity,
-                heard_words};
+                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}), heard.head_probabilities,
+                heard.head_intensity, heard_words};
   if (quotes && !text_in.empty()) {
     quotes->add_source(text_in);
-  } else if (quotes && options.quote_heard_words) {
+  } else if (quotes && (options.quote_heard_words || words_in_prompt)) {
     quotes->add_source(heard_words);
   }
   context_ids.insert(context_ids.end(), ids.begin(), ids.end());
@@ -778,6 +790,16 @@ bool Model::has_style_head() const { return impl_->style_head != nullptr; }
 bool Model::transcribes() const {
   const model::EncoderHeadsImpl* heads = impl_->slm->encoder_heads();
   return heads != nullptr && !heads->config().ctc_alphabet.empty();
+}
+
+std::string Model::transcribe(const AudioBuffer& audio) const {
+  if (!transcribes()) {
+    throw ConfigError(impl_->dir.string() + ": the speech encoder has no CTC head (encoder_heads.ctc_alphabet)");
+  }
+  c10::InferenceMode inference;
+  const runtime::TurnAudio prepared = runtime::prepare_turn_audio(audio, "audio");
+  TurnTimings timings;
+  return impl_->hear(prepared.samples, timings, Clock::now()).words;
 }
 
 // ---- Session --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,9 @@ struct Recipe {
   double clip_norm = 1.0;           // 0: no clipping
   std::string precision = "fp32";   // fp32 | bf16 (autocast; weights and optimiser stay fp32)
   std::string save_dtype = "fp32";  // dtype of the final model directory: fp32 | bf16
+  // Stages 1 and 2 (model.words_in_prompt): set the model's encoder_heads.words_in_prompt, for data
+  // whose audio view shows the CTC words beside the audio (`attune data transcribe`); unset: from's.
+  std::optional<bool> words_in_prompt;
 
   // ---- losses ----
   double ce_weight = 1, kl_weight = 1, kl_temperature = 1, style_weight = 0.5, consistency_weight = 0.1;

@@ -96,7 +96,8 @@ at::Device pick_device(const std::string& name, int local_rank) {
 
 std::shared_ptr<model::SpokenLanguageModelImpl> build_spoken_model(const Recipe& r) {
   if (!r.from.empty()) {
-    auto slm = model::SpokenLanguageModelImpl::from_pretrained(r.from, {.allow_untrained_adapter = r.stage != 2});
+    auto slm = model::SpokenLanguageModelImpl::from_pretrained(
+        r.from, {.allow_untrained_adapter = r.stage != 2, .words_in_prompt = r.words_in_prompt});
     if (!r.language_model_from.empty()) {
       model::load_weights(slm->language_model(), io::SafetensorsCheckpoint::open(r.language_model_from));
     }

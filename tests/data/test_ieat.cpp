@@ -147,6 +147,24 @@ TEST(IeatTrace, StatesEmotionTrajectoryCausePlanAndStyle) {
   EXPECT_EQ(parse_style_line(second)->emotion, "surprise");
 }
 
+// RECCON lists cause spans in turn order, the other side's words often first (dailydialog valid,
+// dialogue 5's turn 5 lists turn 4's words and then its own). The quote leads with the user's own
+// words, which the spoken runtime can copy; the other side's span comes second.
+TEST(IeatTrace, QuoteLeadsWithTheUsersOwnWords) {
+  Dialogue d;
+  d.dialogue_id = "own_first";
+  d.turns = {turn(1, "Is it your first time to Seattle?", "neutral", "Actually I feel quite rested."),
+             turn(2, "I'd be happy to take you around this city tonight if you're up to it.", "happy",
+                  "That will be very nice.")};
+  d.turns[1].cause_response_turns = {1};
+  d.turns[1].cause_turns = {2};
+  d.turns[1].cause_span = {"Actually I feel quite rested.", "happy to take you around this city tonight"};
+  add_thinking(d, {.add_questions = false});
+  const std::string& t = d.turns[1].thinking;
+  EXPECT_TRUE(contains(t, "\"happy to take you around this city tonight\" and \"Actually I feel quite rested\""))
+      << t;
+}
+
 TEST(IeatTrace, SteadyTrajectoryAndInheritedReplyCause) {
   Dialogue d;
   d.dialogue_id = "steady";

@@ -108,6 +108,24 @@ TEST(Shards, RecordHasBothViewsSlotsMasksAndFeatures) {
   }
 }
 
+// A transcribed build (`attune data transcribe`) shows what the encoder heard after the audio, as
+// the runtime does for a model with words_in_prompt; the words are context, never a target.
+TEST(Shards, TranscribedTurnsShowTheHeardWordsBesideTheAudio) {
+  testing::TempDir dir;
+  text::ChatTemplate chat = small_chat();
+  Diagnostics diag;
+  RecordBuilder builder(chat, ShardOptions{}, dir.path());
+  Dialogue d = spoken(dir.path(), 2);
+  d.turns[0].heard_words = "i faled my exam to day";
+  std::vector<Record> records = builder.build(d, diag);
+  ASSERT_EQ(records.size(), 1u);
+  const std::string audio_view = chat.tokenizer().decode(records[0].audio_ids);
+  EXPECT_NE(audio_view.find("<|audio_eos|>\ni faled my exam to day<|im_end|>"), std::string::npos) << audio_view;
+  EXPECT_EQ(masked_text(chat, records[0].audio_ids, records[0].audio_mask).find("faled"), std::string::npos);
+  // The untranscribed second turn keeps its audio alone.
+  EXPECT_EQ(audio_view.find("faled", audio_view.find("faled") + 1), std::string::npos);
+}
+
 TEST(Shards, LongDialoguesAreSplitIntoWindowsUnderTheBudget) {
   testing::TempDir dir;
   text::ChatTemplate chat = small_chat();

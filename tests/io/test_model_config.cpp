@@ -574,6 +574,9 @@ TEST(SlmConfig, BadCompositeConfigsNameTheKey) {
       {"prosody_features", {"f0_mean_hz"}}, {"prosody_expert_hidden", 16}, {"prosody_expert_weight", 1.5}};
   bad(j, {f, "key `encoder_heads.prosody_expert_weight`", "[0, 1]"});
   j = good;
+  j["encoder_heads"] = {{"words_in_prompt", true}};  // words to read, but no CTC head to hear them
+  bad(j, {f, "key `encoder_heads.words_in_prompt`", "CTC head"});
+  j = good;
   j["format_version"] = 2;
   bad(j, {f, "key `format_version`", "got 2"});
   j = good;

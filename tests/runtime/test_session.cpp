@@ -211,6 +211,39 @@ TEST(Session, BadOptionsAndInputAreErrors) {
   EXPECT_THROW(Model::load(testing::source_dir() / "models" / "attune-bpe-8k"), Error);  // not a composite
 }
 
+// Model::transcribe is the turn's hearing without the turn; a model that reads the words gets them
+// in its prompt (encoder_heads.words_in_prompt, here switched on in a copy of the shipped config).
+TEST(Session, TranscribeHearsWhatTheTurnHearsAndWordsInPromptReadsIt) {
+  auto talker = tts::make_talker("espeak");
+  const AudioBuffer audio =
+      talker->synthesize("I lost my keys again today.", affect::emotion_style("sad", 0.5), tts::find_voice("en-male-1"));
+  RuntimeOptions ro;
+  ro.dtype = Dtype::kFp32;
+  ro.speak = false;
+  const Model plain = Model::load(shipped_model(), ro);
+  const std::string heard = plain.transcribe(audio);
+  ASSERT_FALSE(heard.empty());
+  EXPECT_NE(heard.front(), ' ');
+  EXPECT_NE(heard.back(), ' ');
+  EXPECT_EQ(heard.find("  "), std::string::npos);
+  Session s = plain.open_session({.max_new_tokens = 8});
+  const Reply before = s.turn(audio);
+  EXPECT_EQ(before.heard_words, heard);
+  EXPECT_THROW(plain.transcribe(AudioBuffer{{}, 16000, 1}), InputError);
+
+  testing::TempDir dir;
+  for (const char* name : {"model.safetensors", "tokenizer.json"})
+    std::filesystem::create_symlink(shipped_model() / name, dir.path() / name);
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(shipped_model() / "config.json"));
+  config["encoder_heads"]["words_in_prompt"] = true;
+  std::ofstream(dir.path() / "config.json") << config.dump(1);
+  const Model reader = Model::load(dir.path(), ro);
+  Session r = reader.open_session({.max_new_tokens = 8});
+  const Reply after = r.turn(audio);
+  EXPECT_EQ(after.heard_words, heard);
+  EXPECT_GT(after.timings.prompt_tokens, before.timings.prompt_tokens + 3) << heard;
+}
+
 }  // namespace
 }  // namespace attune
 

@@ -21,6 +21,11 @@ TEST(EncoderHeads, GreedyCtcMergesRepeatsAndDropsBlanks) {
   at::Tensor logits = at::zeros({7, 3});
   for (int64_t t = 0; t < 7; ++t) logits[t][best[static_cast<size_t>(t)]] = 5;
   EXPECT_EQ(model::ctc_greedy_decode(logits, {"a", "b"}), "aab");
+  // Frames: space a space blank space b space -> "a b": no space at either end or twice in a row.
+  const std::vector<int64_t> spaced = {1, 2, 1, 0, 1, 3, 1};
+  at::Tensor spaced_logits = at::zeros({7, 4});
+  for (int64_t t = 0; t < 7; ++t) spaced_logits[t][spaced[static_cast<size_t>(t)]] = 5;
+  EXPECT_EQ(model::ctc_greedy_decode(spaced_logits, {" ", "a", "b"}), "a b");
 }
 
 TEST(EncoderHeads, PaddingNeverReachesTheRow) {

@@ -89,6 +89,14 @@ TEST(Recipe, RejectsUnknownKeysWrongTypesAndImpossibleValues) {
   j.erase("out");
   EXPECT_NE(error_of(j).find("out: missing"), std::string::npos);
   EXPECT_NE(error_of(stage0(), {"optim.lr"}).find("expected KEY=VALUE"), std::string::npos);
+  j = stage0();
+  j["model"]["words_in_prompt"] = true;
+  EXPECT_NE(error_of(j).find("model.words_in_prompt: only for stages 1 and 2 with model.from"), std::string::npos)
+      << error_of(j);
+  j = stage0();
+  j["model"]["words_in_prompt"] = "yes";
+  EXPECT_NE(error_of(j).find("model.words_in_prompt: expected true or false, got \"yes\""), std::string::npos)
+      << error_of(j);
 }
 
 TEST(Recipe, LearningRateFollowsWarmupThenCosine) {
