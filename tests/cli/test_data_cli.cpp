@@ -1,4 +1,4 @@
-// `attune data build | stats | corpora` as a user runs them: a small HumDial file (always), and a
+// `attune data build | stats | corpora | transcribe` as a user runs them: a small HumDial file (always), and a
 // slice of a real corpus from ../shared/data (skipped without it).
 #include <gtest/gtest.h>
 
@@ -75,6 +75,27 @@ TEST(DataCli, BuildsVoicedDialoguesWithThinkingAndShards) {
   EXPECT_GT(stats["total"]["synthetic_turns"].get<int64_t>(), 0);
   EXPECT_EQ(stats["total"]["synthetic_turns_by_engine"]["espeak"], stats["total"]["synthetic_turns"]);
   EXPECT_NE(s.out.find("synthetic turns by talker engine: espeak"), std::string::npos) << s.out;
+
+  // What the shipped model's encoder hears goes into every voiced turn, and the shards render again.
+  const std::string model = (source_dir() / "models" / "attune-small").string();
+  CommandResult t = run_attune("data transcribe " + out + " --model " + model + " --no-progress");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.err.find("RTF"), std::string::npos) << t.err;
+  jsonl = common::read_file(out + "/dialogues.jsonl");
+  int heard = 0, voiced = 0;
+  for (size_t a = 0, b; (b = jsonl.find('\n', a)) != std::string::npos; a = b + 1) {
+    const json dialogue = json::parse(jsonl.substr(a, b - a));
+    for (const json& turn : dialogue["turns"]) {
+      if (turn["split_audio_file"].get<std::string>().empty()) continue;
+      ++voiced;
+      heard += !turn.value("heard_words", "").empty();
+    }
+  }
+  EXPECT_GT(heard, voiced / 2) << jsonl;
+  EXPECT_EQ(json::parse(common::read_file(out + "/transcribed.json"))["turns"], voiced);
+  CommandResult rs = run_attune("data shards " + out + " --tokenizer " + tok);
+  ASSERT_EQ(rs.exit_code, 0) << rs.err;
+  EXPECT_GT(json::parse(common::read_file(out + "/shards/index.json"))["totals"]["records"], 0);
 }
 
 TEST(DataCli, AblationModesReuseTheVoicesOfAFullBuild) {
@@ -125,6 +146,13 @@ TEST(DataCli, BadOptionsGiveOneLineErrors) {
   r = run_attune("data build --out " + (dir / "z").string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--corpus NAME[,NAME] or --reuse-voices DIR"), std::string::npos) << r.err;
+  r = run_attune("data build --corpus humdial --humdial " + fixture() + " --no-progress --out " +
+                 (dir / "unvoiced").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_attune("data transcribe " + (dir / "unvoiced").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no turn has audio (split_audio_file): build it with --voices"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "unvoiced" / "transcribed.json"));
   r = run_attune("data corpora");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("reccon"), std::string::npos);
