@@ -192,21 +192,14 @@ else
   printf '%s\t%d\t%s\n' "stage 0 beside encoder pre-training (wall)" "$dt" "$(date -u +%FT%TZ)" >> "$times"
   printf '== stage 0 and encoder pre-training: %d min %02d s\n' $((dt / 60)) $((dt % 60))
 fi
-# Stages 1 and 2 read what the pre-trained encoder hears beside the audio (docs/training.md, "Words
-# in the prompt"): the voiced builds get its transcripts and their shards are rendered again.
-transcribe_build() { run data transcribe "$1" --model "$out/encoder-real/final" --no-progress &&
-                     run data shards "$1" --tokenizer "$out/tokenizer"; }
-for split in train valid; do
-  step "data: voiced $split transcribed" "$out/voiced-$split/transcribed.json" transcribe_build "$out/voiced-$split"
-done
 step "stage 1: speech alignment" "$out/stage1/final/config.json" \
   train stage1 recipes/default-stage1.json --set "model.from=$out/encoder-real/final" \
   --set "model.language_model_from=$out/stage0/final" \
-  --set "model.tokenizer=$out/tokenizer" --set model.words_in_prompt=true \
+  --set "model.tokenizer=$out/tokenizer" \
   --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
 step "stage 2: end to end" "$out/stage2/final/config.json" \
   train stage2 recipes/default-stage2.json --set "model.from=$out/stage1/final" \
-  --set "model.tokenizer=$out/tokenizer" --set model.words_in_prompt=true \
+  --set "model.tokenizer=$out/tokenizer" \
   --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
 
 # ---- 5. the model and its measurements ------------------------------------------------------------

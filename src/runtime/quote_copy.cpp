@@ -127,6 +127,7 @@ bool QuoteCopy::allows(std::string_view thinking, std::string_view piece) const 
   std::string raw(open ? thinking.substr(start) : std::string_view());
   for (char c : piece) {
     if (c != '"') {
+      if (open && is_space(c) && c != ' ') return false;  // a quote stays on one line: its spaces are ' '
       if (open) raw += c;
       continue;
     }

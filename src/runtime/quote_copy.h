@@ -29,7 +29,7 @@ class QuoteCopy {
   explicit QuoteCopy(const text::Tokenizer& tokenizer);  // no sources yet
 
   // A turn's words. A quote copies their case, except that its first letter may be either case;
-  // runs of white space match one space, typographic apostrophes match '.
+  // runs of white space match one space (a quote writes it as ' '), typographic apostrophes match '.
   void add_source(std::string_view words);
   bool has_sources() const { return !sources_.empty(); }
   void clear_sources() { sources_.clear(); }

@@ -49,6 +49,10 @@ TEST(QuoteCopy, AnOpenQuoteOnlyGrowsAlongTheUsersWords) {
   EXPECT_TRUE(q.allows("said \"a\" and \"", "well"));                         // the second quote of a thinking
   EXPECT_FALSE(q.allows("what they said: \"I lost ", " "));                   // no second space: a quote cannot idle
   EXPECT_FALSE(q.allows("what they said: \"I lost", "  my"));
+  // A quote stays on one line: a source's space is matched by ' ' alone (greedy thinking had quoted
+  // "Id\ng" for the heard words "id g").
+  EXPECT_FALSE(q.allows("what they said: \"I LOST", "\nmy"));
+  EXPECT_FALSE(q.allows("what they said: \"I LOST", "\tmy"));
 }
 
 TEST(QuoteCopy, AQuoteClosesAfterTwoWholeWords) {
