@@ -86,8 +86,9 @@ TEST_F(TrainCli, StagesZeroOneTwoRunFromTheSmokeRecipesWithFallingValidationLoss
   auto gen = run_attune("generate --model " + (dir_ / "s0/final").string() + " --prompt hello --max-new-tokens 3");
   EXPECT_EQ(gen.exit_code, 0) << gen.err;
 
+  // 16 steps: after 8 the loss had moved by +-0.002, which way depending on the traces' wording.
   auto s1 = run_attune(recipe("smoke-stage1.json", "s1",
-                              "--set steps=8 --set optim.warmup_steps=2 --set eval.interval=8 "
+                              "--set steps=16 --set optim.warmup_steps=2 --set eval.interval=16 "
                               "--set model.slm.language_model.path=" +
                                   (dir_ / "s0/final").string()));
   ASSERT_EQ(s1.exit_code, 0) << s1.err;
