@@ -9,9 +9,6 @@
 #include <optional>
 
 #include "attune/error.h"
-#include "attune/runtime.h"
-#include "audio/audio_file.h"
-#include "cli/chat_options.h"
 #include "cli/command.h"
 #include "common/file_util.h"
 #include "common/progress.h"
@@ -21,6 +18,12 @@
 #include "io/model_config.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
+
+#if ATTUNE_CLI_WITH_MODEL  // `data transcribe` runs a model; a build without libtorch leaves it out
+#include "attune/runtime.h"
+#include "audio/audio_file.h"
+#include "cli/chat_options.h"
+#endif
 
 #ifndef ATTUNE_DEFAULT_SHARED_DIR
 #define ATTUNE_DEFAULT_SHARED_DIR "../shared"
@@ -132,6 +135,7 @@ int run_shards(const std::string& dir, const std::string& tokenizer, data::Shard
   return 0;
 }
 
+#if ATTUNE_CLI_WITH_MODEL
 // Writes each voiced user turn's heard_words: what `model`'s encoder hears in it. The shards of a
 // transcribed build show those words beside the audio, as the runtime does for a model with
 // encoder_heads.words_in_prompt, so the language model learns to read the transcripts it will get.
@@ -173,6 +177,8 @@ int run_transcribe(const std::string& dir, const ChatModelOptions& model_options
                dir.c_str());
   return 0;
 }
+
+#endif
 
 int run_corpora() {
   std::printf("%-22s %-4s %-8s %-7s %-6s %s\n", "name", "lang", "emotions", "causes", "audio", "what");
@@ -256,6 +262,7 @@ const bool registered = register_command(
        shards->add_option("--adapter-stride", shard_opts->adapter_stride, "The model's adapter stride")
            ->capture_default_str();
        shards->add_option("--max-tokens", shard_opts->max_tokens, "Tokens per record")->capture_default_str();
+#if ATTUNE_CLI_WITH_MODEL
        auto* transcribe = app.add_subcommand(
            "transcribe", "Write what a model's speech encoder hears in each voiced turn (heard_words) into DIR");
        auto transcribe_dir = std::make_shared<std::string>();
@@ -266,10 +273,12 @@ const bool registered = register_command(
        transcribe->footer(
            "Rewrites DIR/dialogues.jsonl and writes DIR/transcribed.json (the model, turns, time). Then `attune data shards DIR --tokenizer ...` puts the words beside the "
            "audio in the shards' audio view, for models that read them (encoder_heads.words_in_prompt).");
-       return [c, dir, build, stats, stats_recipe, list, shards, shard_dir, shard_tok, shard_opts, transcribe,
-               transcribe_dir, transcribe_model] {
+#endif
+       return [=] {
          if (build->parsed()) return run_build(*c);
+#if ATTUNE_CLI_WITH_MODEL
          if (transcribe->parsed()) return run_transcribe(*transcribe_dir, *transcribe_model, !c->no_progress);
+#endif
          if (stats->parsed()) return run_stats(*dir, *stats_recipe);
          if (shards->parsed()) return run_shards(*shard_dir, *shard_tok, *shard_opts, !c->no_progress);
          if (list->parsed()) return run_corpora();
