@@ -159,7 +159,7 @@ int run_transcribe(const std::string& dir, const ChatModelOptions& model_options
     for (data::Turn& t : d.turns) {
       if (t.split_audio_file.empty()) continue;
       const fs::path path = fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file)
-                                                                        : fs::path(dir) / t.split_audio_file;
+                                                                       : fs::path(dir) / t.split_audio_file;
       const AudioBuffer audio = audio::load_audio(path);
       audio_s += static_cast<double>(audio.samples.size()) / audio.channels / audio.sample_rate;
       t.heard_words = model.transcribe(audio);
@@ -169,12 +169,13 @@ int run_transcribe(const std::string& dir, const ChatModelOptions& model_options
   if (bar) bar->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   data::write_dialogues(jsonl.string(), dialogues);
-  const nlohmann::json record = {{"model", chat_model_dir(o)}, {"turns", voiced}, {"audio_s", audio_s},
-                                 {"seconds", seconds}};
+  const nlohmann::json record = {
+      {"model", chat_model_dir(o)}, {"turns", voiced}, {"audio_s", audio_s}, {"seconds", seconds}};
   common::write_file_atomically(fs::path(dir) / "transcribed.json", record.dump(1) + "\n");
-  std::fprintf(stderr, "wrote heard_words for %lld turns to %s (%.0f s of audio, RTF %.3f); rewrite the shards: attune data shards %s --tokenizer TOKENIZER\n",
-               static_cast<long long>(voiced), jsonl.c_str(), audio_s, seconds / std::max(audio_s, 1e-9),
-               dir.c_str());
+  std::fprintf(stderr,
+               "wrote heard_words for %lld turns to %s (%.0f s of audio, RTF %.3f); rewrite the shards: attune data "
+               "shards %s --tokenizer TOKENIZER\n",
+               static_cast<long long>(voiced), jsonl.c_str(), audio_s, seconds / std::max(audio_s, 1e-9), dir.c_str());
   return 0;
 }
 
@@ -267,11 +268,13 @@ const bool registered = register_command(
            "transcribe", "Write what a model's speech encoder hears in each voiced turn (heard_words) into DIR");
        auto transcribe_dir = std::make_shared<std::string>();
        auto transcribe_model = std::make_shared<ChatModelOptions>();
-       transcribe->add_option("dir", *transcribe_dir, "A directory written by `attune data build --voices`")->required();
+       transcribe->add_option("dir", *transcribe_dir, "A directory written by `attune data build --voices`")
+           ->required();
        transcribe->add_option("--model", transcribe_model->model, "Model directory (default: the shipped model)");
        transcribe->add_flag("--no-progress", c->no_progress, "No progress bar");
        transcribe->footer(
-           "Rewrites DIR/dialogues.jsonl and writes DIR/transcribed.json (the model, turns, time). Then `attune data shards DIR --tokenizer ...` puts the words beside the "
+           "Rewrites DIR/dialogues.jsonl and writes DIR/transcribed.json (the model, turns, time). Then `attune data "
+           "shards DIR --tokenizer ...` puts the words beside the "
            "audio in the shards' audio view, for models that read them (encoder_heads.words_in_prompt).");
 #endif
        return [=] {

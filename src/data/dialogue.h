@@ -49,8 +49,8 @@ struct Turn {
   // What a speech encoder's CTC head heard in split_audio_file (`attune data transcribe`); the audio
   // view of the shards shows it beside the audio, as the runtime does for models with words_in_prompt.
   std::string heard_words;
-  std::string response_text;        // the other side's answer; "" when the dialogue ends on the user
-  std::string response_audio;       // "" unless the corpus has it
+  std::string response_text;   // the other side's answer; "" when the dialogue ends on the user
+  std::string response_audio;  // "" unless the corpus has it
   // Cause annotation: turns whose user text (cause_turns) or response (cause_response_turns; 0 is
   // meta.opening, what the other side said before the user's first turn)
   // brought the emotion about; cause_span quotes the words; cause_type as the corpus names it

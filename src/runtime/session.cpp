@@ -328,8 +328,8 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
 
   // 2. The turn's tokens: close the previous exchange, the user message, the assistant prompt. A
   // model trained on transcribed builds reads what its encoder heard beside the audio.
-  const bool words_in_prompt = text_in.empty() && audio && slm.encoder_heads() &&
-                               slm.encoder_heads()->config().words_in_prompt;
+  const bool words_in_prompt =
+      text_in.empty() && audio && slm.encoder_heads() && slm.encoder_heads()->config().words_in_prompt;
   const std::string user_text = words_in_prompt ? heard_words : std::string(text_in);
   text::RenderOptions render;
   render.add_generation_prompt = true;

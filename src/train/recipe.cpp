@@ -300,7 +300,8 @@ void parse_model(Recipe& r, Section& top, const std::string& source) {
   r.language_model_from = model.path("language_model_from");
   r.save_dtype = model.string("save_dtype", "fp32", {"fp32", "bf16"});
   if (const json words = model.raw("words_in_prompt"); !words.is_null()) {
-    if (!words.is_boolean()) model.fail("model.words_in_prompt", "expected true or false, got " + common::json_brief(words));
+    if (!words.is_boolean())
+      model.fail("model.words_in_prompt", "expected true or false, got " + common::json_brief(words));
     if (r.stage == 0 || r.from.empty()) model.fail("model.words_in_prompt", "only for stages 1 and 2 with model.from");
     r.words_in_prompt = words.get<bool>();
   }

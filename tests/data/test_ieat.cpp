@@ -161,8 +161,7 @@ TEST(IeatTrace, QuoteLeadsWithTheUsersOwnWords) {
   d.turns[1].cause_span = {"Actually I feel quite rested.", "happy to take you around this city tonight"};
   add_thinking(d, {.add_questions = false});
   const std::string& t = d.turns[1].thinking;
-  EXPECT_TRUE(contains(t, "\"happy to take you around this city tonight\" and \"Actually I feel quite rested\""))
-      << t;
+  EXPECT_TRUE(contains(t, "\"happy to take you around this city tonight\" and \"Actually I feel quite rested\"")) << t;
 }
 
 TEST(IeatTrace, SteadyTrajectoryAndInheritedReplyCause) {

@@ -112,12 +112,11 @@ TEST(Shards, RecordHasBothViewsSlotsMasksAndFeatures) {
 // the runtime does for a model with words_in_prompt; the words are context, never a target.
 TEST(Shards, TranscribedTurnsShowTheHeardWordsBesideTheAudio) {
   testing::TempDir dir;
-  text::ChatTemplate chat = small_chat();
-  Diagnostics diag;
-  RecordBuilder builder(chat, ShardOptions{}, dir.path());
   Dialogue d = spoken(dir.path(), 2);
   d.turns[0].heard_words = "i faled my exam to day";
-  std::vector<Record> records = builder.build(d, diag);
+  const text::ChatTemplate chat = small_chat();
+  Diagnostics diag;
+  const std::vector<Record> records = RecordBuilder(chat, ShardOptions{}, dir.path()).build(d, diag);
   ASSERT_EQ(records.size(), 1u);
   const std::string audio_view = chat.tokenizer().decode(records[0].audio_ids);
   EXPECT_NE(audio_view.find("<|audio_eos|>\ni faled my exam to day<|im_end|>"), std::string::npos) << audio_view;

@@ -215,8 +215,8 @@ TEST(Session, BadOptionsAndInputAreErrors) {
 // in its prompt (encoder_heads.words_in_prompt, here switched on in a copy of the shipped config).
 TEST(Session, TranscribeHearsWhatTheTurnHearsAndWordsInPromptReadsIt) {
   auto talker = tts::make_talker("espeak");
-  const AudioBuffer audio =
-      talker->synthesize("I lost my keys again today.", affect::emotion_style("sad", 0.5), tts::find_voice("en-male-1"));
+  const AudioBuffer audio = talker->synthesize("I lost my keys again today.", affect::emotion_style("sad", 0.5),
+                                               tts::find_voice("en-male-1"));
   RuntimeOptions ro;
   ro.dtype = Dtype::kFp32;
   ro.speak = false;
