@@ -242,10 +242,9 @@ function finishTurn(x, user, reply) {
   state.sessionId = x.session_id ?? state.sessionId;
   user.querySelector('.heard').innerHTML = chip(x.emotion.label, x.emotion.intensity);
   // What the encoder's CTC head made of the spoken words: a window on how well the model hears.
-  const heardWords = x.heard_words ?? '';
-  if (heardWords) {
+  if (x.heard_words) {
     const words = user.querySelector('.words');
-    words.textContent = `words heard: ${heardWords}`;
+    words.textContent = `words heard: ${x.heard_words}`;
     words.hidden = false;
   }
   const t = x.timings;

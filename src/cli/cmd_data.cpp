@@ -15,6 +15,7 @@
 #include "data/build.h"
 #include "data/readers.h"
 #include "data/stats.h"
+#include "data/voicing.h"
 #include "io/model_config.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -149,8 +150,7 @@ int run_transcribe(const std::string& dir, const ChatModelOptions& model_options
   if (voiced == 0) throw InputError(jsonl.string(), "no turn has audio (split_audio_file): build it with --voices");
   ChatModelOptions o = model_options;
   o.no_speech = true;
-  Model model = load_chat_model(o, stderr);
-  if (!model.transcribes()) throw ConfigError(chat_model_dir(o) + ": the speech encoder has no CTC head to transcribe");
+  Model model = load_chat_model(o, stderr);  // transcribe() names a model without a CTC head
   std::optional<common::Progress> bar;
   if (progress) bar.emplace("transcribe", voiced, "turns");
   const auto start = std::chrono::steady_clock::now();
@@ -158,10 +158,8 @@ int run_transcribe(const std::string& dir, const ChatModelOptions& model_options
   for (data::Dialogue& d : dialogues) {
     for (data::Turn& t : d.turns) {
       if (t.split_audio_file.empty()) continue;
-      const fs::path path = fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file)
-                                                                       : fs::path(dir) / t.split_audio_file;
-      const AudioBuffer audio = audio::load_audio(path);
-      audio_s += static_cast<double>(audio.samples.size()) / audio.channels / audio.sample_rate;
+      const AudioBuffer audio = audio::load_audio(data::resolve_audio(dir, t.split_audio_file));
+      audio_s += audio.duration_s();
       t.heard_words = model.transcribe(audio);
       if (bar) bar->advance();
     }

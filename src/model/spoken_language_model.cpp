@@ -103,10 +103,9 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
   const fs::path dir = fs::is_directory(path) ? path : path.parent_path();
   io::SlmConfig config = io::load_slm_config(path);
   if (options.words_in_prompt) {
-    if (!config.encoder_heads || config.encoder_heads->ctc_alphabet.empty()) {
-      throw ConfigError(path.string() + ": words_in_prompt needs encoder heads with a CTC head");
-    }
+    if (!config.encoder_heads) throw ConfigError(path.string() + ": words_in_prompt needs encoder heads");
     config.encoder_heads->words_in_prompt = *options.words_in_prompt;
+    config.validate(path.string());  // e.g. heads without a CTC head
   }
   auto slm = std::make_shared<SpokenLanguageModelImpl>(config, options, /*random_init=*/false);
 
