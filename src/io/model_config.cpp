@@ -699,6 +699,9 @@ void SlmConfig::validate(const std::string& source) const {
     if (!(h.prosody_expert_weight >= 0 && h.prosody_expert_weight <= 1)) {
       fail(source, "encoder_heads.prosody_expert_weight", "expected a number in [0, 1]");
     }
+    if (h.ctc_layers < 0 || h.ctc_layers > 64 || (h.ctc_layers > 0 && h.ctc_alphabet.empty())) {
+      fail(source, "encoder_heads.ctc_layers", "expected 0, or 1 to 64 together with a ctc_alphabet");
+    }
     if (h.words_in_prompt && h.ctc_alphabet.empty()) {
       fail(source, "encoder_heads.words_in_prompt", "needs a CTC head (encoder_heads.ctc_alphabet)");
     }
@@ -767,7 +770,8 @@ json encoder_heads_json(const EncoderHeadsConfig& h) {
           {"evidence_weight", h.evidence_weight},
           {"prosody_expert_hidden", h.prosody_expert_hidden},
           {"prosody_expert_weight", h.prosody_expert_weight},
-          {"words_in_prompt", h.words_in_prompt}};
+          {"words_in_prompt", h.words_in_prompt},
+          {"ctc_layers", h.ctc_layers}};
 }
 
 json style_head_json(const StyleHeadConfig& t) {
@@ -839,7 +843,7 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
     Keys k(h, source, "encoder_heads.");
     k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from",
-            "evidence_weight", "prosody_expert_hidden", "prosody_expert_weight", "words_in_prompt"});
+            "evidence_weight", "prosody_expert_hidden", "prosody_expert_weight", "words_in_prompt", "ctc_layers"});
     EncoderHeadsConfig e;
     e.input_size = k.integer("input_size", c.encoder.config.d_model);
     e.hidden_size = k.integer("hidden_size", e.hidden_size);
@@ -851,6 +855,7 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     e.prosody_expert_hidden = k.integer("prosody_expert_hidden", 0);
     e.prosody_expert_weight = k.number("prosody_expert_weight", 0);
     e.words_in_prompt = k.boolean("words_in_prompt", false);
+    e.ctc_layers = k.integer("ctc_layers", 0);
     c.encoder_heads = e;
   }
   c.validate(source);

@@ -207,6 +207,11 @@ struct EncoderHeadsConfig {
   // Whether the language model reads the CTC words beside the audio of a spoken turn (it was trained
   // on transcribed builds, `attune data transcribe`); needs ctc_alphabet.
   bool words_in_prompt = false;
+  // Transformer blocks (the encoder's own kind, d_model wide) between the encoder states and the CTC
+  // projection, for transcription alone: they give the spelling context that one linear layer over
+  // a shared encoder lacks, without changing what the language model hears. 0: the projection
+  // reads the encoder states directly.
+  int64_t ctc_layers = 0;
 };
 
 // A sub-model: its config, and where it came from when given by `path`.

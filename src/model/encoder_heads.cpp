@@ -9,6 +9,7 @@
 #include "attune/error.h"
 #include "audio/prosody.h"
 #include "io/safetensors.h"
+#include "model/speech_encoder.h"
 #include "model/weights.h"
 
 namespace attune::model {
@@ -22,6 +23,19 @@ EncoderHeadsImpl::EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const I
   ctc_ = register_module("ctc",
                          Projection(c, 1 + static_cast<int64_t>(config.ctc_alphabet.size()), true, init, scaled(c)));
   pool_ = register_module("pool", Projection(c, 1, true, init, scaled(c)));
+  ctc_layers_ = register_module("ctc_layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.ctc_layers; ++i) {
+    EncoderLayer layer(EncoderLayerOptions{.embed_dim = c, .num_heads = c % 64 == 0 ? c / 64 : 1, .ffn_dim = 4 * c});
+    // Both residual branches start at zero, so a block added to trained heads changes nothing until
+    // it has learnt something.
+    at::NoGradGuard no_grad;
+    for (auto* linear : {layer->self_attn->out_proj.get(), layer->fc2.get()}) {
+      linear->weight.zero_();
+      linear->bias.zero_();
+    }
+    layer->to(init.device, init.dtype);
+    ctc_layers_->push_back(layer);
+  }
   const int64_t p = static_cast<int64_t>(config.prosody_features.size());
   const auto& names = audio::prosody_feature_names();
   for (const std::string& f : config.prosody_features) {
@@ -102,7 +116,15 @@ EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at:
     const double w = config_.prosody_expert_weight;
     out.emotion_logits = (1 - w) * at::log_softmax(out.head_logits, -1) + w * at::log_softmax(out.prosody_logits, -1);
   }
-  if (with_ctc) out.ctc_logits = ctc_->forward(h).to(at::kFloat);
+  if (with_ctc) {
+    at::Tensor x = h;
+    if (!ctc_layers_->is_empty()) {
+      const at::Tensor mask =
+          lengths.defined() ? padding_mask(lengths.to(h.device()), T, h.scalar_type()) : at::Tensor();
+      for (const auto& layer : *ctc_layers_) x = layer->as<EncoderLayer>()->forward(x, mask);
+    }
+    out.ctc_logits = ctc_->forward(x).to(at::kFloat);
+  }
   return out;
 }
 

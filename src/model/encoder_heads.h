@@ -3,6 +3,9 @@
 // feelings without the language model in the loop (docs/training.md, "Encoder pre-training").
 //
 //   encoder states h [B, T', C] (real frames per row: lengths)
+//     ctc_layers.{i}  (config ctc_layers of them) the encoder's pre-LayerNorm transformer block,
+//                     C wide, C / 64 heads (1 unless 64 divides C), 4C feed-forward; a fresh block
+//                     starts as the identity
 //     ctc      Linear(C -> 1 + alphabet)                   per-frame character logits, 0 = blank
 //     pool     Linear(C -> 1): attention weights over the real frames
 //     prosody functionals x [B, P] -> z = clamp((x - prosody_mean) / prosody_std, -5, 5), NaN -> 0
@@ -63,8 +66,9 @@ class EncoderHeadsImpl : public torch::nn::Module {
  private:
   io::EncoderHeadsConfig config_;
   Projection ctc_{nullptr}, pool_{nullptr};
-  at::Tensor prosody_mean_, prosody_std_;  // [P], not trained
-  std::vector<size_t> prosody_index_;      // into audio::prosody_feature_names()
+  torch::nn::ModuleList ctc_layers_{nullptr};  // empty: the projection reads h itself
+  at::Tensor prosody_mean_, prosody_std_;      // [P], not trained
+  std::vector<size_t> prosody_index_;          // into audio::prosody_feature_names()
   torch::nn::ModuleList mlp_{nullptr};
   torch::nn::ModuleList prosody_expert_{nullptr};  // empty without an expert
 };

@@ -321,21 +321,34 @@ double unweighted_recall(const std::vector<int64_t>& truth, const std::vector<in
   return per.empty() ? 0.0 : sum / static_cast<double>(per.size());
 }
 
-// Heads trained before the prosody expert existed get a fresh one; everything they had is kept.
-void add_prosody_expert(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& spec) {
-  io::EncoderHeadsConfig config = slm.encoder_heads()->config();
-  if (config.prosody_features.empty()) return;  // nothing for an expert to read
+// Heads trained before a part existed get it fresh: a prosody expert when they have none, and
+// transcription blocks up to model.heads.ctc_layers. Everything they had is kept.
+void grow_heads(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& spec) {
+  const io::EncoderHeadsConfig before = slm.encoder_heads()->config();
+  io::EncoderHeadsConfig config = before;
+  const bool add_expert =
+      before.prosody_expert_hidden == 0 && spec.prosody_expert_hidden > 0 && !before.prosody_features.empty();
+  if (add_expert) {
+    config.prosody_expert_hidden = spec.prosody_expert_hidden;
+    config.prosody_expert_weight = spec.prosody_expert_weight;
+  }
+  config.ctc_layers = std::max(before.ctc_layers, spec.ctc_layers);
+  if (!add_expert && config.ctc_layers == before.ctc_layers) return;
   std::map<std::string, at::Tensor> kept;
   for (const auto& item : slm.encoder_heads()->named_parameters()) kept[item.key()] = item.value().detach().clone();
-  config.prosody_expert_hidden = spec.prosody_expert_hidden;
-  config.prosody_expert_weight = spec.prosody_expert_weight;
   slm.attach_encoder_heads(config);
   at::NoGradGuard no_grad;
   for (auto& item : slm.encoder_heads()->named_parameters()) {
     if (const auto it = kept.find(item.key()); it != kept.end()) item.value().copy_(it->second);
   }
-  spdlog::info("encoder heads: a prosody expert added ({} hidden units, read with weight {:g})",
-               spec.prosody_expert_hidden, spec.prosody_expert_weight);
+  if (add_expert) {
+    spdlog::info("encoder heads: a prosody expert added ({} hidden units, read with weight {:g})",
+                 spec.prosody_expert_hidden, spec.prosody_expert_weight);
+  }
+  if (config.ctc_layers > before.ctc_layers) {
+    spdlog::info("encoder heads: {} transcription block(s) added before the CTC projection",
+                 config.ctc_layers - before.ctc_layers);
+  }
 }
 
 // Mean and standard deviation of each prosody functional over an evenly spread sample of the
@@ -425,10 +438,11 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     heads.evidence_weight = spec_.evidence_weight;
     heads.prosody_expert_hidden = spec_.prosody_expert_hidden;
     heads.prosody_expert_weight = spec_.prosody_expert_weight;
+    heads.ctc_layers = spec_.ctc_layers;
     slm_->attach_encoder_heads(heads);
     set_prosody_statistics(*slm_->encoder_heads(), train_);
-  } else if (slm_->encoder_heads()->config().prosody_expert_hidden == 0 && spec_.prosody_expert_hidden > 0) {
-    add_prosody_expert(*slm_, spec_);
+  } else {
+    grow_heads(*slm_, spec_);
   }
   const auto& alphabet = slm_->encoder_heads()->config().ctc_alphabet;
   assign_ctc_targets(train_, alphabet);
@@ -459,9 +473,13 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
       trainable_.emplace_back("encoder." + item.key(), item.value());
     }
   }
-  if (wants("encoder_heads")) {
+  if (wants("encoder_heads") || wants("ctc") || wants("prosody_expert")) {
     for (auto& item : slm_->encoder_heads()->named_parameters()) {
-      if (item.key() == "prosody_mean" || item.key() == "prosody_std") continue;  // statistics, not trained
+      const std::string& key = item.key();
+      if (key == "prosody_mean" || key == "prosody_std") continue;  // statistics, not trained
+      const bool transcription = key.rfind("ctc.", 0) == 0 || key.rfind("ctc_layers.", 0) == 0;
+      const bool expert = key.rfind("prosody_expert.", 0) == 0;
+      if (!wants("encoder_heads") && !(transcription && wants("ctc")) && !(expert && wants("prosody_expert"))) continue;
       item.value().set_requires_grad(true);
       trainable_.emplace_back("encoder_heads." + item.key(), item.value());
     }

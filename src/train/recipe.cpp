@@ -1,5 +1,6 @@
 #include "train/recipe.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -209,6 +210,7 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   p.evidence_weight = heads.number("evidence_weight", p.evidence_weight, 0, 100);
   p.prosody_expert_hidden = heads.integer("prosody_expert_hidden", p.prosody_expert_hidden, 0, 65536);
   p.prosody_expert_weight = heads.number("prosody_expert_weight", p.prosody_expert_weight, 0, 1);
+  p.ctc_layers = heads.integer("ctc_layers", p.ctc_layers, 0, 64);
   heads.finish();
   model.finish();
   if (r.from.empty() == r.slm.is_null()) {
@@ -265,7 +267,8 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   aug.finish();
 
   Section tr = top.section("train");
-  r.parts = tr.strings("parts", {"encoder", "encoder_heads"}, {"encoder", "encoder_heads"});
+  // "ctc" (the transcription blocks and projection) and "prosody_expert": parts of "encoder_heads".
+  r.parts = tr.strings("parts", {"encoder", "encoder_heads"}, {"encoder", "encoder_heads", "ctc", "prosody_expert"});
   if (r.parts.empty()) tr.fail("train.parts", "nothing to train");
   tr.finish();
 
@@ -278,6 +281,14 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   p.prosody_expert_loss = loss.number("prosody_expert", p.prosody_expert_loss, 0, 1e6);
   loss.finish();
   if (p.ctc_weight + p.emotion_weight + p.intensity_weight <= 0) top.fail("loss", "every weight is 0");
+  auto trains = [&](const char* part) { return std::find(r.parts.begin(), r.parts.end(), part) != r.parts.end(); };
+  if (!trains("encoder") && !trains("encoder_heads")) {
+    if (!(trains("ctc") && p.ctc_weight > 0) && !(trains("prosody_expert") && p.prosody_expert_loss > 0)) {
+      top.fail("train.parts",
+               "nothing it names has a loss: loss.ctc trains \"ctc\", loss.prosody_expert trains "
+               "\"prosody_expert\"");
+    }
+  }
 
   Section eval = top.section("eval");
   r.eval_interval = eval.integer("interval", 50, 0);

@@ -47,6 +47,9 @@ struct EncoderPretrainSpec {
   // the head alone on valid: trained beside the head on augmented clips it has not (docs/training.md).
   int64_t prosody_expert_hidden = 64;
   double prosody_expert_weight = 0;
+  // model.heads.ctc_layers: heads with fewer transcription blocks (io::EncoderHeadsConfig::ctc_layers)
+  // get fresh ones up to this many; the blocks they have are kept.
+  int64_t ctc_layers = 0;
   int64_t eval_clips = 400;  // eval.clips: fixed valid clips per evaluation
 };
 

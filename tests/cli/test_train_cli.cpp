@@ -3,6 +3,7 @@
 // to one process, and bad input (missing shards, another tokenizer, a NaN loss, a failed checkpoint).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -187,6 +188,26 @@ TEST_F(TrainCli, EncoderPretrainingLearnsAndResumesBitForBit) {
                          clip.string());
   ASSERT_EQ(chat.exit_code, 0) << chat.err;
   EXPECT_NE(chat.out.find("\"emotion_source\":\"encoder head\""), std::string::npos) << chat.out;
+
+  // Transcription blocks added to the trained heads and trained alone (train.parts ["ctc"]): they
+  // start as the identity (the first evaluation repeats the last one of "enc"), and nothing but the
+  // transcription changes.
+  auto ctc = run_attune(encoder("ctc", "--set model.slm=null --set model.from=" + (dir_ / "enc/final").string() +
+                                           " --set 'train.parts=[\"ctc\"]' --set model.heads.ctc_layers=1"
+                                           " --set steps=6 --set eval.interval=6"));
+  ASSERT_EQ(ctc.exit_code, 0) << ctc.err;
+  const json start = metrics(dir_ / "ctc").front();
+  ASSERT_TRUE(start.contains("valid_cer_synthetic")) << start.dump();
+  EXPECT_NEAR(start["valid_cer_synthetic"].get<double>(), last["valid_cer_synthetic"].get<double>(), 1e-12);
+  auto grown = attune::io::SafetensorsCheckpoint::open(dir_ / "ctc/final");
+  EXPECT_TRUE(grown.contains("encoder_heads.ctc_layers.0.fc1.weight"));
+  auto same = [&](const std::string& name) {
+    const auto a = ckpt.tensor(name).bytes(), b = grown.tensor(name).bytes();
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+  };
+  EXPECT_TRUE(same("encoder_heads.mlp.0.weight"));
+  EXPECT_TRUE(same("encoder.model.encoder.layers.0.fc1.weight"));
+  EXPECT_FALSE(same("encoder_heads.ctc.weight"));
 
   auto bad = run_attune(encoder("bad", "--set augment.reel=1"));
   EXPECT_EQ(bad.exit_code, 1);

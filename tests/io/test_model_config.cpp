@@ -577,6 +577,12 @@ TEST(SlmConfig, BadCompositeConfigsNameTheKey) {
   j["encoder_heads"] = {{"words_in_prompt", true}};  // words to read, but no CTC head to hear them
   bad(j, {f, "key `encoder_heads.words_in_prompt`", "CTC head"});
   j = good;
+  j["encoder_heads"] = {{"ctc_layers", 2}};  // transcription blocks, but no alphabet to transcribe into
+  bad(j, {f, "key `encoder_heads.ctc_layers`", "ctc_alphabet"});
+  j = good;
+  j["encoder_heads"] = {{"ctc_alphabet", {"a", "b"}}, {"ctc_layers", -1}};
+  bad(j, {f, "key `encoder_heads.ctc_layers`"});
+  j = good;
   j["format_version"] = 2;
   bad(j, {f, "key `format_version`", "got 2"});
   j = good;

@@ -48,6 +48,47 @@ TEST(EncoderHeads, PaddingNeverReachesTheRow) {
   EXPECT_EQ(both.emotion_logits.sizes(), (std::vector<int64_t>{2, 7}));
 }
 
+// Transcription blocks before the CTC projection: fresh ones are the identity (so they can be added to
+// trained heads), padding never reaches a row through their attention, and the emotion outputs do not
+// depend on them.
+TEST(EncoderHeads, TranscriptionBlocksStartAsTheIdentityAndIgnorePadding) {
+  torch::manual_seed(8);
+  io::EncoderHeadsConfig c;
+  c.input_size = 64;
+  c.hidden_size = 8;
+  c.ctc_alphabet = {"a", "b", "c"};
+  model::EncoderHeads plain(c);
+  c.ctc_layers = 2;
+  model::EncoderHeads deep(c);
+  std::map<std::string, at::Tensor> mine;
+  for (const auto& item : deep->named_parameters()) mine[item.key()] = item.value();
+  ASSERT_EQ(mine.count("ctc_layers.1.fc2.weight"), 1u);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& item : plain->named_parameters()) mine.at(item.key()).copy_(item.value());
+  }
+  const at::Tensor h = torch::randn({1, 7, 64});
+  const model::EncoderHeadsOutput p = plain->forward(h, {}, true), d = deep->forward(h, {}, true);
+  EXPECT_TRUE(torch::allclose(p.ctc_logits, d.ctc_logits, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::equal(p.emotion_logits, d.emotion_logits));
+  // Trained blocks change the transcription only, and a padded row equals the row alone.
+  {
+    at::NoGradGuard no_grad;
+    for (const char* k : {"ctc_layers.0.fc2.weight", "ctc_layers.0.self_attn.out_proj.weight",
+                          "ctc_layers.1.self_attn.out_proj.weight"}) {
+      mine.at(k).normal_(0, 0.2);
+    }
+  }
+  const model::EncoderHeadsOutput changed = deep->forward(h, {}, true);
+  EXPECT_FALSE(torch::allclose(p.ctc_logits, changed.ctc_logits, 1e-3, 1e-3));
+  EXPECT_TRUE(torch::equal(p.emotion_logits, changed.emotion_logits));
+  at::Tensor batch = torch::full({2, 10, 64}, 50.0f);
+  batch[0].narrow(0, 0, 7).copy_(h[0]);
+  batch[1].copy_(torch::randn({10, 64}));
+  const model::EncoderHeadsOutput both = deep->forward(batch, torch::tensor({7, 10}), true);
+  EXPECT_TRUE(torch::allclose(both.ctc_logits[0].narrow(0, 0, 7), changed.ctc_logits[0], 1e-5, 1e-5));
+}
+
 // The prosody expert reads the functionals alone, and the heard emotion is the product of the two
 // posteriors, p_head^(1 - w) p_expert^w, renormalised (computed here from probabilities).
 TEST(EncoderHeads, TheProsodyExpertHearsOnlyTheProsodyAndIsFusedAsAWeightedProduct) {
@@ -107,6 +148,11 @@ TEST(EncoderPretrain, RecipeKeysAreCheckedInOneLine) {
   EXPECT_NE(message({"model.heads.prosody_expert_weight=1.5"}).find("model.heads.prosody_expert_weight"),
             std::string::npos);
   EXPECT_NE(message({"loss.prosody_expert=-1"}).find("loss.prosody_expert"), std::string::npos);
+  EXPECT_NE(message({"model.heads.ctc_layers=-1"}).find("model.heads.ctc_layers"), std::string::npos);
+  EXPECT_NE(message({"train.parts=[\"ctc\"]", "loss.ctc=0"}).find("nothing it names has a loss"), std::string::npos);
+  EXPECT_NE(message({"train.parts=[\"prosody_expert\"]", "loss.prosody_expert=0"}).find("train.parts"),
+            std::string::npos);
+  EXPECT_EQ(train::parse_recipe(base, "e.json", {"train.parts=[\"ctc\"]"}).parts, (std::vector<std::string>{"ctc"}));
   EXPECT_EQ(r.pretrain.prosody_expert_hidden, 64);
   EXPECT_NE(message({"train.parts=[\"adapter\"]"}).find("train.parts"), std::string::npos);
   EXPECT_NE(message({"data.train=[]"}).find("data.train"), std::string::npos);
