@@ -75,6 +75,28 @@ void EncoderHeadsImpl::set_prosody_statistics(const std::vector<double>& mean, c
   }
 }
 
+at::Tensor EncoderHeadsImpl::standardised_prosody(const at::Tensor& prosody, int64_t rows) const {
+  const int64_t p = static_cast<int64_t>(prosody_index_.size());
+  if (!prosody.defined() || prosody.dim() != 2 || prosody.size(0) != rows || prosody.size(1) != p) {
+    throw InputError("encoder heads: expected prosody functionals [" + std::to_string(rows) + ", " + std::to_string(p) +
+                     "]");
+  }
+  const at::Tensor x = prosody.to(prosody_mean_.device(), at::kFloat);
+  const at::Tensor z = (x - prosody_mean_.to(at::kFloat)) / prosody_std_.to(at::kFloat);
+  return at::nan_to_num(z, 0.0, 0.0, 0.0).clamp(-5, 5);
+}
+
+at::Tensor EncoderHeadsImpl::expert_forward(const at::Tensor& z) {
+  const at::Tensor y = prosody_expert_[0]->as<ProjectionImpl>()->forward(z);
+  return prosody_expert_[1]->as<ProjectionImpl>()->forward(at::gelu(y)).to(at::kFloat);
+}
+
+at::Tensor EncoderHeadsImpl::prosody_expert_logits(const at::Tensor& prosody) {
+  if (prosody_expert_->is_empty()) throw InputError("encoder heads: no prosody expert");
+  const at::Tensor z = standardised_prosody(prosody, prosody.dim() == 2 ? prosody.size(0) : -1);
+  return expert_forward(z.to(ctc_->weight.scalar_type()));
+}
+
 EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at::Tensor& lengths, bool with_ctc,
                                              const at::Tensor& prosody) {
   EncoderHeadsOutput out;
@@ -94,14 +116,7 @@ EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at:
   std::vector<at::Tensor> parts = {attended, mean};
   at::Tensor z;
   if (!prosody_index_.empty()) {
-    const int64_t p = static_cast<int64_t>(prosody_index_.size());
-    if (!prosody.defined() || prosody.dim() != 2 || prosody.size(0) != B || prosody.size(1) != p) {
-      throw InputError("encoder heads: expected prosody functionals [" + std::to_string(B) + ", " + std::to_string(p) +
-                       "]");
-    }
-    at::Tensor x = prosody.to(h.device(), at::kFloat);
-    z = (x - prosody_mean_.to(at::kFloat)) / prosody_std_.to(at::kFloat);
-    z = at::nan_to_num(z, 0.0, 0.0, 0.0).clamp(-5, 5).to(h.scalar_type());
+    z = standardised_prosody(prosody, B).to(h.scalar_type());
     parts.push_back(z);
   }
   at::Tensor x = mlp_[0]->as<ProjectionImpl>()->forward(at::cat(parts, -1));
@@ -111,8 +126,7 @@ EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at:
   out.emotion_logits = out.head_logits;
   out.intensity = at::sigmoid(x.select(-1, e));
   if (!prosody_expert_->is_empty()) {
-    at::Tensor y = prosody_expert_[0]->as<ProjectionImpl>()->forward(z);
-    out.prosody_logits = prosody_expert_[1]->as<ProjectionImpl>()->forward(at::gelu(y)).to(at::kFloat);
+    out.prosody_logits = expert_forward(z);
     const double w = config_.prosody_expert_weight;
     out.emotion_logits = (1 - w) * at::log_softmax(out.head_logits, -1) + w * at::log_softmax(out.prosody_logits, -1);
   }

@@ -55,6 +55,9 @@ class EncoderHeadsImpl : public torch::nn::Module {
                              const at::Tensor& prosody = {});
   const io::EncoderHeadsConfig& config() const { return config_; }
 
+  // The prosody expert alone: raw functionals [B, P] (NaN allowed) -> logits [B, E]. Needs an expert.
+  at::Tensor prosody_expert_logits(const at::Tensor& prosody);
+
   // The config's prosody features picked out of audio::analyse_prosody's values.
   std::vector<float> select_prosody(const std::vector<double>& all_values) const;
   // Sets the standardisation (from training clips); std entries <= 0 become 1.
@@ -64,6 +67,10 @@ class EncoderHeadsImpl : public torch::nn::Module {
   void load(const io::SafetensorsCheckpoint& checkpoint);
 
  private:
+  // (x - mean) / std, NaN -> 0, clamped to +-5: float [rows, P]; InputError on another shape.
+  at::Tensor standardised_prosody(const at::Tensor& prosody, int64_t rows) const;
+  at::Tensor expert_forward(const at::Tensor& z);
+
   io::EncoderHeadsConfig config_;
   Projection ctc_{nullptr}, pool_{nullptr};
   torch::nn::ModuleList ctc_layers_{nullptr};  // empty: the projection reads h itself

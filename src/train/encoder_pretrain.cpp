@@ -9,6 +9,7 @@
 #include <csignal>
 #include <future>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "audio/log_mel.h"
 #include "audio/prosody.h"
 #include "common/file_util.h"
+#include "common/parallel.h"
 #include "common/progress.h"
 #include "common/random.h"
 #include "data/dialogue.h"
@@ -262,6 +264,15 @@ struct Losses {
 Losses compute_losses(model::SpokenLanguageModelImpl& slm, const std::vector<Clip>& clips, const ClipBatch& b,
                       const EncoderPretrainSpec& spec, at::Device device) {
   Losses out;
+  if (!b.mel.defined()) {  // a batch of functionals alone: the prosody expert trains by itself
+    const at::Tensor emotion = b.emotion.to(device);
+    const at::Tensor logits = slm.encoder_heads()->prosody_expert_logits(b.prosody);
+    out.total = at::cross_entropy_loss(logits, emotion) * spec.prosody_expert_loss;
+    out.prosody_expert = out.total.item<double>() / spec.prosody_expert_loss;
+    out.rows = emotion.numel();
+    out.correct = logits.argmax(-1).eq(emotion).sum().item<int64_t>();
+    return out;
+  }
   model::EncoderOutput enc = slm.encoder().forward(b.mel.to(device), b.lengths.to(device));
   const bool want_ctc = spec.ctc_weight > 0;
   out.heads = slm.encoder_heads()->forward(enc.hidden, enc.lengths, /*with_ctc=*/true, b.prosody);
@@ -376,6 +387,52 @@ void set_prosody_statistics(model::EncoderHeadsImpl& heads, const std::vector<Cl
   heads.set_prosody_statistics(mean, stddev);
 }
 
+// Every clip's prosody functionals (the heads' selection), unaugmented, cut like a training clip:
+// float [clips, P].
+at::Tensor measure_clean_prosody(const std::vector<Clip>& clips, const model::EncoderHeadsImpl& heads,
+                                 const EncoderPretrainSpec& spec, bool progress) {
+  const int64_t n = static_cast<int64_t>(clips.size());
+  const int64_t p = static_cast<int64_t>(heads.config().prosody_features.size());
+  at::Tensor out = at::empty({n, p}, at::kFloat);
+  float* rows = out.data_ptr<float>();
+  const auto max_samples = static_cast<size_t>(spec.max_clip_seconds * audio::kModelSampleRate);
+  common::Progress bar("prosody of the training clips", n, "clips", {.live = progress ? -1 : 0});
+  std::mutex bar_mutex;
+  common::parallel_for(n, 0, [&](int64_t i, int) {
+    AudioBuffer a = audio::load_mono(clips[static_cast<size_t>(i)].audio);
+    if (a.samples.size() > max_samples) a.samples.resize(max_samples);
+    const std::vector<float> x = heads.select_prosody(audio::analyse_prosody(a.samples, a.sample_rate).values);
+    std::copy(x.begin(), x.end(), rows + i * p);
+    std::lock_guard<std::mutex> lock(bar_mutex);
+    bar.advance();
+  });
+  bar.finish();
+  return out;
+}
+
+// A step of the expert alone: the step's clips (the sampler's, so real_share and class balance
+// hold) with their clean functionals, in one chunk without audio.
+std::vector<ClipBatch> expert_batch(const std::vector<Clip>& clips, std::vector<size_t> items,
+                                    const at::Tensor& clean_prosody) {
+  ClipBatch b;
+  const auto n = static_cast<int64_t>(items.size());
+  b.emotion = at::empty({n}, at::kLong);
+  b.intensity = at::empty({n}, at::kFloat);
+  std::vector<int64_t> index;
+  for (int64_t k = 0; k < n; ++k) {
+    const Clip& c = clips[items[static_cast<size_t>(k)]];
+    b.emotion[k] = c.emotion;
+    b.intensity[k] = c.intensity;
+    index.push_back(static_cast<int64_t>(items[static_cast<size_t>(k)]));
+  }
+  b.prosody = clean_prosody.index_select(0, at::tensor(index, at::kLong));
+  b.lengths = at::zeros({n}, at::kLong);
+  b.items = std::move(items);
+  std::vector<ClipBatch> out;
+  out.push_back(std::move(b));
+  return out;
+}
+
 class EncoderRun {
  public:
   EncoderRun(const Recipe& recipe, const TrainOptions& options);
@@ -392,6 +449,10 @@ class EncoderRun {
   std::vector<Clip> train_, valid_;
   std::vector<size_t> eval_items_;
   std::unique_ptr<ClipSampler> sampler_;
+  // train.parts ["prosody_expert"]: the expert learns from each training clip's unaugmented
+  // functionals [clips, P], measured once, and no audio is read or encoded per step.
+  bool expert_only_ = false;
+  at::Tensor clean_prosody_;
   audio::LogMelExtractor mel_, prefetch_mel_;
   std::shared_ptr<model::SpokenLanguageModelImpl> slm_;
   std::shared_ptr<model::StyleHeadImpl> style_head_;
@@ -485,6 +546,15 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     }
   }
   optimizer_ = make_adamw(r_, trainable_);
+
+  expert_only_ = r_.parts == std::vector<std::string>{"prosody_expert"};
+  if (expert_only_) {
+    if (slm_->encoder_heads()->config().prosody_expert_hidden == 0) {
+      throw ConfigError(r_.source.string() +
+                        ": train.parts: the model has no prosody expert to train (model.heads.prosody_expert_hidden)");
+    }
+    clean_prosody_ = measure_clean_prosody(train_, *slm_->encoder_heads(), spec_, options.progress);
+  }
 }
 
 void EncoderRun::save_model_dir(const fs::path& dir, io::Dtype dtype) const {
@@ -576,6 +646,7 @@ TrainResult EncoderRun::train() {
   for (auto& [name, p] : trainable_) params.push_back(p);
   // The next step's clips are decoded, augmented and featurised while this step trains.
   auto prepare = [this](int64_t s) {
+    if (expert_only_) return expert_batch(train_, sampler_->clips_of_step(s), clean_prosody_);
     return make_clip_batches(train_, sampler_->clips_of_step(s), prefetch_mel_, *slm_->encoder_heads(), spec_, r_.seed,
                              s);
   };

@@ -116,6 +116,7 @@ TEST(EncoderHeads, TheProsodyExpertHearsOnlyTheProsodyAndIsFusedAsAWeightedProdu
   const at::Tensor hidden = torch::gelu(z.matmul(w["prosody_expert.0.weight"].t()) + w["prosody_expert.0.bias"]);
   const at::Tensor expert = hidden.matmul(w["prosody_expert.1.weight"].t()) + w["prosody_expert.1.bias"];
   EXPECT_TRUE(torch::allclose(a.prosody_logits, expert, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(heads->prosody_expert_logits(prosody), expert, 1e-5, 1e-6));  // the expert alone
   const at::Tensor product = torch::softmax(a.head_logits, -1).pow(0.75) * torch::softmax(expert, -1).pow(0.25);
   EXPECT_TRUE(torch::allclose(torch::softmax(a.emotion_logits, -1), product / product.sum(-1, true), 1e-5, 1e-6));
   // Without an expert the heard emotion is the head's.
