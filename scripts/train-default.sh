@@ -3,7 +3,8 @@
 #   1. data: every corpus as text (train/valid), attune's BPE tokenizer learnt on it, text shards;
 #      voiced builds (espeak-ng) of the 8 labelled text corpora, and the recorded speech corpora;
 #   2. stage 0, the text teacher (recipes/default-stage0.json), and beside it, on half the threads,
-#   3. encoder pre-training, then part 2 weighted toward the recorded voices (default-encoder*.json);
+#   3. encoder pre-training, then part 2 weighted toward the recorded voices (default-encoder*.json),
+#      then the prosody expert alone on the clips' clean functionals (default-expert.json);
 #   4. stage 1, speech alignment (default-stage1.json), and stage 2, end to end (default-stage2.json);
 #   5. the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
 # Every step is skipped when its output is complete and every training stage resumes from its last
@@ -137,12 +138,16 @@ encoder_side() {
     train encoder-real recipes/default-encoder-real.json --set "model.from=$out/encoder/final" \
     --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
     --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
+  step "prosody expert on clean functionals" "$out/expert/final/config.json" \
+    train expert recipes/default-expert.json --set "model.from=$out/encoder-real/final" \
+    --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
+    --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
 }
-if [ -e "$out/stage0/final/config.json" ] && [ -e "$out/encoder-real/final/config.json" ]; then
+if [ -e "$out/stage0/final/config.json" ] && [ -e "$out/expert/final/config.json" ]; then
   echo "== stage 0 and encoder pre-training: done"
 elif [ -e "$out/stage0/final/config.json" ]; then
   encoder_side  # one side left: it gets every thread
-elif [ -e "$out/encoder-real/final/config.json" ]; then
+elif [ -e "$out/expert/final/config.json" ]; then
   stage0_side
 else
   threads_a=$(((threads + 1) / 2)) threads_b=$((threads / 2))
@@ -193,7 +198,7 @@ else
   printf '== stage 0 and encoder pre-training: %d min %02d s\n' $((dt / 60)) $((dt % 60))
 fi
 step "stage 1: speech alignment" "$out/stage1/final/config.json" \
-  train stage1 recipes/default-stage1.json --set "model.from=$out/encoder-real/final" \
+  train stage1 recipes/default-stage1.json --set "model.from=$out/expert/final" \
   --set "model.language_model_from=$out/stage0/final" \
   --set "model.tokenizer=$out/tokenizer" \
   --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"

@@ -334,17 +334,19 @@ double unweighted_recall(const std::vector<int64_t>& truth, const std::vector<in
 
 // Heads trained before a part existed get it fresh: a prosody expert when they have none, and
 // transcription blocks up to model.heads.ctc_layers. Everything they had is kept.
-void grow_heads(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& spec) {
+// A run that trains the expert alone also sets its weight (model.heads.prosody_expert_weight).
+void grow_heads(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& spec, bool expert_only) {
   const io::EncoderHeadsConfig before = slm.encoder_heads()->config();
   io::EncoderHeadsConfig config = before;
   const bool add_expert =
       before.prosody_expert_hidden == 0 && spec.prosody_expert_hidden > 0 && !before.prosody_features.empty();
-  if (add_expert) {
-    config.prosody_expert_hidden = spec.prosody_expert_hidden;
-    config.prosody_expert_weight = spec.prosody_expert_weight;
-  }
+  if (add_expert) config.prosody_expert_hidden = spec.prosody_expert_hidden;
+  if (add_expert || expert_only) config.prosody_expert_weight = spec.prosody_expert_weight;
   config.ctc_layers = std::max(before.ctc_layers, spec.ctc_layers);
-  if (!add_expert && config.ctc_layers == before.ctc_layers) return;
+  if (!add_expert && config.ctc_layers == before.ctc_layers &&
+      config.prosody_expert_weight == before.prosody_expert_weight) {
+    return;
+  }
   std::map<std::string, at::Tensor> kept;
   for (const auto& item : slm.encoder_heads()->named_parameters()) kept[item.key()] = item.value().detach().clone();
   slm.attach_encoder_heads(config);
@@ -355,6 +357,10 @@ void grow_heads(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& 
   if (add_expert) {
     spdlog::info("encoder heads: a prosody expert added ({} hidden units, read with weight {:g})",
                  spec.prosody_expert_hidden, spec.prosody_expert_weight);
+  }
+  if (!add_expert && config.prosody_expert_weight != before.prosody_expert_weight) {
+    spdlog::info("encoder heads: the prosody expert is read with weight {:g} (was {:g})", config.prosody_expert_weight,
+                 before.prosody_expert_weight);
   }
   if (config.ctc_layers > before.ctc_layers) {
     spdlog::info("encoder heads: {} transcription block(s) added before the CTC projection",
@@ -503,7 +509,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     slm_->attach_encoder_heads(heads);
     set_prosody_statistics(*slm_->encoder_heads(), train_);
   } else {
-    grow_heads(*slm_, spec_);
+    grow_heads(*slm_, spec_, r_.parts == std::vector<std::string>{"prosody_expert"});
   }
   const auto& alphabet = slm_->encoder_heads()->config().ctc_alphabet;
   assign_ctc_targets(train_, alphabet);
@@ -547,7 +553,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
   }
   optimizer_ = make_adamw(r_, trainable_);
 
-  expert_only_ = r_.parts == std::vector<std::string>{"prosody_expert"};
+  expert_only_ = r_.parts == std::vector<std::string>{"prosody_expert"};  // grow_heads set its weight
   if (expert_only_) {
     if (slm_->encoder_heads()->config().prosody_expert_hidden == 0) {
       throw ConfigError(r_.source.string() +

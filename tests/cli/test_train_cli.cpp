@@ -211,9 +211,10 @@ TEST_F(TrainCli, EncoderPretrainingLearnsAndResumesBitForBit) {
 
   // The prosody expert trained alone (train.parts ["prosody_expert"]) learns from the clips' clean
   // functionals, measured once: its loss falls, and no other tensor moves.
-  auto expert = run_attune(encoder("expert", "--set model.slm=null --set model.from=" + (dir_ / "enc/final").string() +
-                                                 " --set 'train.parts=[\"prosody_expert\"]' --set data.batch_clips=64"
-                                                 " --set steps=60 --set eval.interval=60 --set checkpoint.interval=60"));
+  auto expert =
+      run_attune(encoder("expert", "--set model.slm=null --set model.from=" + (dir_ / "enc/final").string() +
+                                       " --set 'train.parts=[\"prosody_expert\"]' --set data.batch_clips=64"
+                                       " --set steps=60 --set eval.interval=60 --set checkpoint.interval=60"));
   ASSERT_EQ(expert.exit_code, 0) << expert.err;
   std::vector<double> expert_curve;
   for (const json& j : metrics(dir_ / "expert")) {

@@ -57,6 +57,7 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   EXPECT_EQ(config.at("model_type"), "attune_slm");
   EXPECT_EQ(config.at("encoder_heads").at("evidence_weight"), 5.0);
   EXPECT_EQ(config.at("encoder_heads").at("prosody_expert_hidden"), 64);
+  EXPECT_EQ(config.at("encoder_heads").at("prosody_expert_weight"), 0.4);  // set by the expert's own step
   EXPECT_TRUE(config.contains("style_head"));
   EXPECT_TRUE(fs::exists(tmp / "run/model/tokenizer.json"));
   const nlohmann::json turns = nlohmann::json::parse(slurp(tmp / "run/model-card/turns.json"));
@@ -69,8 +70,9 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   const std::string times = slurp(tmp / "run/times.tsv");
   for (const char* step :
        {"data: text train", "tokenizer", "stage 0: text teacher [parallel]", "encoder pre-training [parallel]",
-        "encoder pre-training, recorded voices [parallel]", "stage 0 beside encoder pre-training (wall)",
-        "stage 1: speech alignment", "stage 2: end to end", "eval: turns (smoke)"}) {
+        "encoder pre-training, recorded voices [parallel]", "prosody expert on clean functionals [parallel]",
+        "stage 0 beside encoder pre-training (wall)", "stage 1: speech alignment", "stage 2: end to end",
+        "eval: turns (smoke)"}) {
     EXPECT_NE(times.find(std::string(step) + "\t"), std::string::npos) << step << "\n" << times;
   }
   // The encoder stages ran beside stage 0 with a fresh language model; stage 1 swapped in stage 0's.
