@@ -15,6 +15,7 @@
 #include "data/dialogue.h"
 #include "data/labels.h"
 #include "data/readers.h"
+#include "data/voicing.h"
 #include "eval/cause_score.h"
 #include "eval/humdial_scores.h"
 
@@ -107,9 +108,8 @@ TurnsReport evaluate_turns(const Model& model, const SessionOptions& session, co
     nlohmann::json turns = nlohmann::json::array();
     for (const data::Turn& t : d.turns) {
       if (t.split_audio_file.empty() || !t.task.empty()) continue;  // T1/T2 questions are issue 8's
-      const fs::path audio_path =
-          fs::path(t.split_audio_file).is_absolute() ? fs::path(t.split_audio_file) : base / t.split_audio_file;
-      const Reply r = s.turn(audio::load_audio(audio_path), options.reference_words ? t.text : std::string());
+      const Reply r = s.turn(audio::load_audio(data::resolve_audio(base, t.split_audio_file)),
+                             options.reference_words ? t.text : std::string());
       ++report.turns;
       if (model.transcribes() && !options.reference_words) {
         const std::string engine =

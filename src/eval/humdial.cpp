@@ -10,6 +10,7 @@
 #include "common/file_util.h"
 #include "common/progress.h"
 #include "data/dialogue.h"
+#include "data/voicing.h"
 #include "eval/cause_score.h"
 #include "eval/humdial_scores.h"
 
@@ -193,7 +194,7 @@ HumdialRun evaluate_humdial(const Model& model, const SessionOptions& session, c
   HumdialRun run;
   run.task = options.task;
   const fs::path base = options.data.parent_path();
-  auto audio_path = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
+  auto audio_path = [&](const std::string& p) { return data::resolve_audio(base, p); };
   const std::vector<data::Dialogue> dialogues = read_dialogue_lines(options.data, run);
   const fs::path wav_dir = options.out.empty() ? fs::path() : options.out / options.task;
   if (options.task == "t3" && !wav_dir.empty()) fs::create_directories(wav_dir);

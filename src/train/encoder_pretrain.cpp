@@ -25,6 +25,7 @@
 #include "common/progress.h"
 #include "common/random.h"
 #include "data/dialogue.h"
+#include "data/voicing.h"
 #include "model/encoder_heads.h"
 #include "model/spoken_language_model.h"
 #include "model/style_head.h"
@@ -76,8 +77,7 @@ std::vector<Clip> read_clips(const std::vector<fs::path>& builds, const std::vec
         const auto it = std::find(emotions.begin(), emotions.end(), t.emotion);
         if (it == emotions.end()) continue;
         Clip c;
-        const fs::path a(t.split_audio_file);
-        c.audio = a.is_absolute() ? a : base / a;
+        c.audio = data::resolve_audio(base, t.split_audio_file);
         try {
           c.seconds = audio::probe_audio(c.audio).duration_s();
           if (c.seconds > max_s) {

@@ -28,13 +28,22 @@ TEST(EncoderHeads, GreedyCtcMergesRepeatsAndDropsBlanks) {
   EXPECT_EQ(model::ctc_greedy_decode(spaced_logits, {" ", "a", "b"}), "a b");
 }
 
-TEST(EncoderHeads, PaddingNeverReachesTheRow) {
-  torch::manual_seed(5);
+namespace {
+
+// Heads over `input_size` channels: an 8-unit emotion head and a 3-character alphabet.
+io::EncoderHeadsConfig small_heads(int64_t input_size) {
   io::EncoderHeadsConfig c;
-  c.input_size = 16;
+  c.input_size = input_size;
   c.hidden_size = 8;
   c.ctc_alphabet = {"a", "b", "c"};
-  model::EncoderHeads heads(c);
+  return c;
+}
+
+}  // namespace
+
+TEST(EncoderHeads, PaddingNeverReachesTheRow) {
+  torch::manual_seed(5);
+  model::EncoderHeads heads(small_heads(16));
   const at::Tensor a = torch::randn({1, 5, 16}), b = torch::randn({1, 9, 16});
   at::Tensor batch = torch::zeros({2, 9, 16});
   batch[0].narrow(0, 0, 5).copy_(a[0]);
@@ -53,10 +62,7 @@ TEST(EncoderHeads, PaddingNeverReachesTheRow) {
 // depend on them.
 TEST(EncoderHeads, TranscriptionBlocksStartAsTheIdentityAndIgnorePadding) {
   torch::manual_seed(8);
-  io::EncoderHeadsConfig c;
-  c.input_size = 64;
-  c.hidden_size = 8;
-  c.ctc_alphabet = {"a", "b", "c"};
+  io::EncoderHeadsConfig c = small_heads(64);
   model::EncoderHeads plain(c);
   c.ctc_layers = 2;
   model::EncoderHeads deep(c);
