@@ -574,6 +574,7 @@ json EncoderRun::evaluate() {
   at::NoGradGuard no_grad;
   slm_->eval();
   std::vector<int64_t> truth_real, guess_real, truth_synth, guess_synth;
+  std::vector<int64_t> expert_real, expert_synth;  // the prosody expert's own guesses, when there is one
   std::map<std::string, std::pair<std::vector<int64_t>, std::vector<int64_t>>> per_corpus;  // recorded only
   int64_t edits = 0, ref_chars = 0;
   double loss = 0, ctc = 0;
@@ -591,9 +592,13 @@ json EncoderRun::evaluate() {
     Losses l = compute_losses(*slm_, valid_, b, spec_, device_);
     loss += l.total.item<double>(), ctc += l.ctc, ++batches;
     const at::Tensor guess = l.heads.emotion_logits.argmax(-1).to(at::kCPU);
+    const at::Tensor expert =
+        l.heads.prosody_logits.defined() ? l.heads.prosody_logits.argmax(-1).to(at::kCPU) : at::Tensor();
     for (size_t k = 0; k < b.items.size(); ++k) {
       const Clip& c = valid_[b.items[k]];
       const int64_t g = guess[static_cast<int64_t>(k)].item<int64_t>();
+      if (expert.defined())
+        (c.real ? expert_real : expert_synth).push_back(expert[static_cast<int64_t>(k)].item<int64_t>());
       (c.real ? truth_real : truth_synth).push_back(c.emotion);
       (c.real ? guess_real : guess_synth).push_back(g);
       if (c.real) per_corpus[c.corpus].first.push_back(c.emotion), per_corpus[c.corpus].second.push_back(g);
@@ -614,6 +619,8 @@ json EncoderRun::evaluate() {
   if (!truth_real.empty()) out["valid_ua_recorded"] = unweighted_recall(truth_real, guess_real);
   for (const auto& [corpus, tg] : per_corpus) out["valid_ua_" + corpus] = unweighted_recall(tg.first, tg.second);
   if (!truth_synth.empty()) out["valid_ua_synthetic"] = unweighted_recall(truth_synth, guess_synth);
+  if (!expert_real.empty()) out["valid_ua_expert_recorded"] = unweighted_recall(truth_real, expert_real);
+  if (!expert_synth.empty()) out["valid_ua_expert_synthetic"] = unweighted_recall(truth_synth, expert_synth);
   if (ref_chars > 0) out["valid_cer_synthetic"] = static_cast<double>(edits) / static_cast<double>(ref_chars);
   out["valid_clips"] = eval_items_.size();
   return out;

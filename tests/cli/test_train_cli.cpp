@@ -221,6 +221,7 @@ TEST_F(TrainCli, EncoderPretrainingLearnsAndResumesBitForBit) {
     if (j.contains("prosody_expert")) expert_curve.push_back(j["prosody_expert"]);
   }
   ASSERT_EQ(expert_curve.size(), 60u);
+  EXPECT_TRUE(metrics(dir_ / "expert").back().contains("valid_ua_expert_recorded"));
   const double expert_first = mean(expert_curve, 0, 10), expert_last = mean(expert_curve, 50, 60);
   std::printf("prosody expert alone: first 10 steps %.3f, last 10 %.3f\n", expert_first, expert_last);
   EXPECT_LT(expert_last, expert_first);
