@@ -13,10 +13,17 @@
 
 namespace attune::eval {
 
-void SerRun::add(const SerClip& clip, const std::string& heard) {
+void SerRun::add(const SerClip& clip, const std::string& heard,
+                 const std::vector<std::pair<std::string, double>>& probabilities) {
   scores.add(clip.emotion, heard);
   per_speaker[clip.speaker].add(clip.emotion, heard);
-  clips.push_back({{"file", clip.file.string()}, {"speaker", clip.speaker}, {"truth", clip.emotion}, {"heard", heard}});
+  nlohmann::json record = {
+      {"file", clip.file.string()}, {"speaker", clip.speaker}, {"truth", clip.emotion}, {"heard", heard}};
+  if (!probabilities.empty()) {
+    record["probabilities"] = nlohmann::json::object();
+    for (const auto& [label, p] : probabilities) record["probabilities"][label] = p;
+  }
+  clips.push_back(std::move(record));
 }
 
 namespace {
@@ -77,7 +84,7 @@ std::vector<SerRun> evaluate_ser_model(const Model& model, const SessionOptions&
     try {
       Session s = model.open_session(session);
       const Reply r = s.turn(audio::load_audio(clip.file));
-      run.add(clip, r.emotion.label);
+      run.add(clip, r.emotion.label, r.emotion.probabilities);
       run.first_token_s.push_back(r.timings.first_token);
       has_head = has_head || !r.head_label.empty();
       head.add(clip, r.head_label);

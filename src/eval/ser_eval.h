@@ -22,10 +22,12 @@ struct SerRun {
   EmotionScores scores;
   std::map<std::string, EmotionScores> per_speaker;
   std::vector<double> first_token_s;               // the model's, per clip
-  nlohmann::json clips = nlohmann::json::array();  // {file, speaker, truth, heard}
+  nlohmann::json clips = nlohmann::json::array();  // {file, speaker, truth, heard[, probabilities]}
   std::vector<std::string> failed;                 // clips that could not be scored, with why
 
-  void add(const SerClip& clip, const std::string& heard);
+  // `probabilities` (label -> p), when given, go into the clip's record for later study.
+  void add(const SerClip& clip, const std::string& heard,
+           const std::vector<std::pair<std::string, double>>& probabilities = {});
   // Every number: ua, wa, macro_f1, clips, per-label recall and F1, confusion, per speaker.
   nlohmann::json summary() const;
 };

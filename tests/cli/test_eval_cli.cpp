@@ -79,7 +79,16 @@ TEST(EvalSerCli, ManifestWithBaselineWritesTheReport) {
   EXPECT_TRUE(fs::exists(out / "confusion-thinking.svg"));
   std::ifstream clips(out / "clips.jsonl");
   int lines = 0;
-  for (std::string line; std::getline(clips, line);) ++lines;
+  for (std::string line; std::getline(clips, line);) {
+    ++lines;
+    // Each clip keeps the model's posterior over the seven labels, summing to 1.
+    const nlohmann::json clip = nlohmann::json::parse(line);
+    ASSERT_TRUE(clip.contains("probabilities")) << line;
+    double sum = 0;
+    for (const auto& [label, p] : clip["probabilities"].items()) sum += p.get<double>();
+    EXPECT_EQ(clip["probabilities"].size(), 7u) << line;
+    EXPECT_NEAR(sum, 1.0, 1e-3) << line;
+  }
   EXPECT_EQ(lines, 9);
 
   // A manifest without the speaker column is a one-line error naming the file and the column.
