@@ -122,6 +122,8 @@ struct Model::Impl {
   struct Heard {
     at::Tensor embeds;
     std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
+    // The head's own posterior, without the prosody expert: the thinking's evidence (see label_mass).
+    std::optional<std::array<double, affect::kEmotionCount>> evidence_probabilities;
     double head_intensity = 0;
     std::string words;
   };
@@ -142,19 +144,23 @@ struct Model::Impl {
     out.embeds = slm->embed_audio({log_mel}, &heads_out, prosody, transcribe)[0];
     if (transcribe && heads_out.ctc_logits.defined())
       out.words = model::ctc_greedy_decode(heads_out.ctc_logits[0], heads->config().ctc_alphabet);
-    if (heads_out.emotion_logits.defined()) {
-      const at::Tensor p = at::softmax(heads_out.emotion_logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
+    // A posterior over emotion_labels() from the heads' logits over their own labels.
+    auto posterior = [&](const at::Tensor& logits) -> std::optional<std::array<double, affect::kEmotionCount>> {
+      const at::Tensor p = at::softmax(logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
       std::array<double, affect::kEmotionCount> probabilities{};
       double total = 0;
       for (size_t i = 0; i < affect::kEmotionCount; ++i) {
         if (head_index[i] >= 0) probabilities[i] = p[head_index[i]].item<double>();
         total += probabilities[i];
       }
-      if (total > 0) {
-        for (double& v : probabilities) v /= total;
-        out.head_probabilities = probabilities;
-        out.head_intensity = heads_out.intensity[0].item<double>();
-      }
+      if (total <= 0) return std::nullopt;
+      for (double& v : probabilities) v /= total;
+      return probabilities;
+    };
+    if (heads_out.emotion_logits.defined()) {
+      out.head_probabilities = posterior(heads_out.emotion_logits);
+      out.evidence_probabilities = posterior(heads_out.head_logits);
+      if (out.head_probabilities) out.head_intensity = heads_out.intensity[0].item<double>();
     }
     timings.encoder = seconds_since(t1);
     return out;
@@ -265,6 +271,7 @@ struct Session::Impl {
     std::optional<std::array<double, affect::kEmotionCount>> head_probabilities;
     double head_intensity = 0;
     std::string heard_words;  // the encoder's CTC transcript (empty without a CTC head or audio)
+    std::optional<std::array<double, affect::kEmotionCount>> evidence_probabilities;  // Heard's
   };
   UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
                      TurnTimings& timings, std::vector<std::string>& warnings);
@@ -358,8 +365,11 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   // 3. Read the turn into the cache.
   const at::Tensor x = embed(ids, slots, audio_embeds);
   UserPart part{Exchange{user.ids, user.audio_slots, audio_embeds, {}},
-                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}), heard.head_probabilities,
-                heard.head_intensity, heard_words};
+                lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}),
+                heard.head_probabilities,
+                heard.head_intensity,
+                heard_words,
+                heard.evidence_probabilities};
   if (quotes && !text_in.empty()) {
     quotes->add_source(text_in);
   } else if (quotes && (options.quote_heard_words || words_in_prompt)) {
@@ -449,7 +459,7 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
   model::StepDecoder decoder(m.slm->language_model(), cache, sampling, budget);
   decoder.set_logits(user.out.logits);
   Generated g{.decoder = text::StreamDecoder(m.chat->tokenizer())};
-  bool evidence_pending = m.evidence_weight > 0 && user.head_probabilities.has_value();
+  bool evidence_pending = m.evidence_weight > 0 && user.evidence_probabilities.has_value();
   reply.stop_reason = StopReason::kMaxTokens;
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
     if (cb.should_stop && cb.should_stop()) {
@@ -518,7 +528,7 @@ Session::Impl::Generated::LabelStep Session::Impl::label_mass(std::vector<float>
   if (word_mass < kEvidenceSlotMass) return mass();
   for (const auto& [id, labels] : m.word_start_labels) {
     double q = 0;
-    for (size_t i : labels) q += (*evidence->head_probabilities)[i];
+    for (size_t i : labels) q += (*evidence->evidence_probabilities)[i];
     row[static_cast<size_t>(id)] += static_cast<float>(m.evidence_weight * std::log(std::max(q, 1e-6)));
   }
   p = model::softmax(row);

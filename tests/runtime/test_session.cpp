@@ -244,6 +244,39 @@ TEST(Session, TranscribeHearsWhatTheTurnHearsAndWordsInPromptReadsIt) {
   EXPECT_GT(after.timings.prompt_tokens, before.timings.prompt_tokens + 3) << heard;
 }
 
+// The prosody expert changes the reported emotion only: the thinking's evidence is the head's own
+// posterior, so the same turns give the same thinking whatever the expert's weight (here 0 and 1, in
+// copies of the shipped config).
+TEST(Session, TheProsodyExpertChangesTheReportNotTheThinkingsEvidence) {
+  auto talker = tts::make_talker("espeak");
+  RuntimeOptions ro;
+  ro.dtype = Dtype::kFp32;
+  ro.speak = false;
+  testing::TempDir dir;
+  std::vector<Model> models;
+  for (const double w : {0.0, 1.0}) {
+    const std::filesystem::path d = dir.path() / ("w" + std::to_string(static_cast<int>(w)));
+    std::filesystem::create_directories(d);
+    for (const char* name : {"model.safetensors", "tokenizer.json"})
+      std::filesystem::create_symlink(shipped_model() / name, d / name);
+    nlohmann::json config = nlohmann::json::parse(std::ifstream(shipped_model() / "config.json"));
+    config["encoder_heads"]["prosody_expert_weight"] = w;
+    std::ofstream(d / "config.json") << config.dump(1);
+    models.push_back(Model::load(d, ro));
+  }
+  bool reports_differ = false;
+  for (const auto& [words, emotion] : std::vector<std::pair<std::string, std::string>>{
+           {"The meeting is at three.", "surprise"}, {"I lost my keys again today.", "sad"}}) {
+    const AudioBuffer audio =
+        talker->synthesize(words, affect::emotion_style(emotion, 0.8), tts::find_voice("en-female-1"));
+    Session a = models[0].open_session({.max_new_tokens = 48}), b = models[1].open_session({.max_new_tokens = 48});
+    const Reply ra = a.turn(audio), rb = b.turn(audio);
+    EXPECT_EQ(ra.thinking, rb.thinking) << words;
+    reports_differ = reports_differ || ra.emotion.probabilities != rb.emotion.probabilities;
+  }
+  EXPECT_TRUE(reports_differ);
+}
+
 }  // namespace
 }  // namespace attune
 
