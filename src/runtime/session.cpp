@@ -159,7 +159,9 @@ struct Model::Impl {
     };
     if (heads_out.emotion_logits.defined()) {
       out.head_probabilities = posterior(heads_out.emotion_logits);
-      out.evidence_probabilities = posterior(heads_out.head_logits);
+      // Without an expert the two are the same posterior.
+      out.evidence_probabilities =
+          heads_out.prosody_logits.defined() ? posterior(heads_out.head_logits) : out.head_probabilities;
       if (out.head_probabilities) out.head_intensity = heads_out.intensity[0].item<double>();
     }
     timings.encoder = seconds_since(t1);

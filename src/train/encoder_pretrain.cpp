@@ -394,9 +394,9 @@ void set_prosody_statistics(model::EncoderHeadsImpl& heads, const std::vector<Cl
 }
 
 // Every clip's prosody functionals (the heads' selection), unaugmented, cut like a training clip:
-// float [clips, P].
+// float [clips, P], on `threads` workers (0: all cores).
 at::Tensor measure_clean_prosody(const std::vector<Clip>& clips, const model::EncoderHeadsImpl& heads,
-                                 const EncoderPretrainSpec& spec, bool progress) {
+                                 const EncoderPretrainSpec& spec, int threads, bool progress) {
   const int64_t n = static_cast<int64_t>(clips.size());
   const int64_t p = static_cast<int64_t>(heads.config().prosody_features.size());
   at::Tensor out = at::empty({n, p}, at::kFloat);
@@ -404,7 +404,7 @@ at::Tensor measure_clean_prosody(const std::vector<Clip>& clips, const model::En
   const auto max_samples = static_cast<size_t>(spec.max_clip_seconds * audio::kModelSampleRate);
   common::Progress bar("prosody of the training clips", n, "clips", {.live = progress ? -1 : 0});
   std::mutex bar_mutex;
-  common::parallel_for(n, 0, [&](int64_t i, int) {
+  common::parallel_for(n, threads, [&](int64_t i, int) {
     AudioBuffer a = audio::load_mono(clips[static_cast<size_t>(i)].audio);
     if (a.samples.size() > max_samples) a.samples.resize(max_samples);
     const std::vector<float> x = heads.select_prosody(audio::analyse_prosody(a.samples, a.sample_rate).values);
@@ -559,7 +559,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
       throw ConfigError(r_.source.string() +
                         ": train.parts: the model has no prosody expert to train (model.heads.prosody_expert_hidden)");
     }
-    clean_prosody_ = measure_clean_prosody(train_, *slm_->encoder_heads(), spec_, options.progress);
+    clean_prosody_ = measure_clean_prosody(train_, *slm_->encoder_heads(), spec_, threads, options.progress);
   }
 }
 
