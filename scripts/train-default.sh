@@ -4,9 +4,10 @@
 #      voiced builds (espeak-ng) of the 8 labelled text corpora, and the recorded speech corpora;
 #   2. stage 0, the text teacher (recipes/default-stage0.json), and beside it, on half the threads,
 #   3. encoder pre-training, then part 2 weighted toward the recorded voices (default-encoder*.json),
-#      then the prosody expert alone on the clips' clean functionals (default-expert.json);
+#      then the prosody expert alone on the clips' clean functionals (default-expert.json), then a
+#      transcription encoder, a copy of the speech encoder trained for words alone (default-transcriber.json);
 #   4. stage 1, speech alignment (default-stage1.json), and stage 2, end to end (default-stage2.json);
-#   5. the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
+#   5. the model, with a character LM for its heard words (attune data char-lm), and the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
 # Every step is skipped when its output is complete and every training stage resumes from its last
 # checkpoint, so a run can be stopped (Ctrl-C saves a checkpoint) and started again with the same
 # command. The time of each step is printed and kept in OUT/times.tsv.
@@ -142,12 +143,15 @@ encoder_side() {
     train expert recipes/default-expert.json --set "model.from=$out/encoder-real/final" \
     --set "data.train=[\"$out/voiced-train\", \"$out/speech-train\"]" \
     --set "data.valid=[\"$out/speech-valid\", \"$out/voiced-valid\"]" "${enc_small[@]}"
+  step "transcription encoder" "$out/transcriber/final/config.json" \
+    train transcriber recipes/default-transcriber.json --set "model.from=$out/expert/final" \
+    --set "data.train=[\"$out/voiced-train\"]" --set "data.valid=[\"$out/voiced-valid\"]" "${enc_small[@]}"
 }
-if [ -e "$out/stage0/final/config.json" ] && [ -e "$out/expert/final/config.json" ]; then
+if [ -e "$out/stage0/final/config.json" ] && [ -e "$out/transcriber/final/config.json" ]; then
   echo "== stage 0 and encoder pre-training: done"
 elif [ -e "$out/stage0/final/config.json" ]; then
   encoder_side  # one side left: it gets every thread
-elif [ -e "$out/expert/final/config.json" ]; then
+elif [ -e "$out/transcriber/final/config.json" ]; then
   stage0_side
 else
   threads_a=$(((threads + 1) / 2)) threads_b=$((threads / 2))
@@ -198,7 +202,7 @@ else
   printf '== stage 0 and encoder pre-training: %d min %02d s\n' $((dt / 60)) $((dt % 60))
 fi
 step "stage 1: speech alignment" "$out/stage1/final/config.json" \
-  train stage1 recipes/default-stage1.json --set "model.from=$out/expert/final" \
+  train stage1 recipes/default-stage1.json --set "model.from=$out/transcriber/final" \
   --set "model.language_model_from=$out/stage0/final" \
   --set "model.tokenizer=$out/tokenizer" \
   --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
@@ -211,7 +215,9 @@ step "stage 2: end to end" "$out/stage2/final/config.json" \
 mkdir -p "$model_out"
 for f in config.json model.safetensors tokenizer.json; do cp "$out/stage2/final/$f" "$model_out/$f.tmp"; done
 for f in config.json model.safetensors tokenizer.json; do mv "$model_out/$f.tmp" "$model_out/$f"; done
-for stage in stage0 encoder stage2; do
+# The heard words are decoded with a character LM of the train text (docs/data.md, "Character LM").
+run data char-lm "$out/voiced-train" --model "$model_out"
+for stage in stage0 encoder transcriber stage2; do
   [ -f "$out/$stage/loss.svg" ] && cp "$out/$stage/loss.svg" "$model_out/$stage-loss.svg"
 done
 echo "model: $model_out"

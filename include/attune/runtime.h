@@ -75,6 +75,8 @@ struct RuntimeOptions {
   // the weight of the head's evidence on the thinking's emotion word (< 0: the model's; 0: none).
   std::string heard_from;
   double evidence_weight = -1;
+  // Greedy CTC words even when the model has a character LM for them (encoder_heads.ctc_lm).
+  bool greedy_words = false;
 };
 
 struct SessionOptions {
@@ -146,9 +148,9 @@ struct Reply {
   // Both sources, whichever `emotion` reports: the encoder head's top label ("" without heads or
   // audio) and the label the thinking names ("" when it names none).
   std::string head_label, thinking_label;
-  // The user's words as the speech encoder's CTC head heard them (greedy, lower case, no
-  // punctuation; rough: the model card gives its error rate). Empty for text turns and for models
-  // without a CTC head.
+  // The user's words as the speech encoder's CTC head heard them (greedy or with the model's character LM, lower case,
+  // no punctuation; rough: the model card gives its error rate). Empty for text turns and for models without a CTC
+  // head.
   std::string heard_words;
   // The heard label of every turn so far, this one last ("" where unclear), and the model's own
   // sentence about it when its thinking has one ("So far: calm -> sad; ...").
@@ -200,7 +202,9 @@ class ATTUNE_API Model {
   bool has_style_head() const;
   // Whether the speech encoder has a CTC head, i.e. whether audio turns fill Reply::heard_words.
   bool transcribes() const;
-  // What the speech encoder's CTC head hears in `audio` (greedy; the words of Reply::heard_words),
+  // How the CTC words are decoded: "greedy CTC", or "CTC beam B + N-gram char LM" with a character LM.
+  std::string words_decoding() const;
+  // What the speech encoder's CTC head hears in `audio` (the words of Reply::heard_words),
   // without generating anything. Throws ConfigError for a model without a CTC head, InputError for
   // audio with no samples.
   std::string transcribe(const AudioBuffer& audio) const;

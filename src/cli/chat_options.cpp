@@ -55,6 +55,9 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
                  "For models with encoder heads: weight of the head's evidence on the thinking's emotion word "
                  "(0: none; default: the model's, encoder_heads.evidence_weight)")
       ->check(CLI::Range(0.0, 100.0));
+  app.add_flag("--greedy-words", o.greedy_words,
+               "Decode the heard words greedily, even when the model has a character LM for them "
+               "(encoder_heads.ctc_lm)");
 }
 
 std::string chat_model_dir(const ChatModelOptions& o) { return o.model.empty() ? ATTUNE_DEFAULT_MODEL_DIR : o.model; }
@@ -67,6 +70,7 @@ Model load_chat_model(const ChatModelOptions& o, std::FILE* transcript) {
   options.speak = !o.no_speech;
   options.heard_from = o.heard_from;
   options.evidence_weight = o.evidence_weight;
+  options.greedy_words = o.greedy_words;
   Model model = Model::load(chat_model_dir(o), options);
   std::fprintf(transcript, "model: %s (loaded in %.2f s)\n", model.describe().c_str(), model.load_seconds());
   return model;

@@ -20,6 +20,7 @@ struct ChatModelOptions {
   bool no_speech = false;
   std::string heard_from;       // "": the model's choice
   double evidence_weight = -1;  // < 0: the model's
+  bool greedy_words = false;    // greedy CTC words even with the model's character LM
   SessionOptions session;
 };
 

@@ -54,7 +54,7 @@ int run_chat(const ChatCliOptions& o) {
   if (!out_dir.empty()) fs::create_directories(out_dir);
   Model model = load_chat_model(o.model, transcript);
   Session session = model.open_session(session_options(o.model));
-  DialoguePrinter printer({o.show_thinking, transcript});
+  DialoguePrinter printer({o.show_thinking, transcript, model.words_decoding()});
   std::vector<TurnRecord> records;
 
   auto run_turn = [&](const std::string& path, const AudioBuffer& clip, const std::string& words) {

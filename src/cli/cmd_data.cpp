@@ -1,4 +1,4 @@
-// `attune data build | stats | corpora | shards | transcribe`: IEAT training data from the corpora in
+// `attune data build | stats | corpora | shards | char-lm | transcribe`: IEAT training data from the corpora in
 // ../shared/data (src/data, docs/data.md).
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -17,8 +17,10 @@
 #include "data/stats.h"
 #include "data/voicing.h"
 #include "io/model_config.h"
+#include "text/char_lm.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
+#include "text/transcript.h"
 
 #if ATTUNE_CLI_WITH_MODEL  // `data transcribe` runs a model; a build without libtorch leaves it out
 #include "attune/runtime.h"
@@ -136,6 +138,64 @@ int run_shards(const std::string& dir, const std::string& tokenizer, data::Shard
   return 0;
 }
 
+// Learns a character LM for the CTC words from the builds' text (every turn and answer), writes it
+// as ARPA, and with `model` puts it into that model directory (encoder_heads.ctc_lm and its decoding
+// settings in config.json).
+struct CharLmCli {
+  std::vector<std::string> dirs;
+  std::string out, model;
+  text::CharLm::TrainOptions train;
+  double weight = io::EncoderHeadsConfig{}.ctc_lm_weight, bonus = io::EncoderHeadsConfig{}.ctc_lm_bonus;
+  int64_t beam = io::EncoderHeadsConfig{}.ctc_beam;
+};
+
+int run_char_lm(const CharLmCli& c) {
+  std::optional<io::SlmConfig> config;
+  fs::path out = c.out;
+  if (!c.model.empty()) {
+    config = io::load_slm_config(fs::path(c.model) / "config.json");
+    if (!config->encoder_heads || config->encoder_heads->ctc_alphabet.empty())
+      throw InputError(c.model + "/config.json", "the model has no CTC head (encoder_heads.ctc_alphabet)");
+    if (out.empty()) out = fs::path(c.model) / "ctc_lm.arpa.gz";
+    if (out.parent_path() != fs::path(c.model))
+      throw ConfigError("--out: with --model the LM goes into the model directory (a file name there)");
+  }
+  if (out.empty()) throw ConfigError("--out FILE or --model DIR: where the LM goes");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::vector<std::string>> sentences;
+  int64_t chars = 0;
+  for (const std::string& dir : c.dirs) {
+    for (const data::Dialogue& d : data::read_dialogues((fs::path(dir) / "dialogues.jsonl").string())) {
+      for (const data::Turn& t : d.turns) {
+        for (const std::string* s : {&t.text, &t.response_text}) {
+          std::vector<std::string> sentence = text::ctc_characters(*s);
+          if (sentence.empty()) continue;
+          chars += static_cast<int64_t>(sentence.size());
+          sentences.push_back(std::move(sentence));
+        }
+      }
+    }
+  }
+  if (sentences.empty()) throw InputError(c.dirs.front(), "no text to learn from");
+  const text::CharLm lm = text::CharLm::train(sentences, c.train);
+  lm.save_arpa(out);
+  std::string counts;
+  for (int64_t n : lm.counts()) counts += (counts.empty() ? "" : ", ") + std::to_string(n);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "%d-gram character LM from %zu sentences (%lld characters): n-grams %s; %s (%.1f s)\n",
+               lm.order(), sentences.size(), static_cast<long long>(chars), counts.c_str(), out.c_str(), seconds);
+  if (config) {
+    io::EncoderHeadsConfig& h = *config->encoder_heads;
+    h.ctc_lm = out.filename().string();
+    h.ctc_lm_weight = c.weight, h.ctc_lm_bonus = c.bonus, h.ctc_beam = c.beam;
+    config->validate(c.model + "/config.json");
+    io::write_slm_config(fs::path(c.model) / "config.json", *config);
+    std::fprintf(stderr, "%s/config.json: encoder_heads.ctc_lm = \"%s\" (weight %g, bonus %g, beam %lld)\n",
+                 c.model.c_str(), h.ctc_lm.c_str(), c.weight, c.bonus, static_cast<long long>(c.beam));
+  }
+  return 0;
+}
+
 #if ATTUNE_CLI_WITH_MODEL
 // Writes each voiced user turn's heard_words: what `model`'s encoder hears in it. The shards of a
 // transcribed build show those words beside the audio, as the runtime does for a model with
@@ -167,8 +227,11 @@ int run_transcribe(const std::string& dir, const ChatModelOptions& model_options
   if (bar) bar->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   data::write_dialogues(jsonl.string(), dialogues);
-  const nlohmann::json record = {
-      {"model", chat_model_dir(o)}, {"turns", voiced}, {"audio_s", audio_s}, {"seconds", seconds}};
+  const nlohmann::json record = {{"model", chat_model_dir(o)},
+                                 {"decoding", model.words_decoding()},
+                                 {"turns", voiced},
+                                 {"audio_s", audio_s},
+                                 {"seconds", seconds}};
   common::write_file_atomically(fs::path(dir) / "transcribed.json", record.dump(1) + "\n");
   std::fprintf(stderr,
                "wrote heard_words for %lld turns to %s (%.0f s of audio, RTF %.3f); rewrite the shards: attune data "
@@ -261,6 +324,21 @@ const bool registered = register_command(
        shards->add_option("--adapter-stride", shard_opts->adapter_stride, "The model's adapter stride")
            ->capture_default_str();
        shards->add_option("--max-tokens", shard_opts->max_tokens, "Tokens per record")->capture_default_str();
+       auto lm = std::make_shared<CharLmCli>();
+       auto* char_lm = app.add_subcommand(
+           "char-lm", "Learn a character n-gram LM (ARPA) from builds' text, for decoding the CTC words");
+       char_lm->add_option("dirs", lm->dirs, "Directories written by `attune data build`")->required();
+       char_lm->add_option("--order", lm->train.order, "N-gram order")->check(CLI::Range(1, 12))->capture_default_str();
+       char_lm->add_option("--min-count", lm->train.min_count, "N-grams of order >= 3 seen fewer times are pruned")
+           ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+           ->capture_default_str();
+       char_lm->add_option("--out", lm->out, "The ARPA file (.gz: compressed)");
+       char_lm->add_option("--model", lm->model,
+                           "A model directory: write MODEL/ctc_lm.arpa.gz and set its encoder_heads.ctc_lm");
+       char_lm->add_option("--weight", lm->weight, "With --model: the LM's weight in the beam search")
+           ->capture_default_str();
+       char_lm->add_option("--bonus", lm->bonus, "With --model: the score added per character")->capture_default_str();
+       char_lm->add_option("--beam", lm->beam, "With --model: prefixes kept per frame")->capture_default_str();
 #if ATTUNE_CLI_WITH_MODEL
        auto* transcribe = app.add_subcommand(
            "transcribe", "Write what a model's speech encoder hears in each voiced turn (heard_words) into DIR");
@@ -269,6 +347,8 @@ const bool registered = register_command(
        transcribe->add_option("dir", *transcribe_dir, "A directory written by `attune data build --voices`")
            ->required();
        transcribe->add_option("--model", transcribe_model->model, "Model directory (default: the shipped model)");
+       transcribe->add_flag("--greedy-words", transcribe_model->greedy_words,
+                            "Greedy CTC words, even when the model has a character LM (encoder_heads.ctc_lm)");
        transcribe->add_flag("--no-progress", c->no_progress, "No progress bar");
        transcribe->footer(
            "Rewrites DIR/dialogues.jsonl and writes DIR/transcribed.json (the model, turns, time). Then `attune data "
@@ -281,6 +361,7 @@ const bool registered = register_command(
          if (transcribe->parsed()) return run_transcribe(*transcribe_dir, *transcribe_model, !c->no_progress);
 #endif
          if (stats->parsed()) return run_stats(*dir, *stats_recipe);
+         if (char_lm->parsed()) return run_char_lm(*lm);
          if (shards->parsed()) return run_shards(*shard_dir, *shard_tok, *shard_opts, !c->no_progress);
          if (list->parsed()) return run_corpora();
          return 2;

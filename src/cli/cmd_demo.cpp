@@ -124,7 +124,7 @@ int run_demo(const DemoCliOptions& o) {
     SessionOptions session_opts = session_options(o.model);
     if (!o.voice_given) session_opts.voice = d.reply_voice;
     Session session = model.open_session(session_opts);
-    DialoguePrinter printer({o.show_thinking, stdout});
+    DialoguePrinter printer({o.show_thinking, stdout, model.words_decoding()});
     std::vector<TurnRecord> records;
     for (size_t k = 0; k < d.turns.size(); ++k) {
       const DemoTurn& t = d.turns[k];

@@ -236,8 +236,8 @@ int run_turns(EvalCli& c) {
       "F1 >= 0.5 in %.1f%%\n",
       static_cast<long long>(r.cause_turns), s["cause_f1_mean"].get<double>(), 100 * s["cause_hit_rate"].get<double>());
   for (const auto& [engine, errors] : r.heard_words) {
-    std::printf("heard words (greedy CTC), %s: CER %.3f, WER %.3f over %lld characters\n", engine.c_str(), errors.cer(),
-                errors.wer(), static_cast<long long>(errors.reference_chars));
+    std::printf("heard words (%s), %s: CER %.3f, WER %.3f over %lld characters\n", model.words_decoding().c_str(),
+                engine.c_str(), errors.cer(), errors.wer(), static_cast<long long>(errors.reference_chars));
   }
   std::printf(
       "replies (%lld): %.1f words on average, %.1f%% empty, word F1 vs the corpus reply %.3f; median first "

@@ -73,7 +73,8 @@ void DialoguePrinter::end_turn(const Reply& r, const std::string& audio_path) {
     std::fprintf(out, "   heard:      %s %.2f   [%s]   (from the %s)\n", r.emotion.label.c_str(), r.emotion.intensity,
                  top_probabilities(r.emotion).c_str(), r.emotion.source.c_str());
   }
-  if (!r.heard_words.empty()) std::fprintf(out, "   words:      %s   (greedy CTC)\n", r.heard_words.c_str());
+  if (!r.heard_words.empty())
+    std::fprintf(out, "   words:      %s   (%s)\n", r.heard_words.c_str(), options_.words_decoding.c_str());
   std::fprintf(out, "   trajectory: %s\n", arrows(r.trajectory).c_str());
   if (!r.trajectory_text.empty()) std::fprintf(out, "               (model: %s)\n", r.trajectory_text.c_str());
   std::fprintf(out, "   voice:      %s (%s)\n", r.style.to_string().c_str(), r.style_source.c_str());

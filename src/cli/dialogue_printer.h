@@ -17,7 +17,8 @@ namespace attune::cli {
 
 struct DialoguePrintOptions {
   bool show_thinking = false;
-  std::FILE* out = stdout;  // the readable transcript (stderr when stdout carries JSON)
+  std::FILE* out = stdout;                    // the readable transcript (stderr when stdout carries JSON)
+  std::string words_decoding = "greedy CTC";  // Model::words_decoding(), shown beside the heard words
 };
 
 class DialoguePrinter {

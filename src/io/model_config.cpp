@@ -702,6 +702,19 @@ void SlmConfig::validate(const std::string& source) const {
     if (h.ctc_layers < 0 || h.ctc_layers > 64 || (h.ctc_layers > 0 && h.ctc_alphabet.empty())) {
       fail(source, "encoder_heads.ctc_layers", "expected 0, or 1 to 64 together with a ctc_alphabet");
     }
+    if (!h.ctc_lm.empty() && (h.ctc_alphabet.empty() || h.ctc_lm.find('/') != std::string::npos)) {
+      fail(source, "encoder_heads.ctc_lm", "expected a file name in the model directory, with a ctc_alphabet");
+    }
+    if (!(h.ctc_lm_weight >= 0 && h.ctc_lm_weight <= 10)) {
+      fail(source, "encoder_heads.ctc_lm_weight", "expected a number in [0, 10]");
+    }
+    if (!(h.ctc_lm_bonus >= -20 && h.ctc_lm_bonus <= 20)) {
+      fail(source, "encoder_heads.ctc_lm_bonus", "expected a number in [-20, 20]");
+    }
+    if (h.ctc_beam < 1 || h.ctc_beam > 1024) fail(source, "encoder_heads.ctc_beam", "expected 1 to 1024");
+    if (h.ctc_encoder && h.ctc_alphabet.empty()) {
+      fail(source, "encoder_heads.ctc_encoder", "needs a CTC head (encoder_heads.ctc_alphabet)");
+    }
     if (h.words_in_prompt && h.ctc_alphabet.empty()) {
       fail(source, "encoder_heads.words_in_prompt", "needs a CTC head (encoder_heads.ctc_alphabet)");
     }
@@ -771,7 +784,12 @@ json encoder_heads_json(const EncoderHeadsConfig& h) {
           {"prosody_expert_hidden", h.prosody_expert_hidden},
           {"prosody_expert_weight", h.prosody_expert_weight},
           {"words_in_prompt", h.words_in_prompt},
-          {"ctc_layers", h.ctc_layers}};
+          {"ctc_layers", h.ctc_layers},
+          {"ctc_encoder", h.ctc_encoder},
+          {"ctc_lm", h.ctc_lm},
+          {"ctc_lm_weight", h.ctc_lm_weight},
+          {"ctc_lm_bonus", h.ctc_lm_bonus},
+          {"ctc_beam", h.ctc_beam}};
 }
 
 json style_head_json(const StyleHeadConfig& t) {
@@ -843,7 +861,8 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     if (!h.is_object()) fail(source, "encoder_heads", "expected an object, got " + show(h));
     Keys k(h, source, "encoder_heads.");
     k.only({"input_size", "hidden_size", "emotions", "ctc_alphabet", "prosody_features", "heard_from",
-            "evidence_weight", "prosody_expert_hidden", "prosody_expert_weight", "words_in_prompt", "ctc_layers"});
+            "evidence_weight", "prosody_expert_hidden", "prosody_expert_weight", "words_in_prompt", "ctc_layers",
+            "ctc_encoder", "ctc_lm", "ctc_lm_weight", "ctc_lm_bonus", "ctc_beam"});
     EncoderHeadsConfig e;
     e.input_size = k.integer("input_size", c.encoder.config.d_model);
     e.hidden_size = k.integer("hidden_size", e.hidden_size);
@@ -856,6 +875,11 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     e.prosody_expert_weight = k.number("prosody_expert_weight", 0);
     e.words_in_prompt = k.boolean("words_in_prompt", false);
     e.ctc_layers = k.integer("ctc_layers", 0);
+    e.ctc_encoder = k.boolean("ctc_encoder", false);
+    e.ctc_lm = k.string("ctc_lm", "");
+    e.ctc_lm_weight = k.number("ctc_lm_weight", e.ctc_lm_weight);
+    e.ctc_lm_bonus = k.number("ctc_lm_bonus", e.ctc_lm_bonus);
+    e.ctc_beam = k.integer("ctc_beam", e.ctc_beam);
     c.encoder_heads = e;
   }
   c.validate(source);

@@ -212,6 +212,18 @@ struct EncoderHeadsConfig {
   // a shared encoder lacks, without changing what the language model hears. 0: the projection
   // reads the encoder states directly.
   int64_t ctc_layers = 0;
+  // Whether transcription reads a speech encoder of its own (the shared encoder's shape, tensors
+  // encoder_heads.ctc_encoder.*) instead of the shared states: it can then be trained for words
+  // alone, started as a copy of the shared encoder, while what the language model and the emotion
+  // head hear stays as it was.
+  bool ctc_encoder = false;
+  // A character language model (an ARPA file in the model directory, text/char_lm.h) the runtime
+  // decodes the CTC words with, by prefix beam search (text/ctc_beam.h): score = ln p_ctc +
+  // ctc_lm_weight ln p_lm + ctc_lm_bonus per character, ctc_beam prefixes kept. "": greedy decoding.
+  std::string ctc_lm;
+  double ctc_lm_weight = 0.8;  // tuned on the voiced valid build (docs/data.md, "Character LM")
+  double ctc_lm_bonus = 2.0;
+  int64_t ctc_beam = 16;
 };
 
 // A sub-model: its config, and where it came from when given by `path`.

@@ -14,9 +14,18 @@
 
 namespace attune::model {
 
-EncoderHeadsImpl::EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const InitOptions& init) : config_(config) {
+EncoderHeadsImpl::EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const InitOptions& init,
+                                   const SpeechEncoderImpl* shared)
+    : config_(config) {
   if (config.input_size <= 0 || config.hidden_size <= 0 || config.emotions.empty()) {
     throw ConfigError("encoder_heads: input_size and hidden_size must be positive and emotions non-empty");
+  }
+  if (config.ctc_encoder) {
+    if (shared == nullptr || shared->config().d_model != config.input_size) {
+      throw ConfigError("encoder_heads.ctc_encoder: needs the shared speech encoder's shape (d_model = input_size)");
+    }
+    ctc_encoder_ = register_module("ctc_encoder", SpeechEncoder(shared->config(), shared->options()));
+    ctc_encoder_->to(init.device, init.dtype);
   }
   const int64_t c = config.input_size;
   auto scaled = [](int64_t in) { return 1.0 / std::sqrt(static_cast<double>(in)); };
@@ -98,7 +107,7 @@ at::Tensor EncoderHeadsImpl::prosody_expert_logits(const at::Tensor& prosody) {
 }
 
 EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at::Tensor& lengths, bool with_ctc,
-                                             const at::Tensor& prosody) {
+                                             const at::Tensor& prosody, const at::Tensor& ctc_hidden) {
   EncoderHeadsOutput out;
   const at::Tensor h = hidden.to(ctc_->weight.scalar_type());
   const int64_t B = h.size(0), T = h.size(1);
@@ -131,15 +140,22 @@ EncoderHeadsOutput EncoderHeadsImpl::forward(const at::Tensor& hidden, const at:
     out.emotion_logits = (1 - w) * at::log_softmax(out.head_logits, -1) + w * at::log_softmax(out.prosody_logits, -1);
   }
   if (with_ctc) {
-    at::Tensor x = h;
-    if (!ctc_layers_->is_empty()) {
-      const at::Tensor mask =
-          lengths.defined() ? padding_mask(lengths.to(h.device()), T, h.scalar_type()) : at::Tensor();
-      for (const auto& layer : *ctc_layers_) x = layer->as<EncoderLayer>()->forward(x, mask);
+    if (ctc_encoder_ && (!ctc_hidden.defined() || ctc_hidden.sizes() != hidden.sizes())) {
+      throw InputError("encoder heads: the CTC path needs its own encoder's states, shaped like the shared ones");
     }
-    out.ctc_logits = ctc_->forward(x).to(at::kFloat);
+    out.ctc_logits = transcription_logits(ctc_encoder_ ? ctc_hidden : h, lengths);
   }
   return out;
+}
+
+at::Tensor EncoderHeadsImpl::transcription_logits(const at::Tensor& states, const at::Tensor& lengths) {
+  at::Tensor x = states.to(ctc_->weight.scalar_type());
+  if (!ctc_layers_->is_empty()) {
+    const at::Tensor mask =
+        lengths.defined() ? padding_mask(lengths.to(x.device()), x.size(1), x.scalar_type()) : at::Tensor();
+    for (const auto& layer : *ctc_layers_) x = layer->as<EncoderLayer>()->forward(x, mask);
+  }
+  return ctc_->forward(x).to(at::kFloat);
 }
 
 void EncoderHeadsImpl::load(const io::SafetensorsCheckpoint& checkpoint) {

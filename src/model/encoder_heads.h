@@ -3,6 +3,8 @@
 // feelings without the language model in the loop (docs/training.md, "Encoder pre-training").
 //
 //   encoder states h [B, T', C] (real frames per row: lengths)
+//     with ctc_encoder, the CTC path reads g [B, T', C] from a speech encoder of its own
+//     (ctc_encoder.*, the shared encoder's shape and frames) instead of h
 //     ctc_layers.{i}  (config ctc_layers of them) the encoder's pre-LayerNorm transformer block,
 //                     C wide, C / 64 heads (1 unless 64 divides C), 4C feed-forward; a fresh block
 //                     starts as the identity
@@ -29,6 +31,7 @@
 
 #include "io/model_config.h"
 #include "model/language_model.h"
+#include "model/speech_encoder.h"
 
 namespace attune::io {
 class SafetensorsCheckpoint;
@@ -47,13 +50,22 @@ struct EncoderHeadsOutput {
 
 class EncoderHeadsImpl : public torch::nn::Module {
  public:
-  explicit EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const InitOptions& init = {});
+  // `shared`: the shared speech encoder, whose shape and options a config.ctc_encoder takes.
+  explicit EncoderHeadsImpl(const io::EncoderHeadsConfig& config, const InitOptions& init = {},
+                            const SpeechEncoderImpl* shared = nullptr);
   // hidden [B, T', C]; lengths [B] real frames per row (undefined: all). Padding never reaches the
   // pooled vector, so a row's result equals encoding that row alone.
   // prosody [B, P] raw functionals (NaN allowed), required when the config names prosody features.
+  // ctc_hidden [B, T', C]: the ctc_encoder's states of the same audio, required for CTC logits
+  // when the heads have a ctc_encoder.
   EncoderHeadsOutput forward(const at::Tensor& hidden, const at::Tensor& lengths = {}, bool with_ctc = false,
-                             const at::Tensor& prosody = {});
+                             const at::Tensor& prosody = {}, const at::Tensor& ctc_hidden = {});
   const io::EncoderHeadsConfig& config() const { return config_; }
+  // The CTC path alone: states [B, T', C] (the ctc_encoder's when there is one, else the shared
+  // ones), lengths [B] (undefined: all) -> logits float32 [B, T', 1 + alphabet].
+  at::Tensor transcription_logits(const at::Tensor& states, const at::Tensor& lengths = {});
+  // Transcription's own speech encoder, or nullptr when the CTC path reads the shared states.
+  SpeechEncoderImpl* ctc_encoder() { return ctc_encoder_ ? ctc_encoder_.get() : nullptr; }
 
   // The prosody expert alone: raw functionals [B, P] (NaN allowed) -> logits [B, E]. Needs an expert.
   at::Tensor prosody_expert_logits(const at::Tensor& prosody);
@@ -74,8 +86,9 @@ class EncoderHeadsImpl : public torch::nn::Module {
   io::EncoderHeadsConfig config_;
   Projection ctc_{nullptr}, pool_{nullptr};
   torch::nn::ModuleList ctc_layers_{nullptr};  // empty: the projection reads h itself
-  at::Tensor prosody_mean_, prosody_std_;      // [P], not trained
-  std::vector<size_t> prosody_index_;          // into audio::prosody_feature_names()
+  SpeechEncoder ctc_encoder_{nullptr};
+  at::Tensor prosody_mean_, prosody_std_;  // [P], not trained
+  std::vector<size_t> prosody_index_;      // into audio::prosody_feature_names()
   torch::nn::ModuleList mlp_{nullptr};
   torch::nn::ModuleList prosody_expert_{nullptr};  // empty without an expert
 };

@@ -67,7 +67,7 @@ SpokenLanguageModelImpl::SpokenLanguageModelImpl(io::SlmConfig config, const Slm
     register_module("adapter", adapter_.ptr());
     register_module("language_model", language_model_.ptr());
     if (config_.encoder_heads) {
-      encoder_heads_ = EncoderHeads(*config_.encoder_heads, init);
+      encoder_heads_ = EncoderHeads(*config_.encoder_heads, init, encoder_.get());
       register_module("encoder_heads", encoder_heads_.ptr());
     }
   });
@@ -83,7 +83,7 @@ void SpokenLanguageModelImpl::attach_encoder_heads(io::EncoderHeadsConfig heads)
     InitOptions init;
     init.dtype = language_model_->dtype();
     init.device = language_model_->device();
-    auto fresh = EncoderHeads(*config_.encoder_heads, init);
+    auto fresh = EncoderHeads(*config_.encoder_heads, init, encoder_.get());
     if (encoder_heads_) {
       encoder_heads_ = replace_module("encoder_heads", fresh);
     } else {
@@ -108,6 +108,7 @@ std::shared_ptr<SpokenLanguageModelImpl> SpokenLanguageModelImpl::from_pretraine
     config.validate(path.string());  // e.g. heads without a CTC head
   }
   auto slm = std::make_shared<SpokenLanguageModelImpl>(config, options, /*random_init=*/false);
+  slm->source_dir_ = dir;
 
   std::optional<io::SafetensorsCheckpoint> ckpt;
   if (fs::exists(dir / io::kSafetensorsSingleName) || fs::exists(dir / io::kSafetensorsIndexName)) {
@@ -198,6 +199,13 @@ void SpokenLanguageModelImpl::save_pretrained(const fs::path& dir, const SlmSave
     if (encoder_heads_) add(*encoder_heads_, kEncoderHeadsPrefix);
     io::write_safetensors(dir / io::kSafetensorsSingleName, std::move(tensors), {{"format", "pt"}});
     io::write_slm_config(dir / "config.json", config_);
+    // A file the config names travels with it: the heads' character LM.
+    if (config_.encoder_heads && !config_.encoder_heads->ctc_lm.empty() && !source_dir_.empty()) {
+      const fs::path from = source_dir_ / config_.encoder_heads->ctc_lm, to = dir / config_.encoder_heads->ctc_lm;
+      std::error_code ec;
+      if (fs::exists(from) && !fs::equivalent(from, to, ec))
+        fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+    }
   });
 }
 
@@ -208,25 +216,32 @@ std::vector<torch::Tensor> SpokenLanguageModelImpl::embed_audio(const std::vecto
                                                                 bool with_ctc) {
   std::vector<torch::Tensor> out;
   if (mels.empty()) return out;
-  return with_torch_context("spoken language model: embedding audio", [&] {
-    std::vector<torch::Tensor> encoded = encoder_->encode(mels);
-    const int64_t B = static_cast<int64_t>(encoded.size());
+  // Rows [T_i, C] -> zero-padded [B, max T_i, C] and the lengths [B].
+  auto pad = [](const std::vector<torch::Tensor>& rows) {
+    const int64_t B = static_cast<int64_t>(rows.size());
     int64_t max_t = 0;
-    for (const auto& e : encoded) max_t = std::max(max_t, e.size(0));
-    auto batch = torch::zeros({B, max_t, encoded[0].size(1)}, encoded[0].options());
+    for (const auto& e : rows) max_t = std::max(max_t, e.size(0));
+    auto batch = torch::zeros({B, max_t, rows[0].size(1)}, rows[0].options());
     auto lengths = torch::empty({B}, torch::kInt64);
     for (int64_t b = 0; b < B; ++b) {
-      const auto& e = encoded[static_cast<size_t>(b)];
+      const auto& e = rows[static_cast<size_t>(b)];
       batch[b].slice(0, 0, e.size(0)).copy_(e);
       lengths[b] = e.size(0);
     }
+    return std::make_pair(batch, lengths);
+  };
+  return with_torch_context("spoken language model: embedding audio", [&] {
+    const auto [batch, lengths] = pad(encoder_->encode(mels));
     if (heard != nullptr && encoder_heads_) {
-      *heard = encoder_heads_->forward(batch, lengths, with_ctc, prosody);
+      torch::Tensor ctc_hidden;
+      if (with_ctc && encoder_heads_->ctc_encoder())
+        ctc_hidden = pad(encoder_heads_->ctc_encoder()->encode(mels)).first;
+      *heard = encoder_heads_->forward(batch, lengths, with_ctc, prosody, ctc_hidden);
       heard->frames = lengths;
     }
     AdapterOutput adapted = adapter_->forward(batch, lengths);
     const auto dtype = language_model_->dtype();
-    for (int64_t b = 0; b < B; ++b) {
+    for (int64_t b = 0; b < batch.size(0); ++b) {
       const int64_t n = adapted.lengths[b].item<int64_t>();
       out.push_back(adapted.hidden[b].slice(0, 0, n).to(dtype));
     }

@@ -156,6 +156,7 @@ class SpokenLanguageModelImpl : public torch::nn::Module {
   Adapter adapter_{nullptr};
   LanguageModel language_model_{nullptr};
   EncoderHeads encoder_heads_{nullptr};
+  std::filesystem::path source_dir_;  // from_pretrained's directory: files the config names are copied from it
 };
 TORCH_MODULE(SpokenLanguageModel);
 

@@ -35,7 +35,9 @@
 #include "runtime/reply_rules.h"
 #include "runtime/speech_stream.h"
 #include "runtime/turn_audio.h"
+#include "text/char_lm.h"
 #include "text/chat_template.h"
+#include "text/ctc_beam.h"
 #include "text/tokenizer.h"
 #include "tts/talker.h"
 
@@ -94,6 +96,18 @@ struct Model::Impl {
   std::array<int64_t, affect::kEmotionCount> head_index{};
   // The vocabulary's pieces for quoting, built once; each session copies it and adds its sources.
   std::optional<runtime::QuoteCopy> quotes;
+  // The heads' character LM for the CTC words (encoder_heads.ctc_lm), unless greedy_words.
+  std::optional<text::CharLm> ctc_lm;
+  text::CtcBeamOptions beam;
+
+  // The CTC words of one row's logits [T', 1 + alphabet]: beam search with the LM, else greedy.
+  std::string decode_words(const at::Tensor& logits) const {
+    const auto& alphabet = slm->config().encoder_heads->ctc_alphabet;
+    if (!ctc_lm) return model::ctc_greedy_decode(logits, alphabet);
+    const at::Tensor lp = at::log_softmax(logits.to(at::kCPU, at::kFloat), -1).contiguous();
+    return text::ctc_beam_decode(std::span(lp.data_ptr<float>(), static_cast<size_t>(lp.numel())), lp.size(0), alphabet,
+                                 &*ctc_lm, beam);
+  }
 
   void find_label_ids() {
     const text::Tokenizer& tok = chat->tokenizer();
@@ -126,8 +140,13 @@ struct Model::Impl {
     std::optional<std::array<double, affect::kEmotionCount>> evidence_probabilities;
     double head_intensity = 0;
     std::string words;
+    // The log-mel, when the words wait until after the reply (words_of): a model whose transcription
+    // has a speech encoder of its own would otherwise run two encoders before the first token.
+    at::Tensor later_mel;
   };
-  Heard hear(const std::vector<float>& samples, TurnTimings& timings, Clock::time_point t0) const {
+  // `words_now` false: transcription that needs an encoder of its own is left for words_of.
+  Heard hear(const std::vector<float>& samples, TurnTimings& timings, Clock::time_point t0,
+             bool words_now = true) const {
     Heard out;
     audio::LogMel mel = this->mel->compute(samples);
     timings.features = seconds_since(t0);
@@ -140,10 +159,13 @@ struct Model::Impl {
       std::vector<float> p = heads->select_prosody(audio::analyse_prosody(samples, 16000).values);
       prosody = at::tensor(p, at::kFloat).unsqueeze(0);
     }
-    const bool transcribe = heads && !heads->config().ctc_alphabet.empty();
+    bool transcribe = heads && !heads->config().ctc_alphabet.empty();
+    if (transcribe && !words_now && heads->config().ctc_encoder) {
+      out.later_mel = log_mel.clone();
+      transcribe = false;
+    }
     out.embeds = slm->embed_audio({log_mel}, &heads_out, prosody, transcribe)[0];
-    if (transcribe && heads_out.ctc_logits.defined())
-      out.words = model::ctc_greedy_decode(heads_out.ctc_logits[0], heads->config().ctc_alphabet);
+    if (transcribe && heads_out.ctc_logits.defined()) out.words = decode_words(heads_out.ctc_logits[0]);
     // A posterior over emotion_labels() from the heads' logits over their own labels.
     auto posterior = [&](const at::Tensor& logits) -> std::optional<std::array<double, affect::kEmotionCount>> {
       const at::Tensor p = at::softmax(logits[0].to(at::kCPU, at::kDouble), -1).contiguous();
@@ -166,6 +188,12 @@ struct Model::Impl {
     }
     timings.encoder = seconds_since(t1);
     return out;
+  }
+  // The greedy CTC words of a log-mel [n_mels, frames] that hear() left for later.
+  std::string words_of(const at::Tensor& log_mel) const {
+    model::EncoderHeadsImpl* heads = slm->encoder_heads();
+    const at::Tensor states = heads->ctc_encoder()->encode(log_mel).unsqueeze(0);
+    return decode_words(heads->transcription_logits(states)[0]);
   }
 };
 
@@ -274,6 +302,7 @@ struct Session::Impl {
     double head_intensity = 0;
     std::string heard_words;  // the encoder's CTC transcript (empty without a CTC head or audio)
     std::optional<std::array<double, affect::kEmotionCount>> evidence_probabilities;  // Heard's
+    at::Tensor later_mel;  // Heard's: the words are transcribed after the reply
   };
   UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
                      TurnTimings& timings, std::vector<std::string>& warnings);
@@ -330,15 +359,16 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
   model::LanguageModelImpl& lm = slm.language_model();
 
   // 1. Hear: log-mel, encoder (and its heads), adapter.
-  const Model::Impl::Heard heard = audio ? m.hear(audio->samples, timings, t0) : Model::Impl::Heard{};
+  // A model trained on transcribed builds reads what its encoder heard beside the audio (step 2).
+  const bool words_in_prompt =
+      text_in.empty() && audio && slm.encoder_heads() && slm.encoder_heads()->config().words_in_prompt;
+  const bool words_now = words_in_prompt || (quotes && text_in.empty() && options.quote_heard_words);
+  const Model::Impl::Heard heard = audio ? m.hear(audio->samples, timings, t0, words_now) : Model::Impl::Heard{};
   const at::Tensor& audio_embeds = heard.embeds;
   const std::string& heard_words = heard.words;
   const int64_t audio_tokens = audio_embeds.defined() ? audio_embeds.size(0) : 0;
 
-  // 2. The turn's tokens: close the previous exchange, the user message, the assistant prompt. A
-  // model trained on transcribed builds reads what its encoder heard beside the audio.
-  const bool words_in_prompt =
-      text_in.empty() && audio && slm.encoder_heads() && slm.encoder_heads()->config().words_in_prompt;
+  // 2. The turn's tokens: close the previous exchange, the user message, the assistant prompt.
   const std::string user_text = words_in_prompt ? heard_words : std::string(text_in);
   text::RenderOptions render;
   render.add_generation_prompt = true;
@@ -371,7 +401,8 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
                 heard.head_probabilities,
                 heard.head_intensity,
                 heard_words,
-                heard.evidence_probabilities};
+                heard.evidence_probabilities,
+                heard.later_mel};
   if (quotes && !text_in.empty()) {
     quotes->add_source(text_in);
   } else if (quotes && (options.quote_heard_words || words_in_prompt)) {
@@ -655,7 +686,7 @@ void Session::Impl::read_emotion(const Generated& g, const UserPart& user, Reply
   reply.thinking = from == std::string::npos ? "" : g.raw_thinking.substr(from, to - from + 1);
   const affect::ThinkingEmotion heard = affect::read_heard_emotion(g.raw_thinking);
   reply.thinking_label = heard.label;
-  reply.heard_words = user.heard_words;
+  reply.heard_words = user.later_mel.defined() ? model->words_of(user.later_mel) : user.heard_words;
   if (user.head_probabilities) {
     const std::array<double, affect::kEmotionCount>& p = *user.head_probabilities;
     reply.head_label = labels[static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin())];
@@ -756,6 +787,12 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
       throw ConfigError("heard_from: expected \"head\" or \"thinking\", got \"" + from + "\"");
     }
     impl->heard_from_head = from == "head";
+    if (!heads->ctc_lm.empty() && !options.greedy_words) {
+      impl->ctc_lm = text::CharLm::load_arpa(dir / heads->ctc_lm);
+      impl->beam = {.beam = static_cast<int>(heads->ctc_beam),
+                    .lm_weight = heads->ctc_lm_weight,
+                    .char_bonus = heads->ctc_lm_bonus};
+    }
     impl->evidence_weight = options.evidence_weight >= 0 ? options.evidence_weight : heads->evidence_weight;
     for (size_t i = 0; i < affect::kEmotionCount; ++i) {
       const auto it = std::find(heads->emotions.begin(), heads->emotions.end(), emotion_labels()[i]);
@@ -802,6 +839,11 @@ bool Model::has_style_head() const { return impl_->style_head != nullptr; }
 bool Model::transcribes() const {
   const model::EncoderHeadsImpl* heads = impl_->slm->encoder_heads();
   return heads != nullptr && !heads->config().ctc_alphabet.empty();
+}
+
+std::string Model::words_decoding() const {
+  if (!impl_->ctc_lm) return "greedy CTC";
+  return fmt::format("CTC beam {} + {}-gram char LM", impl_->beam.beam, impl_->ctc_lm->order());
 }
 
 std::string Model::transcribe(const AudioBuffer& audio) const {

@@ -190,12 +190,14 @@ class ClipSampler {
 };
 
 // Loads, (optionally) augments and featurises clips, in chunks of kChunkClips by length;
-// `augment_seed` 0: no augmentation (evaluation).
+// `augment_seed` 0: no augmentation (evaluation). `words_only`: no prosody functionals (a batch for
+// transcription alone).
 std::vector<ClipBatch> make_clip_batches(const std::vector<Clip>& clips, std::vector<size_t> items,
                                          const audio::LogMelExtractor& mel, const model::EncoderHeadsImpl& heads,
-                                         const EncoderPretrainSpec& spec, uint64_t augment_seed, int64_t step) {
+                                         const EncoderPretrainSpec& spec, uint64_t augment_seed, int64_t step,
+                                         bool words_only = false) {
   const int64_t n = static_cast<int64_t>(items.size());
-  const bool with_prosody = !heads.config().prosody_features.empty();
+  const bool with_prosody = !words_only && !heads.config().prosody_features.empty();
   std::vector<audio::LogMel> mels;
   std::vector<std::vector<float>> prosody;
   const audio::AugmentRanges ranges = pretrain_augment_ranges();
@@ -261,8 +263,33 @@ struct Losses {
   at::Tensor frames;  // encoder frames per row
 };
 
+// Adds the CTC loss of the batch's clips with a transcript to out.total (out.heads.ctc_logits and
+// out.frames set).
+void add_ctc_loss(Losses& out, const std::vector<Clip>& clips, const ClipBatch& b, const EncoderPretrainSpec& spec,
+                  at::Device device) {
+  std::vector<int64_t> rows, input_lengths, target_lengths, targets;
+  const int64_t* frames = out.frames.data_ptr<int64_t>();
+  for (size_t k = 0; k < b.items.size(); ++k) {
+    const Clip& c = clips[b.items[k]];
+    if (c.ctc.empty()) continue;
+    rows.push_back(static_cast<int64_t>(k));
+    input_lengths.push_back(frames[k]);
+    target_lengths.push_back(static_cast<int64_t>(c.ctc.size()));
+    targets.insert(targets.end(), c.ctc.begin(), c.ctc.end());
+  }
+  if (rows.empty()) return;
+  const at::Tensor r = at::tensor(rows, at::kLong).to(device);
+  at::Tensor log_probs = at::log_softmax(out.heads.ctc_logits.index_select(0, r), -1).transpose(0, 1);
+  at::Tensor ctc = at::ctc_loss(log_probs, at::tensor(targets, at::kLong).to(device), input_lengths, target_lengths,
+                                /*blank=*/0, at::Reduction::Mean, /*zero_infinity=*/true);
+  out.ctc = ctc.item<double>();
+  out.total = out.total + ctc * spec.ctc_weight;
+}
+
+// `words_only`: the transcription loss alone, through the heads' own encoder (the shared encoder and
+// the emotion head are not run).
 Losses compute_losses(model::SpokenLanguageModelImpl& slm, const std::vector<Clip>& clips, const ClipBatch& b,
-                      const EncoderPretrainSpec& spec, at::Device device) {
+                      const EncoderPretrainSpec& spec, at::Device device, bool words_only = false) {
   Losses out;
   if (!b.mel.defined()) {  // a batch of functionals alone: the prosody expert trains by itself
     const at::Tensor emotion = b.emotion.to(device);
@@ -273,9 +300,25 @@ Losses compute_losses(model::SpokenLanguageModelImpl& slm, const std::vector<Cli
     out.correct = logits.argmax(-1).eq(emotion).sum().item<int64_t>();
     return out;
   }
-  model::EncoderOutput enc = slm.encoder().forward(b.mel.to(device), b.lengths.to(device));
+  const at::Tensor mel = b.mel.to(device), mel_lengths = b.lengths.to(device);
+  model::EncoderHeadsImpl& heads = *slm.encoder_heads();
   const bool want_ctc = spec.ctc_weight > 0;
-  out.heads = slm.encoder_heads()->forward(enc.hidden, enc.lengths, /*with_ctc=*/true, b.prosody);
+  at::Tensor ctc_hidden;
+  if (auto* transcriber = heads.ctc_encoder()) {
+    model::EncoderOutput own = transcriber->forward(mel, mel_lengths);
+    ctc_hidden = own.hidden;
+    if (words_only) {
+      out.heads.ctc_logits = heads.transcription_logits(own.hidden, own.lengths);
+      out.frames = own.lengths.to(at::kCPU);
+    }
+  }
+  if (words_only) {
+    out.total = at::zeros({}, at::TensorOptions().device(device));
+    add_ctc_loss(out, clips, b, spec, device);
+    return out;
+  }
+  model::EncoderOutput enc = slm.encoder().forward(mel, mel_lengths);
+  out.heads = heads.forward(enc.hidden, enc.lengths, /*with_ctc=*/true, b.prosody, ctc_hidden);
   out.frames = enc.lengths.to(at::kCPU);
   const at::Tensor emotion = b.emotion.to(device);
   at::Tensor ce = at::cross_entropy_loss(out.heads.head_logits, emotion);
@@ -297,25 +340,8 @@ Losses compute_losses(model::SpokenLanguageModelImpl& slm, const std::vector<Cli
     total = total + mse * spec.intensity_weight;
   }
 
-  std::vector<int64_t> rows, input_lengths, target_lengths, targets;
-  const int64_t* frames = out.frames.data_ptr<int64_t>();
-  for (size_t k = 0; k < b.items.size(); ++k) {
-    const Clip& c = clips[b.items[k]];
-    if (c.ctc.empty()) continue;
-    rows.push_back(static_cast<int64_t>(k));
-    input_lengths.push_back(frames[k]);
-    target_lengths.push_back(static_cast<int64_t>(c.ctc.size()));
-    targets.insert(targets.end(), c.ctc.begin(), c.ctc.end());
-  }
-  if (want_ctc && !rows.empty()) {
-    const at::Tensor r = at::tensor(rows, at::kLong).to(device);
-    at::Tensor log_probs = at::log_softmax(out.heads.ctc_logits.index_select(0, r), -1).transpose(0, 1);
-    at::Tensor ctc = at::ctc_loss(log_probs, at::tensor(targets, at::kLong).to(device), input_lengths, target_lengths,
-                                  /*blank=*/0, at::Reduction::Mean, /*zero_infinity=*/true);
-    out.ctc = ctc.item<double>();
-    total = total + ctc * spec.ctc_weight;
-  }
   out.total = total;
+  if (want_ctc) add_ctc_loss(out, clips, b, spec, device);
   return out;
 }
 
@@ -332,8 +358,16 @@ double unweighted_recall(const std::vector<int64_t>& truth, const std::vector<in
   return per.empty() ? 0.0 : sum / static_cast<double>(per.size());
 }
 
-// Heads trained before a part existed get it fresh: a prosody expert when they have none, and
-// transcription blocks up to model.heads.ctc_layers. Everything they had is kept.
+// Every tensor of `from` into `to`, an encoder of the same shape.
+void copy_encoder(model::SpeechEncoderImpl& from, model::SpeechEncoderImpl& to) {
+  at::NoGradGuard no_grad;
+  const auto source = from.named_parameters();
+  for (auto& item : to.named_parameters()) item.value().copy_(source[item.key()]);
+}
+
+// Heads trained before a part existed get it fresh: a prosody expert when they have none,
+// transcription blocks up to model.heads.ctc_layers, and with model.heads.ctc_encoder a speech
+// encoder for transcription, copied from the shared one. Everything they had is kept.
 // A run that trains the expert alone also sets its weight (model.heads.prosody_expert_weight).
 void grow_heads(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& spec, bool expert_only) {
   const io::EncoderHeadsConfig before = slm.encoder_heads()->config();
@@ -343,7 +377,9 @@ void grow_heads(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& 
   if (add_expert) config.prosody_expert_hidden = spec.prosody_expert_hidden;
   if (add_expert || expert_only) config.prosody_expert_weight = spec.prosody_expert_weight;
   config.ctc_layers = std::max(before.ctc_layers, spec.ctc_layers);
-  if (!add_expert && config.ctc_layers == before.ctc_layers &&
+  const bool add_ctc_encoder = spec.ctc_encoder && !before.ctc_encoder && !before.ctc_alphabet.empty();
+  config.ctc_encoder = before.ctc_encoder || add_ctc_encoder;
+  if (!add_expert && !add_ctc_encoder && config.ctc_layers == before.ctc_layers &&
       config.prosody_expert_weight == before.prosody_expert_weight) {
     return;
   }
@@ -353,6 +389,10 @@ void grow_heads(model::SpokenLanguageModelImpl& slm, const EncoderPretrainSpec& 
   at::NoGradGuard no_grad;
   for (auto& item : slm.encoder_heads()->named_parameters()) {
     if (const auto it = kept.find(item.key()); it != kept.end()) item.value().copy_(it->second);
+  }
+  if (add_ctc_encoder) {
+    copy_encoder(slm.encoder(), *slm.encoder_heads()->ctc_encoder());
+    spdlog::info("encoder heads: transcription gets a speech encoder of its own, started as a copy of the shared one");
   }
   if (add_expert) {
     spdlog::info("encoder heads: a prosody expert added ({} hidden units, read with weight {:g})",
@@ -458,6 +498,7 @@ class EncoderRun {
   // train.parts ["prosody_expert"]: the expert learns from each training clip's unaugmented
   // functionals [clips, P], measured once, and no audio is read or encoded per step.
   bool expert_only_ = false;
+  bool words_only_ = false;  // train.parts ["ctc"] with a ctc_encoder: the shared encoder need not run
   at::Tensor clean_prosody_;
   audio::LogMelExtractor mel_, prefetch_mel_;
   std::shared_ptr<model::SpokenLanguageModelImpl> slm_;
@@ -506,7 +547,9 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
     heads.prosody_expert_hidden = spec_.prosody_expert_hidden;
     heads.prosody_expert_weight = spec_.prosody_expert_weight;
     heads.ctc_layers = spec_.ctc_layers;
+    heads.ctc_encoder = spec_.ctc_encoder && !heads.ctc_alphabet.empty();
     slm_->attach_encoder_heads(heads);
+    if (heads.ctc_encoder) copy_encoder(slm_->encoder(), *slm_->encoder_heads()->ctc_encoder());
     set_prosody_statistics(*slm_->encoder_heads(), train_);
   } else {
     grow_heads(*slm_, spec_, r_.parts == std::vector<std::string>{"prosody_expert"});
@@ -543,8 +586,9 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
   if (wants("encoder_heads") || wants("ctc") || wants("prosody_expert")) {
     for (auto& item : slm_->encoder_heads()->named_parameters()) {
       const std::string& key = item.key();
-      if (key == "prosody_mean" || key == "prosody_std") continue;  // statistics, not trained
-      const bool transcription = key.rfind("ctc.", 0) == 0 || key.rfind("ctc_layers.", 0) == 0;
+      if (key == "prosody_mean" || key == "prosody_std") continue;     // statistics, not trained
+      if (key.find("embed_positions") != std::string::npos) continue;  // the ctc_encoder's fixed sinusoids
+      const bool transcription = key.rfind("ctc", 0) == 0;             // ctc., ctc_layers., ctc_encoder.
       const bool expert = key.rfind("prosody_expert.", 0) == 0;
       if (!wants("encoder_heads") && !(transcription && wants("ctc")) && !(expert && wants("prosody_expert"))) continue;
       item.value().set_requires_grad(true);
@@ -553,6 +597,7 @@ EncoderRun::EncoderRun(const Recipe& recipe, const TrainOptions& options)
   }
   optimizer_ = make_adamw(r_, trainable_);
 
+  words_only_ = r_.parts == std::vector<std::string>{"ctc"} && slm_->encoder_heads()->ctc_encoder() != nullptr;
   expert_only_ = r_.parts == std::vector<std::string>{"prosody_expert"};  // grow_heads set its weight
   if (expert_only_) {
     if (slm_->encoder_heads()->config().prosody_expert_hidden == 0) {
@@ -661,7 +706,7 @@ TrainResult EncoderRun::train() {
   auto prepare = [this](int64_t s) {
     if (expert_only_) return expert_batch(train_, sampler_->clips_of_step(s), clean_prosody_);
     return make_clip_batches(train_, sampler_->clips_of_step(s), prefetch_mel_, *slm_->encoder_heads(), spec_, r_.seed,
-                             s);
+                             s, words_only_);
   };
   std::future<std::vector<ClipBatch>> next = std::async(std::launch::async, prepare, start);
   int64_t step = start, clips_seen = 0;
@@ -678,7 +723,7 @@ TrainResult EncoderRun::train() {
     int64_t rows = 0;
     for (const ClipBatch& b : chunks) rows += static_cast<int64_t>(b.items.size());
     for (const ClipBatch& b : chunks) {
-      Losses c = compute_losses(*slm_, train_, b, spec_, device_);
+      Losses c = compute_losses(*slm_, train_, b, spec_, device_, words_only_);
       const double share = static_cast<double>(b.items.size()) / static_cast<double>(rows);
       const double v = c.total.item<double>();
       if (!std::isfinite(v)) {

@@ -73,6 +73,12 @@ class Section {
     }
     return s;
   }
+  std::optional<bool> boolean(const std::string& key) {
+    const json* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_boolean()) fail(key_path(key), "expected true or false, got " + common::json_brief(*v));
+    return v->get<bool>();
+  }
   fs::path path(const std::string& key) {
     std::string s = string(key, "");
     return s.empty() ? fs::path() : fs::path(s);
@@ -211,6 +217,7 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   p.prosody_expert_hidden = heads.integer("prosody_expert_hidden", p.prosody_expert_hidden, 0, 65536);
   p.prosody_expert_weight = heads.number("prosody_expert_weight", p.prosody_expert_weight, 0, 1);
   p.ctc_layers = heads.integer("ctc_layers", p.ctc_layers, 0, 64);
+  p.ctc_encoder = heads.boolean("ctc_encoder").value_or(p.ctc_encoder);
   heads.finish();
   model.finish();
   if (r.from.empty() == r.slm.is_null()) {
@@ -253,12 +260,7 @@ Recipe parse_encoder_recipe(Recipe r, const json& root, Section& top, const std:
   p.batch_clips = data.integer("batch_clips", p.batch_clips, 1, 4096);
   p.max_clip_seconds = data.number("max_clip_seconds", p.max_clip_seconds, 0.5, 30);
   p.real_share = data.number("real_share", p.real_share, 0, 1);
-  const json balance = data.raw("balance_classes");
-  if (!balance.is_null()) {
-    if (!balance.is_boolean())
-      data.fail("data.balance_classes", "expected true or false, got " + common::json_brief(balance));
-    p.balance_classes = balance.get<bool>();
-  }
+  p.balance_classes = data.boolean("balance_classes").value_or(p.balance_classes);
   data.finish();
 
   Section aug = top.section("augment");
@@ -310,11 +312,9 @@ void parse_model(Recipe& r, Section& top, const std::string& source) {
   r.slm = model.raw("slm");
   r.language_model_from = model.path("language_model_from");
   r.save_dtype = model.string("save_dtype", "fp32", {"fp32", "bf16"});
-  if (const json words = model.raw("words_in_prompt"); !words.is_null()) {
-    if (!words.is_boolean())
-      model.fail("model.words_in_prompt", "expected true or false, got " + common::json_brief(words));
+  if (const std::optional<bool> words = model.boolean("words_in_prompt")) {
     if (r.stage == 0 || r.from.empty()) model.fail("model.words_in_prompt", "only for stages 1 and 2 with model.from");
-    r.words_in_prompt = words.get<bool>();
+    r.words_in_prompt = *words;
   }
   model.finish();
   if (!r.language_model_from.empty() && (r.stage == 0 || r.from.empty())) {

@@ -50,6 +50,9 @@ struct EncoderPretrainSpec {
   // model.heads.ctc_layers: heads with fewer transcription blocks (io::EncoderHeadsConfig::ctc_layers)
   // get fresh ones up to this many; the blocks they have are kept.
   int64_t ctc_layers = 0;
+  // model.heads.ctc_encoder: heads without a transcription encoder get one, a copy of the shared
+  // encoder (io::EncoderHeadsConfig::ctc_encoder), so the first CER is the base model's.
+  bool ctc_encoder = false;
   int64_t eval_clips = 400;  // eval.clips: fixed valid clips per evaluation
 };
 

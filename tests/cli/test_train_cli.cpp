@@ -189,12 +189,13 @@ TEST_F(TrainCli, EncoderPretrainingLearnsAndResumesBitForBit) {
   ASSERT_EQ(chat.exit_code, 0) << chat.err;
   EXPECT_NE(chat.out.find("\"emotion_source\":\"encoder head\""), std::string::npos) << chat.out;
 
-  // Transcription blocks added to the trained heads and trained alone (train.parts ["ctc"]): they
-  // start as the identity (the first evaluation repeats the last one of "enc"), and nothing but the
-  // transcription changes.
+  // Transcription blocks and an encoder of its own added to the trained heads and trained alone
+  // (train.parts ["ctc"]): the blocks start as the identity and the encoder as a copy of the shared
+  // one (the first evaluation repeats the last one of "enc"), and nothing but the transcription
+  // changes.
   auto ctc = run_attune(encoder("ctc", "--set model.slm=null --set model.from=" + (dir_ / "enc/final").string() +
                                            " --set 'train.parts=[\"ctc\"]' --set model.heads.ctc_layers=1"
-                                           " --set steps=6 --set eval.interval=6"));
+                                           " --set model.heads.ctc_encoder=true --set steps=6 --set eval.interval=6"));
   ASSERT_EQ(ctc.exit_code, 0) << ctc.err;
   const json start = metrics(dir_ / "ctc").front();
   ASSERT_TRUE(start.contains("valid_cer_synthetic")) << start.dump();
@@ -208,6 +209,36 @@ TEST_F(TrainCli, EncoderPretrainingLearnsAndResumesBitForBit) {
   EXPECT_TRUE(same("encoder_heads.mlp.0.weight"));
   EXPECT_TRUE(same("encoder.model.encoder.layers.0.fc1.weight"));
   EXPECT_FALSE(same("encoder_heads.ctc.weight"));
+  ASSERT_TRUE(grown.contains("encoder_heads.ctc_encoder.layers.0.fc1.weight"));
+  const auto shared_fc1 = grown.tensor("encoder.model.encoder.layers.0.fc1.weight").bytes();
+  const auto own = grown.tensor("encoder_heads.ctc_encoder.layers.0.fc1.weight").bytes();
+  EXPECT_FALSE(std::equal(shared_fc1.begin(), shared_fc1.end(), own.begin(), own.end())) << "the copy has learnt";
+  // The runtime transcribes with it.
+  auto grown_chat = run_attune("chat --model " + (dir_ / "ctc/final").string() +
+                               " --no-speech --max-new-tokens 4 --json " + clip.string());
+  ASSERT_EQ(grown_chat.exit_code, 0) << grown_chat.err;
+  // A character LM for its words (`data char-lm --model`): written into the model directory and named
+  // in its config; the runtime decodes with it, or greedily when asked; a later stage carries it.
+  const fs::path grown_dir = dir_ / "ctc/final";
+  auto lm = run_attune("data char-lm " + (dir_ / "valid").string() + " --order 3 --model " + grown_dir.string());
+  ASSERT_EQ(lm.exit_code, 0) << lm.err;
+  EXPECT_TRUE(fs::exists(grown_dir / "ctc_lm.arpa.gz"));
+  const json with_lm = json::parse(std::ifstream(grown_dir / "config.json"));
+  EXPECT_EQ(with_lm["encoder_heads"]["ctc_lm"], "ctc_lm.arpa.gz");
+  for (const char* flags : {"", " --greedy-words"}) {
+    auto heard = run_attune("chat --model " + grown_dir.string() + flags + " --no-speech --max-new-tokens 4 --json " +
+                            clip.string());
+    EXPECT_EQ(heard.exit_code, 0) << flags << heard.err;
+  }
+  auto carried =
+      run_attune(encoder("carried", "--set model.slm=null --set model.from=" + grown_dir.string() +
+                                        " --set 'train.parts=[\"ctc\"]' --set steps=1 --set eval.interval=0"));
+  ASSERT_EQ(carried.exit_code, 0) << carried.err;
+  EXPECT_TRUE(fs::exists(dir_ / "carried/final/ctc_lm.arpa.gz"));
+  std::ofstream(grown_dir / "ctc_lm.arpa.gz", std::ios::trunc) << "\\data\\\nngram 1=2\n";  // truncated
+  auto broken = run_attune("chat --model " + grown_dir.string() + " --no-speech --json " + clip.string());
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.err.find("ctc_lm.arpa.gz"), std::string::npos) << broken.err;
 
   // The prosody expert trained alone (train.parts ["prosody_expert"]) learns from the clips' clean
   // functionals, measured once: its loss falls, and no other tensor moves.

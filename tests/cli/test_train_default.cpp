@@ -58,6 +58,9 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   EXPECT_EQ(config.at("encoder_heads").at("evidence_weight"), 5.0);
   EXPECT_EQ(config.at("encoder_heads").at("prosody_expert_hidden"), 64);
   EXPECT_EQ(config.at("encoder_heads").at("prosody_expert_weight"), 0.4);  // set by the expert's own step
+  EXPECT_EQ(config.at("encoder_heads").at("ctc_encoder"), true);           // the transcriber's step
+  EXPECT_EQ(config.at("encoder_heads").at("ctc_lm"), "ctc_lm.arpa.gz");    // data char-lm on the model
+  EXPECT_GT(fs::file_size(tmp / "run/model/ctc_lm.arpa.gz"), 0u);
   EXPECT_TRUE(config.contains("style_head"));
   EXPECT_TRUE(fs::exists(tmp / "run/model/tokenizer.json"));
   const nlohmann::json turns = nlohmann::json::parse(slurp(tmp / "run/model-card/turns.json"));
@@ -71,8 +74,8 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   for (const char* step :
        {"data: text train", "tokenizer", "stage 0: text teacher [parallel]", "encoder pre-training [parallel]",
         "encoder pre-training, recorded voices [parallel]", "prosody expert on clean functionals [parallel]",
-        "stage 0 beside encoder pre-training (wall)", "stage 1: speech alignment", "stage 2: end to end",
-        "eval: turns (smoke)"}) {
+        "transcription encoder [parallel]", "stage 0 beside encoder pre-training (wall)", "stage 1: speech alignment",
+        "stage 2: end to end", "eval: turns (smoke)"}) {
     EXPECT_NE(times.find(std::string(step) + "\t"), std::string::npos) << step << "\n" << times;
   }
   // The encoder stages ran beside stage 0 with a fresh language model; stage 1 swapped in stage 0's.

@@ -582,6 +582,10 @@ TEST(SlmConfig, BadCompositeConfigsNameTheKey) {
   j = good;
   j["encoder_heads"] = {{"ctc_alphabet", {"a", "b"}}, {"ctc_layers", -1}};
   bad(j, {f, "key `encoder_heads.ctc_layers`"});
+  j["encoder_heads"] = {{"ctc_encoder", true}};  // an encoder for transcription, but no alphabet
+  bad(j, {f, "key `encoder_heads.ctc_encoder`", "ctc_alphabet"});
+  j["encoder_heads"] = {{"ctc_alphabet", {"a", "b"}}, {"ctc_encoder", 1}};
+  bad(j, {f, "encoder_heads.ctc_encoder"});
   j = good;
   j["format_version"] = 2;
   bad(j, {f, "key `format_version`", "got 2"});

@@ -254,6 +254,45 @@ TEST(SpokenLanguageModel, LoadsInBfloat16) {
   EXPECT_LE(diff, 0.1 * scale + 0.05);
 }
 
+// With encoder_heads.ctc_encoder, transcription reads its own encoder (the CTC projection over its
+// states, by hand), the emotion head and the adapter still read the shared one, and the whole
+// round-trips through save_pretrained.
+TEST(SpokenLanguageModel, TranscriptionReadsItsOwnEncoder) {
+  SpokenLanguageModel slm = tiny_slm();
+  io::EncoderHeadsConfig heads;
+  heads.hidden_size = 8;
+  heads.ctc_alphabet = {"a", "b", "c"};
+  heads.ctc_encoder = true;
+  slm->attach_encoder_heads(heads);
+  EncoderHeadsImpl& h = *slm->encoder_heads();
+  ASSERT_NE(h.ctc_encoder(), nullptr);
+  EXPECT_TRUE(slm->named_parameters().contains("encoder_heads.ctc_encoder.layers.0.fc1.weight"));
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> mels = {log_mel(11200, 180), log_mel(20800, 120)};
+  EncoderHeadsOutput heard;
+  slm->embed_audio(mels, &heard, {}, /*with_ctc=*/true);
+  const torch::Tensor own = h.ctc_encoder()->encode(mels[1]), shared = slm->encoder().encode(mels[1]);
+  const int64_t n = own.size(0);
+  auto projection = h.named_parameters();
+  const torch::Tensor by_hand = torch::linear(own, projection["ctc.weight"], projection["ctc.bias"]);
+  EXPECT_LE(max_abs_diff(heard.ctc_logits[1].narrow(0, 0, n), by_hand), 1e-5);
+  const torch::Tensor from_shared = torch::linear(shared, projection["ctc.weight"], projection["ctc.bias"]);
+  EXPECT_GT(max_abs_diff(heard.ctc_logits[1].narrow(0, 0, n), from_shared), 1e-3);
+  // The emotion head reads the shared states.
+  const EncoderHeadsOutput alone = h.forward(shared.unsqueeze(0), {}, true, {}, own.unsqueeze(0));
+  EXPECT_LE(max_abs_diff(heard.emotion_logits[1], alone.emotion_logits[0]), 1e-5);
+  EXPECT_LE(max_abs_diff(heard.ctc_logits[1].narrow(0, 0, n), alone.ctc_logits[0]), 1e-5);
+  attune::testing::TempDir dir;
+  slm->save_pretrained(dir.path());
+  auto loaded = SpokenLanguageModelImpl::from_pretrained(dir.path());
+  EncoderHeadsOutput again;
+  loaded->embed_audio(mels, &again, {}, true);
+  EXPECT_TRUE(torch::equal(again.ctc_logits, heard.ctc_logits));
+  EXPECT_TRUE(torch::equal(again.emotion_logits, heard.emotion_logits));
+  // Without its encoder's states the CTC path is a clear error, not the shared states read silently.
+  EXPECT_THROW(h.forward(torch::zeros({1, 4, slm->encoder().config().d_model}), {}, true), InputError);
+}
+
 // ---- loading and saving ---------------------------------------------------------------------------------
 
 TEST(SpokenLanguageModel, SavedInlineCompositeLoadsBackIdentically) {

@@ -156,6 +156,9 @@ TEST(EncoderPretrain, RecipeKeysAreCheckedInOneLine) {
             std::string::npos);
   EXPECT_NE(message({"loss.prosody_expert=-1"}).find("loss.prosody_expert"), std::string::npos);
   EXPECT_NE(message({"model.heads.ctc_layers=-1"}).find("model.heads.ctc_layers"), std::string::npos);
+  EXPECT_NE(message({"model.heads.ctc_encoder=1"}).find("model.heads.ctc_encoder: expected true or false"),
+            std::string::npos);
+  EXPECT_TRUE(train::parse_recipe(base, "e.json", {"model.heads.ctc_encoder=true"}).pretrain.ctc_encoder);
   EXPECT_NE(message({"train.parts=[\"ctc\"]", "loss.ctc=0"}).find("nothing it names has a loss"), std::string::npos);
   EXPECT_NE(message({"train.parts=[\"prosody_expert\"]", "loss.prosody_expert=0"}).find("train.parts"),
             std::string::npos);
