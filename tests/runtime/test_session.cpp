@@ -119,7 +119,8 @@ TEST(Session, QuotesCopyTheUsersWords) {
 TEST(Session, LegacyTalkerNamesGiveTheSameTurn) {
   const testing::TempDir tmp;
   const std::filesystem::path legacy = tmp.path();
-  std::filesystem::copy_file(shipped_model() / "tokenizer.json", legacy / "tokenizer.json");
+  for (const char* name : {"tokenizer.json", "ctc_lm.arpa.gz"})
+    std::filesystem::copy_file(shipped_model() / name, legacy / name);
   nlohmann::json config = nlohmann::json::parse(std::ifstream(shipped_model() / "config.json"));
   ASSERT_TRUE(config.contains("style_head")) << "the shipped model is already in the legacy form";
   config["talker"] = config["style_head"];
@@ -232,7 +233,7 @@ TEST(Session, TranscribeHearsWhatTheTurnHearsAndWordsInPromptReadsIt) {
   EXPECT_THROW(plain.transcribe(AudioBuffer{{}, 16000, 1}), InputError);
 
   testing::TempDir dir;
-  for (const char* name : {"model.safetensors", "tokenizer.json"})
+  for (const char* name : {"model.safetensors", "tokenizer.json", "ctc_lm.arpa.gz"})
     std::filesystem::create_symlink(shipped_model() / name, dir.path() / name);
   nlohmann::json config = nlohmann::json::parse(std::ifstream(shipped_model() / "config.json"));
   config["encoder_heads"]["words_in_prompt"] = true;
@@ -257,7 +258,7 @@ TEST(Session, TheProsodyExpertChangesTheReportNotTheThinkingsEvidence) {
   for (const double w : {0.0, 1.0}) {
     const std::filesystem::path d = dir.path() / ("w" + std::to_string(static_cast<int>(w)));
     std::filesystem::create_directories(d);
-    for (const char* name : {"model.safetensors", "tokenizer.json"})
+    for (const char* name : {"model.safetensors", "tokenizer.json", "ctc_lm.arpa.gz"})
       std::filesystem::create_symlink(shipped_model() / name, d / name);
     nlohmann::json config = nlohmann::json::parse(std::ifstream(shipped_model() / "config.json"));
     config["encoder_heads"]["prosody_expert_weight"] = w;
