@@ -80,4 +80,10 @@ bool running_in_ci() {
   return ci && std::string_view(ci) == "true";
 }
 
+std::vector<std::string> ascii_chars(const std::string& s) {
+  std::vector<std::string> out;
+  for (char c : s) out.emplace_back(1, c);
+  return out;
+}
+
 }  // namespace attune::testing

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "attune/error.h"
 
@@ -58,6 +59,9 @@ CommandResult run_shell(const std::string& command, const std::optional<std::str
 
 // True when the environment says CI=true (as CI services set it).
 bool running_in_ci();
+
+// An ASCII string as one string per character, as the CTC transcripts are held ("ab" -> {"a", "b"}).
+std::vector<std::string> ascii_chars(const std::string& s);
 
 // Writes bytes to a file (for building malformed inputs).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);

@@ -17,11 +17,7 @@
 namespace attune::text {
 namespace {
 
-std::vector<std::string> chars(const std::string& s) {
-  std::vector<std::string> out;
-  for (char c : s) out.emplace_back(1, c);
-  return out;
-}
+using testing::ascii_chars;
 
 double prob(const CharLm& lm, const std::vector<std::string>& context, const std::string& symbol) {
   return std::pow(10.0, lm.log10_prob(context, symbol));
@@ -32,7 +28,7 @@ double prob(const CharLm& lm, const std::vector<std::string>& context, const std
 // p(a) = p(b) = 0.5 / 4 + 0.375 / 4 = 0.21875, p(</s>) = 1.5 / 4 + 0.09375 = 0.46875,
 // p(<unk>) = 0.09375. Bigrams (raw counts) <s>a 2, a</s> 1, ab 1, b</s> 1: D2 = 3 / 5.
 TEST(CharLm, InterpolatedKneserNeyAsWorkedOutByHand) {
-  const CharLm lm = CharLm::train({chars("a"), chars("ab")}, {.order = 2, .min_count = 1});
+  const CharLm lm = CharLm::train({ascii_chars("a"), ascii_chars("ab")}, {.order = 2, .min_count = 1});
   EXPECT_NEAR(prob(lm, {}, "a"), 0.21875, 1e-6);
   EXPECT_NEAR(prob(lm, {}, "</s>"), 0.46875, 1e-6);
   EXPECT_NEAR(prob(lm, {}, "z"), 0.09375, 1e-6);  // unknown: <unk>
@@ -70,7 +66,7 @@ TEST(CharLm, EveryDistributionSumsToOne) {
   for (int64_t min_count : {1, 2}) {
     const CharLm lm = CharLm::train(sentences, {.order = 5, .min_count = min_count});
     for (const std::vector<std::string>& context :
-         {std::vector<std::string>{"<s>"}, chars("<s>"), chars("the "), chars("job "), chars("xqz"), chars("my d"),
+         {std::vector<std::string>{"<s>"}, ascii_chars("<s>"), ascii_chars("the "), ascii_chars("job "), ascii_chars("xqz"), ascii_chars("my d"),
           std::vector<std::string>{"<s>", "i", " "}, std::vector<std::string>{}}) {
       double sum = 0;
       for (const std::string& s : symbols) sum += prob(lm, context, s);
@@ -93,7 +89,7 @@ TEST(CharLm, ArpaFilesRoundTripPlainAndCompressed) {
     const CharLm back = CharLm::load_arpa(dir / name);
     EXPECT_EQ(back.order(), 4);
     EXPECT_EQ(back.counts(), lm.counts());
-    for (const auto& context : {chars("a c"), chars("the"), chars("zz"), chars("it'")}) {
+    for (const auto& context : {ascii_chars("a c"), ascii_chars("the"), ascii_chars("zz"), ascii_chars("it'")}) {
       for (const std::string& s : {"a", "t", " ", "</s>", "'", "q"}) {
         EXPECT_NEAR(back.log10_prob(context, s), lm.log10_prob(context, s), 1e-5) << name << " " << s;
       }
@@ -144,7 +140,7 @@ TEST(CtcBeam, FindsTheMostProbableLabellingNotThePath) {
 // The acoustics cannot tell c from k; a LM that has only seen "cat" can.
 TEST(CtcBeam, TheLanguageModelChoosesAmongSoundAlikes) {
   const std::vector<std::string> alphabet = {"c", "k", "a", "t", " "};
-  const CharLm lm = CharLm::train({chars("cat"), chars("a cat"), chars("the cat sat")}, {.order = 3, .min_count = 1});
+  const CharLm lm = CharLm::train({ascii_chars("cat"), ascii_chars("a cat"), ascii_chars("the cat sat")}, {.order = 3, .min_count = 1});
   auto frame = [](std::vector<std::pair<int, float>> probs) {
     std::vector<float> row(6, std::log(1e-4f));
     for (auto [c, p] : probs) row[static_cast<size_t>(c)] = std::log(p);

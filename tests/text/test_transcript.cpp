@@ -4,21 +4,18 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "text/transcript.h"
 
 namespace attune::text {
 namespace {
 
-std::vector<std::string> chars(const std::string& s) {
-  std::vector<std::string> out;
-  for (char c : s) out.emplace_back(1, c);
-  return out;
-}
+using testing::ascii_chars;
 
 TEST(Transcript, CtcCharactersLowerCaseAndKeepOnlyLettersDigitsApostrophes) {
-  EXPECT_EQ(ctc_characters("Don't GO -- now, 42!"), chars("don't go now 42"));
-  EXPECT_EQ(ctc_characters("  ...Hi  "), chars("hi"));
-  EXPECT_EQ(ctc_characters("it\xE2\x80\x99s"), chars("it's"));  // a typographic apostrophe
+  EXPECT_EQ(ctc_characters("Don't GO -- now, 42!"), ascii_chars("don't go now 42"));
+  EXPECT_EQ(ctc_characters("  ...Hi  "), ascii_chars("hi"));
+  EXPECT_EQ(ctc_characters("it\xE2\x80\x99s"), ascii_chars("it's"));  // a typographic apostrophe
   // German capitals to lower case; each UTF-8 character one entry.
   EXPECT_EQ(ctc_characters("\xC3\x9C"
                            "ber"),
@@ -27,17 +24,17 @@ TEST(Transcript, CtcCharactersLowerCaseAndKeepOnlyLettersDigitsApostrophes) {
 }
 
 TEST(Transcript, AlphabetKeepsFrequentCharactersMostFrequentFirst) {
-  const std::vector<std::vector<std::string>> t = {chars("aab"), chars("ab c"), chars("a")};
+  const std::vector<std::vector<std::string>> t = {ascii_chars("aab"), ascii_chars("ab c"), ascii_chars("a")};
   // a x4, b x2, ' ' x1, c x1
   EXPECT_EQ(build_ctc_alphabet(t, 2), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(build_ctc_alphabet(t, 1), (std::vector<std::string>{"a", "b", " ", "c"}));
 }
 
 TEST(Transcript, EditDistanceMatchesHandCountedCases) {
-  EXPECT_EQ(edit_distance(chars("kitten"), chars("sitting")), 3);
-  EXPECT_EQ(edit_distance(chars("flaw"), chars("lawn")), 2);
-  EXPECT_EQ(edit_distance({}, chars("abc")), 3);
-  EXPECT_EQ(edit_distance(chars("same"), chars("same")), 0);
+  EXPECT_EQ(edit_distance(ascii_chars("kitten"), ascii_chars("sitting")), 3);
+  EXPECT_EQ(edit_distance(ascii_chars("flaw"), ascii_chars("lawn")), 2);
+  EXPECT_EQ(edit_distance({}, ascii_chars("abc")), 3);
+  EXPECT_EQ(edit_distance(ascii_chars("same"), ascii_chars("same")), 0);
 }
 
 TEST(TranscriptErrors, CountsCharactersAndWordsAfterNormalising) {
