@@ -232,7 +232,7 @@ TEST_F(TrainCli, EncoderPretrainingLearnsAndResumesBitForBit) {
   }
   auto carried =
       run_attune(encoder("carried", "--set model.slm=null --set model.from=" + grown_dir.string() +
-                                        " --set 'train.parts=[\"ctc\"]' --set steps=1 --set eval.interval=0"));
+                                        " --set 'train.parts=[\"ctc\"]' --set steps=4 --set eval.interval=0"));
   ASSERT_EQ(carried.exit_code, 0) << carried.err;
   EXPECT_TRUE(fs::exists(dir_ / "carried/final/ctc_lm.arpa.gz"));
   std::ofstream(grown_dir / "ctc_lm.arpa.gz", std::ios::trunc) << "\\data\\\nngram 1=2\n";  // truncated
