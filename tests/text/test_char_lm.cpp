@@ -66,8 +66,9 @@ TEST(CharLm, EveryDistributionSumsToOne) {
   for (int64_t min_count : {1, 2}) {
     const CharLm lm = CharLm::train(sentences, {.order = 5, .min_count = min_count});
     for (const std::vector<std::string>& context :
-         {std::vector<std::string>{"<s>"}, ascii_chars("<s>"), ascii_chars("the "), ascii_chars("job "), ascii_chars("xqz"), ascii_chars("my d"),
-          std::vector<std::string>{"<s>", "i", " "}, std::vector<std::string>{}}) {
+         {std::vector<std::string>{"<s>"}, ascii_chars("<s>"), ascii_chars("the "), ascii_chars("job "),
+          ascii_chars("xqz"), ascii_chars("my d"), std::vector<std::string>{"<s>", "i", " "},
+          std::vector<std::string>{}}) {
       double sum = 0;
       for (const std::string& s : symbols) sum += prob(lm, context, s);
       EXPECT_NEAR(sum, 1.0, 1e-5) << "min_count " << min_count << ", context of " << context.size();
@@ -140,7 +141,8 @@ TEST(CtcBeam, FindsTheMostProbableLabellingNotThePath) {
 // The acoustics cannot tell c from k; a LM that has only seen "cat" can.
 TEST(CtcBeam, TheLanguageModelChoosesAmongSoundAlikes) {
   const std::vector<std::string> alphabet = {"c", "k", "a", "t", " "};
-  const CharLm lm = CharLm::train({ascii_chars("cat"), ascii_chars("a cat"), ascii_chars("the cat sat")}, {.order = 3, .min_count = 1});
+  const CharLm lm = CharLm::train({ascii_chars("cat"), ascii_chars("a cat"), ascii_chars("the cat sat")},
+                                  {.order = 3, .min_count = 1});
   auto frame = [](std::vector<std::pair<int, float>> probs) {
     std::vector<float> row(6, std::log(1e-4f));
     for (auto [c, p] : probs) row[static_cast<size_t>(c)] = std::log(p);
