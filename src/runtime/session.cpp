@@ -131,7 +131,7 @@ struct Model::Impl {
   }
 
   // What the encoder and its heads make of 16 kHz mono samples: the adapter's embeddings, the head's
-  // posterior over emotion_labels() (when it has the labels) and intensity, the greedy CTC words.
+  // posterior over emotion_labels() (when it has the labels) and intensity, the CTC words (decode_words).
   // Fills timings.features (since t0) and timings.encoder.
   struct Heard {
     at::Tensor embeds;
@@ -189,7 +189,7 @@ struct Model::Impl {
     timings.encoder = seconds_since(t1);
     return out;
   }
-  // The greedy CTC words of a log-mel [n_mels, frames] that hear() left for later.
+  // The CTC words (decode_words) of a log-mel [n_mels, frames] that hear() left for later.
   std::string words_of(const at::Tensor& log_mel) const {
     model::EncoderHeadsImpl* heads = slm->encoder_heads();
     const at::Tensor states = heads->ctc_encoder()->encode(log_mel).unsqueeze(0);

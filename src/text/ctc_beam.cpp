@@ -78,12 +78,12 @@ std::string ctc_beam_decode(std::span<const float> log_probs, int64_t frames, co
       same.blank = log_add(same.blank, p.total() + row[0]);
       if (!p.classes.empty()) same.other = log_add(same.other, p.other + row[p.classes.back()]);
       // A longer prefix.
+      const std::vector<std::string> context = lm != nullptr ? lm_context(p.classes) : std::vector<std::string>{};
       for (int32_t c : candidates) {
         const bool space = is_space(c);
         if (space && (p.classes.empty() || is_space(p.classes.back()))) continue;
         double lm_score = p.lm;
         if (lm != nullptr) {
-          const std::vector<std::string> context = lm_context(p.classes);
           lm_score += options.lm_weight * ln10 * lm->log10_prob(context, alphabet[static_cast<size_t>(c - 1)]) +
                       options.char_bonus;
         }
