@@ -6,7 +6,9 @@
 #   3. encoder pre-training, then part 2 weighted toward the recorded voices (default-encoder*.json),
 #      then the prosody expert alone on the clips' clean functionals (default-expert.json), then a
 #      transcription encoder, a copy of the speech encoder trained for words alone (default-transcriber.json);
-#   4. stage 1, speech alignment (default-stage1.json), and stage 2, end to end (default-stage2.json);
+#   4. stage 1, speech alignment (default-stage1.json); the voiced builds transcribed by stage 1's
+#      transcription encoder with a character LM, their shards rewritten with those heard words; and
+#      stage 2, end to end, reading the words beside the audio (default-stage2.json);
 #   5. the model, with a character LM for its heard words (attune data char-lm), and the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
 # Every step is skipped when its output is complete and every training stage resumes from its last
 # checkpoint, so a run can be stopped (Ctrl-C saves a checkpoint) and started again with the same
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
     --model-out) model_out=$2; shift ;;
     --threads) threads=$2; shift ;;
     --no-eval) eval=0 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "train-default.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -206,6 +208,18 @@ step "stage 1: speech alignment" "$out/stage1/final/config.json" \
   --set "model.language_model_from=$out/stage0/final" \
   --set "model.tokenizer=$out/tokenizer" \
   --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
+# Stage 2 reads the heard words beside the audio (encoder_heads.words_in_prompt, docs/training.md
+# "Words in the prompt"): the voiced builds get what stage 1's transcription encoder hears, decoded
+# with a character LM of the train text, and their shards are written again.
+shards_with_words() { run data shards "$1" --tokenizer "$out/tokenizer" && touch "$1/shards/words.done"; }
+step "character LM for the heard words" "$out/stage1/final/ctc_lm.arpa.gz" \
+  run data char-lm "$out/voiced-train" --model "$out/stage1/final"
+for split in train valid; do
+  step "data: voiced $split, heard words" "$out/voiced-$split/transcribed.json" \
+    run data transcribe "$out/voiced-$split" --model "$out/stage1/final" --no-progress
+  step "data: voiced $split shards, heard words" "$out/voiced-$split/shards/words.done" \
+    shards_with_words "$out/voiced-$split"
+done
 step "stage 2: end to end" "$out/stage2/final/config.json" \
   train stage2 recipes/default-stage2.json --set "model.from=$out/stage1/final" \
   --set "model.tokenizer=$out/tokenizer" \

@@ -1,5 +1,5 @@
 // scripts/train-default.sh --smoke: every step of the default model's pipeline (data, tokenizer,
-// stage 0, encoder pre-training in two parts, stages 1 and 2, the copy, an evaluation) runs from the
+// stage 0, the encoder stages, stage 1, the heard words, stage 2, the copy, an evaluation) runs from the
 // real recipes on a few dialogues, and a second run skips every finished step.
 #include <gtest/gtest.h>
 
@@ -61,6 +61,8 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   EXPECT_EQ(config.at("encoder_heads").at("ctc_encoder"), true);           // the transcriber's step
   EXPECT_EQ(config.at("encoder_heads").at("ctc_lm"), "ctc_lm.arpa.gz");    // data char-lm on the model
   EXPECT_GT(fs::file_size(tmp / "run/model/ctc_lm.arpa.gz"), 0u);
+  EXPECT_EQ(config.at("encoder_heads").at("words_in_prompt"), true);  // stage 2 read the heard words
+  EXPECT_NE(slurp(tmp / "run/voiced-train/dialogues.jsonl").find("\"heard_words\""), std::string::npos);
   EXPECT_TRUE(config.contains("style_head"));
   EXPECT_TRUE(fs::exists(tmp / "run/model/tokenizer.json"));
   const nlohmann::json turns = nlohmann::json::parse(slurp(tmp / "run/model-card/turns.json"));
@@ -75,7 +77,8 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
        {"data: text train", "tokenizer", "stage 0: text teacher [parallel]", "encoder pre-training [parallel]",
         "encoder pre-training, recorded voices [parallel]", "prosody expert on clean functionals [parallel]",
         "transcription encoder [parallel]", "stage 0 beside encoder pre-training (wall)", "stage 1: speech alignment",
-        "stage 2: end to end", "eval: turns (smoke)"}) {
+        "data: voiced train, heard words", "data: voiced valid shards, heard words", "stage 2: end to end",
+        "eval: turns (smoke)"}) {
     EXPECT_NE(times.find(std::string(step) + "\t"), std::string::npos) << step << "\n" << times;
   }
   // The encoder stages ran beside stage 0 with a fresh language model; stage 1 swapped in stage 0's.
