@@ -9,7 +9,7 @@
 #   4. stage 1, speech alignment (default-stage1.json); the voiced builds transcribed by stage 1's
 #      transcription encoder with a character LM, their shards rewritten with those heard words; and
 #      stage 2, end to end, reading the words beside the audio (default-stage2.json);
-#   5. the model, with a character LM for its heard words (attune data char-lm), and the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
+#   5. the model, with the character LM of its heard words, and the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
 # Every step is skipped when its output is complete and every training stage resumes from its last
 # checkpoint, so a run can be stopped (Ctrl-C saves a checkpoint) and started again with the same
 # command. The time of each step is printed and kept in OUT/times.tsv.
@@ -227,10 +227,10 @@ step "stage 2: end to end" "$out/stage2/final/config.json" \
 
 # ---- 5. the model and its measurements ------------------------------------------------------------
 mkdir -p "$model_out"
-for f in config.json model.safetensors tokenizer.json; do cp "$out/stage2/final/$f" "$model_out/$f.tmp"; done
-for f in config.json model.safetensors tokenizer.json; do mv "$model_out/$f.tmp" "$model_out/$f"; done
-# The heard words are decoded with a character LM of the train text (docs/data.md, "Character LM").
-run data char-lm "$out/voiced-train" --model "$model_out"
+# Stage 2 carries the character LM of its heard words (the step before it) as ctc_lm.arpa.gz.
+model_files=(config.json model.safetensors tokenizer.json ctc_lm.arpa.gz)
+for f in "${model_files[@]}"; do cp "$out/stage2/final/$f" "$model_out/$f.tmp"; done
+for f in "${model_files[@]}"; do mv "$model_out/$f.tmp" "$model_out/$f"; done
 for stage in stage0 encoder transcriber stage2; do
   [ -f "$out/$stage/loss.svg" ] && cp "$out/$stage/loss.svg" "$model_out/$stage-loss.svg"
 done
