@@ -8,7 +8,8 @@
 #      transcription encoder, a copy of the speech encoder trained for words alone (default-transcriber.json);
 #   4. stage 1, speech alignment (default-stage1.json); the voiced builds transcribed by stage 1's
 #      transcription encoder with a character LM, their shards rewritten with those heard words; and
-#      stage 2, end to end, reading the words beside the audio (default-stage2.json);
+#      stage 2, end to end, reading the words beside the audio (default-stage2.json); then the
+#      decoder's quote priors, measured on stage 2's traces (`attune data quote-prior`);
 #   5. the model, with the character LM of its heard words, and the model card's measurements (scripts/eval-model-card.sh) into OUT/model-card.
 # Every step is skipped when its output is complete and every training stage resumes from its last
 # checkpoint, so a run can be stopped (Ctrl-C saves a checkpoint) and started again with the same
@@ -224,6 +225,11 @@ step "stage 2: end to end" "$out/stage2/final/config.json" \
   train stage2 recipes/default-stage2.json --set "model.from=$out/stage1/final" \
   --set "model.tokenizer=$out/tokenizer" \
   --set "data.train=$out/voiced-train" --set "data.valid=$out/voiced-valid" "${s12_small[@]}"
+
+# Which user turn a thinking's quote copies, and how long it runs, as stage 2's traces do: the
+# decoder's quote priors (config.json "quotes"; docs/runtime.md, "Quoting").
+quote_prior() { run data quote-prior "$out/voiced-train" --model "$out/stage2/final" && touch "$out/stage2/quote-prior.done"; }
+step "quote priors from the train traces" "$out/stage2/quote-prior.done" quote_prior
 
 # ---- 5. the model and its measurements ------------------------------------------------------------
 mkdir -p "$model_out"

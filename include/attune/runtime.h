@@ -112,6 +112,9 @@ struct SessionOptions {
   // (docs/runtime.md, "Quoting"), except for models that read those words (words_in_prompt).
   bool copy_quotes = true;
   bool quote_heard_words = false;
+  // Weight of the model's quote source prior (config.json "quotes": how often a cause quote copies
+  // the current user turn, the one before, ...); < 0: the model's own weight, 0: no prior.
+  double quote_prior_weight = -1;
 };
 
 // How the user sounded in one turn, as the model heard it.

@@ -43,6 +43,10 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
                "Let the thinking quote freely (default: a quote copies the user's typed words)");
   app.add_flag("--quote-heard-words", o.session.quote_heard_words,
                "Quotes may also copy what the encoder heard in audio turns (its CTC words)");
+  app.add_option("--quote-prior-weight", o.session.quote_prior_weight,
+                 "Weight of the model's priors on which user turn a quote copies and where it ends (0: none; "
+                 "default: the model's, config.json quotes.prior_weight)")
+      ->check(CLI::Range(0.0, 100.0));
   app.add_flag("--no-speech", o.no_speech, "Text replies only (no talker)");
   app.add_option("--dtype", o.dtype, "fp32, bf16, int8 (language model weights, CPU) or auto")
       ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}));

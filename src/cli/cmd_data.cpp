@@ -1,11 +1,14 @@
-// `attune data build | stats | corpora | shards | char-lm | transcribe`: IEAT training data from the corpora in
+// `attune data build | stats | corpora | shards | char-lm | quote-prior | transcribe`: IEAT training data from the
+// corpora in
 // ../shared/data (src/data, docs/data.md).
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <optional>
 
 #include "attune/error.h"
@@ -196,6 +199,28 @@ int run_char_lm(const CharLmCli& c) {
   return 0;
 }
 
+// Measures where the traces of a build quote from (data::CorpusStats::quote_source_ages, quote_lengths)
+// and writes it into a model's config.json as its quote priors ("quotes", io::QuotesConfig).
+int run_quote_prior(const std::string& dir, const std::string& model, double weight) {
+  const data::DataStats s = data::compute_stats(dir);
+  const auto& ages = s.total.quote_source_ages;
+  if (std::accumulate(ages.begin(), ages.end(), int64_t{0}) == 0) {
+    throw InputError(dir + "/dialogues.jsonl", "no thinking quotes a user turn: nothing to learn a prior from");
+  }
+  const fs::path file = fs::path(model) / "config.json";
+  io::SlmConfig config = io::load_slm_config(file);
+  config.quotes.source_prior = data::quote_source_prior(ages);
+  config.quotes.length_hazard = data::quote_length_hazard(s.total.quote_lengths);
+  config.quotes.prior_weight = weight;
+  io::write_slm_config(file, config);
+  std::string prior, hazard;
+  for (double p : config.quotes.source_prior) prior += fmt::format(" {:.3f}", p);
+  for (double h : config.quotes.length_hazard) hazard += fmt::format(" {:.3f}", h);
+  std::fprintf(stderr, "%s: quotes.source_prior%s (turns back 0, 1, 2, 3+), length_hazard%s (2 words on), weight %g\n",
+               file.string().c_str(), prior.c_str(), hazard.c_str(), weight);
+  return 0;
+}
+
 #if ATTUNE_CLI_WITH_MODEL
 // Writes each voiced user turn's heard_words: what `model`'s encoder hears in it. The shards of a
 // transcribed build show those words beside the audio, as the runtime does for a model with
@@ -339,6 +364,20 @@ const bool registered = register_command(
            ->capture_default_str();
        char_lm->add_option("--bonus", lm->bonus, "With --model: the score added per character")->capture_default_str();
        char_lm->add_option("--beam", lm->beam, "With --model: prefixes kept per frame")->capture_default_str();
+       auto* quote_prior = app.add_subcommand(
+           "quote-prior",
+           "Learn from a build's traces which user turn a quote copies and how long it runs, into a model");
+       auto prior_dir = std::make_shared<std::string>();
+       auto prior_model = std::make_shared<std::string>();
+       auto prior_weight = std::make_shared<double>(6.0);
+       quote_prior->add_option("dir", *prior_dir, "A directory written by `attune data build` (the training build)")
+           ->required();
+       quote_prior->add_option("--model", *prior_model, "The model directory whose config.json gets the priors")
+           ->required();
+       quote_prior->add_option("--weight", *prior_weight, "quotes.prior_weight: the priors' weight at decoding")
+           ->check(CLI::Range(0.0, 100.0))
+           ->capture_default_str();
+       quote_prior->footer("Sets config.json \"quotes\" (docs/runtime.md, \"Quoting\").");
 #if ATTUNE_CLI_WITH_MODEL
        auto* transcribe = app.add_subcommand(
            "transcribe", "Write what a model's speech encoder hears in each voiced turn (heard_words) into DIR");
@@ -362,6 +401,7 @@ const bool registered = register_command(
 #endif
          if (stats->parsed()) return run_stats(*dir, *stats_recipe);
          if (char_lm->parsed()) return run_char_lm(*lm);
+         if (quote_prior->parsed()) return run_quote_prior(*prior_dir, *prior_model, *prior_weight);
          if (shards->parsed()) return run_shards(*shard_dir, *shard_tok, *shard_opts, !c->no_progress);
          if (list->parsed()) return run_corpora();
          return 2;

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "attune/error.h"
 #include "audio/audio_file.h"
@@ -41,6 +43,9 @@ void add(CorpusStats& into, const CorpusStats& s) {
   into.with_thinking += s.with_thinking;
   into.with_cause_span += s.with_cause_span;
   into.quoting_cause += s.quoting_cause;
+  for (size_t a = 0; a < CorpusStats::kQuoteAges; ++a) into.quote_source_ages[a] += s.quote_source_ages[a];
+  for (size_t n = 0; n < CorpusStats::kQuoteLengths; ++n) into.quote_lengths[n] += s.quote_lengths[n];
+  into.quotes_elsewhere += s.quotes_elsewhere;
   into.audio_seconds += s.audio_seconds;
   for (const auto& [engine, n] : s.synthetic_by_engine) into.synthetic_by_engine[engine] += n;
   if (into.emotion_counts.empty()) into.emotion_counts.assign(s.emotion_counts.size(), 0);
@@ -78,6 +83,49 @@ bool quotes_a_span(const Turn& t) {
   return false;
 }
 
+// Text as quotes are compared: lower case, '"' as '\'' (the traces' clip), white space runs as one space.
+std::string quote_form(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c == '"' ? '\'' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// The quotes of an English trace: the text between each pair of ASCII double quotes.
+std::vector<std::string> trace_quotes(std::string_view thinking) {
+  std::vector<std::string> quotes;
+  for (size_t open = thinking.find('"'); open != std::string_view::npos;) {
+    const size_t close = thinking.find('"', open + 1);
+    if (close == std::string_view::npos) break;
+    quotes.emplace_back(thinking.substr(open + 1, close - open - 1));
+    open = thinking.find('"', close + 1);
+  }
+  return quotes;
+}
+
+// Counts each quote of turns[index]'s thinking by the user turn it copies (the newest holding it).
+void count_quote_sources(const Dialogue& d, size_t index, CorpusStats& s) {
+  for (const std::string& quote : trace_quotes(d.turns[index].thinking)) {
+    const std::string q = quote_form(quote);
+    if (q.find(' ') == std::string::npos) continue;  // a word, not a quoted phrase
+    const auto words = static_cast<size_t>(std::count(q.begin(), q.end(), ' ')) + 1;
+    bool found = false;
+    for (size_t age = 0; age <= index && !found; ++age) {
+      if (quote_form(d.turns[index - age].text).find(q) == std::string::npos) continue;
+      ++s.quote_source_ages[std::min(age, CorpusStats::kQuoteAges - 1)];
+      ++s.quote_lengths[std::min(words - 2, CorpusStats::kQuoteLengths - 1)];
+      found = true;
+    }
+    if (!found) ++s.quotes_elsewhere;
+  }
+}
+
 json corpus_json(const CorpusStats& s) {
   json labels = json::object();
   const auto& names = emotion_labels();
@@ -98,12 +146,34 @@ json corpus_json(const CorpusStats& s) {
           {"replies_with_thinking", s.with_thinking},
           {"turns_with_cause_span", s.with_cause_span},
           {"thinking_quotes_the_cause", s.quoting_cause},
+          {"quote_sources",
+           {{"by_turns_back", s.quote_source_ages},
+            {"elsewhere", s.quotes_elsewhere},
+            {"by_words_from_2", s.quote_lengths}}},
           {"audio_hours", s.audio_seconds / 3600},
           {"labels", labels},
           {"turns_per_dialogue", {{"min", sp.min}, {"median", sp.median}, {"mean", sp.mean}, {"max", sp.max}}}};
 }
 
 }  // namespace
+
+std::vector<double> quote_source_prior(const std::vector<int64_t>& counts) {
+  double total = 0;
+  for (int64_t n : counts) total += static_cast<double>(n + 1);
+  std::vector<double> prior;
+  for (int64_t n : counts) prior.push_back(static_cast<double>(n + 1) / total);
+  return prior;
+}
+
+std::vector<double> quote_length_hazard(const std::vector<int64_t>& lengths) {
+  std::vector<double> hazard(lengths.size());
+  int64_t longer = 0;
+  for (size_t n = lengths.size(); n-- > 0;) {
+    hazard[n] = static_cast<double>(lengths[n] + 1) / static_cast<double>(lengths[n] + longer + 2);
+    longer += lengths[n];
+  }
+  return hazard;
+}
 
 DataStats compute_stats(const fs::path& dir, const CorpusWeights& weights) {
   const fs::path jsonl = dir / "dialogues.jsonl";
@@ -117,7 +187,9 @@ DataStats compute_stats(const fs::path& dir, const CorpusWeights& weights) {
     if (s.emotion_counts.empty()) s.emotion_counts.assign(n_labels + 1, 0);
     ++s.dialogues;
     int64_t user_turns = 0;
-    for (const Turn& t : d.turns) {
+    for (size_t i = 0; i < d.turns.size(); ++i) {
+      const Turn& t = d.turns[i];
+      if (!t.thinking.empty()) count_quote_sources(d, i, s);
       if (t.task == "t1") ++s.t1_questions;
       if (t.task == "t2") ++s.t2_questions;
       if (t.task == "t1" || t.task == "t2") continue;
@@ -227,6 +299,22 @@ std::string stats_table(const DataStats& s) {
         fmt::format("thinking quotes the annotated cause: {} of {} turns ({:.1f}%)\n", s.total.quoting_cause,
                     s.total.with_cause_span,
                     100.0 * static_cast<double>(s.total.quoting_cause) / static_cast<double>(s.total.with_cause_span));
+  }
+  const auto& ages = s.total.quote_source_ages;
+  const int64_t found = std::accumulate(ages.begin(), ages.end(), int64_t{0});
+  if (found > 0) {
+    const std::vector<double> prior = quote_source_prior(ages);
+    out += fmt::format("thinking quotes by the user turn they copy ({} quotes; prior, add-one):", found);
+    for (size_t a = 0; a < ages.size(); ++a) {
+      out += fmt::format(" {}{} {} ({:.3f})", a, a + 1 == ages.size() ? "+ back" : " back", ages[a], prior[a]);
+    }
+    out += fmt::format("; in no user turn {}\n", s.total.quotes_elsewhere);
+    out += "  their length hazard (a quote of n words ends there):";
+    const std::vector<double> hazard = quote_length_hazard(s.total.quote_lengths);
+    for (size_t n = 0; n < hazard.size(); ++n) {
+      out += fmt::format(" {}{} {:.3f}", n + 2, n + 1 == hazard.size() ? "+" : "", hazard[n]);
+    }
+    out += "\n";
   }
   if (s.has_shards) {
     out += fmt::format("shards: {} records, {} text-view tokens, {} audio-view tokens, {} target tokens\n", s.records,

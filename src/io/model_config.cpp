@@ -722,6 +722,19 @@ void SlmConfig::validate(const std::string& source) const {
     lists.push_back({"encoder_heads.ctc_alphabet", &h.ctc_alphabet});
     lists.push_back({"encoder_heads.prosody_features", &h.prosody_features});
   }
+  for (const auto& [key, list] : {std::pair{"quotes.source_prior", &quotes.source_prior},
+                                  std::pair{"quotes.length_hazard", &quotes.length_hazard}}) {
+    if (list->size() > 64) fail(source, key, "expected at most 64 entries");
+    for (double p : *list) {
+      if (!(p > 0 && p <= 1)) fail(source, key, "expected probabilities in (0, 1]");
+    }
+  }
+  if (!(quotes.prior_weight >= 0 && quotes.prior_weight <= 100)) {
+    fail(source, "quotes.prior_weight", "expected a number in [0, 100]");
+  }
+  if (quotes.prior_weight > 0 && quotes.source_prior.empty() && quotes.length_hazard.empty()) {
+    fail(source, "quotes.prior_weight", "needs quotes.source_prior or quotes.length_hazard");
+  }
   for (const auto& [key, list] : lists) {
     std::set<std::string> seen;
     for (const auto& s : *list) {
@@ -805,7 +818,7 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
   }
   Keys top(config, source);
   top.only({"model_type", "format_version", "architectures", "torch_dtype", "encoder", "adapter", "language_model",
-            "style_head", "talker", "encoder_heads", "transformers_version"});
+            "style_head", "talker", "encoder_heads", "quotes", "transformers_version"});
   SlmConfig c;
   c.format_version = static_cast<int>(top.integer("format_version", kSlmFormatVersion));
   if (top.has("torch_dtype")) c.torch_dtype = top.string("torch_dtype", "");
@@ -882,6 +895,24 @@ SlmConfig parse_slm_config(const json& config, const std::string& source, const 
     e.ctc_beam = k.integer("ctc_beam", e.ctc_beam);
     c.encoder_heads = e;
   }
+  if (top.has("quotes")) {
+    const json& q = top.at("quotes");
+    if (!q.is_object()) fail(source, "quotes", "expected an object, got " + show(q));
+    Keys k(q, source, "quotes.");
+    k.only({"source_prior", "length_hazard", "prior_weight"});
+    for (const auto& [key, list] :
+         {std::pair{"source_prior", &c.quotes.source_prior}, std::pair{"length_hazard", &c.quotes.length_hazard}}) {
+      if (!k.has(key)) continue;
+      const json& p = k.at(key);
+      const std::string name = std::string("quotes.") + key;
+      if (!p.is_array()) fail(source, name, "expected an array of numbers, got " + show(p));
+      for (const json& v : p) {
+        if (!v.is_number()) fail(source, name, "expected numbers, got " + show(v));
+        list->push_back(v.get<double>());
+      }
+    }
+    c.quotes.prior_weight = k.number("prior_weight", 0);
+  }
   c.validate(source);
   return c;
 }
@@ -917,6 +948,11 @@ json to_json(const SlmConfig& c, const fs::path& base_dir) {
   j["language_model"] = component_json(c.language_model, base_dir);
   j["style_head"] = style_head_json(c.style_head);
   if (c.encoder_heads) j["encoder_heads"] = encoder_heads_json(*c.encoder_heads);
+  if (!c.quotes.empty()) {
+    j["quotes"] = {{"source_prior", c.quotes.source_prior},
+                   {"length_hazard", c.quotes.length_hazard},
+                   {"prior_weight", c.quotes.prior_weight}};
+  }
   return j;
 }
 

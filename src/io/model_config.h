@@ -226,6 +226,21 @@ struct EncoderHeadsConfig {
   int64_t ctc_beam = 16;
 };
 
+// How the thinking's cause quotes pick their source (runtime::QuoteCopy): source_prior[a] is the
+// probability that a quote copies the user turn a turns back (0: the current one; the last entry
+// stands for all older ones), measured on the training traces (`attune data stats`, "quote
+// sources"). The decoder adds prior_weight x ln source_prior to each token a quote continues.
+// length_hazard[i] is the probability that a quote of i + 2 words ends there once it reached them
+// (the last entry: all longer); where a quote may close, closing gains prior_weight x ln hazard and
+// going on prior_weight x ln (1 - hazard). Empty lists or weight 0: no prior (the language model
+// alone picks the source and the end).
+struct QuotesConfig {
+  std::vector<double> source_prior;
+  std::vector<double> length_hazard;
+  double prior_weight = 0;
+  bool empty() const { return source_prior.empty() && length_hazard.empty() && prior_weight == 0; }
+};
+
 // A sub-model: its config, and where it came from when given by `path`.
 template <typename Config>
 struct SlmComponent {
@@ -242,6 +257,7 @@ struct SlmConfig {
   SlmComponent<LanguageModelConfig> language_model;
   StyleHeadConfig style_head;                       // config.json "style_head" (legacy: "talker")
   std::optional<EncoderHeadsConfig> encoder_heads;  // "encoder_heads" in the file; none: no heads
+  QuotesConfig quotes;                              // "quotes" in the file; absent: no source prior
   std::optional<std::string> torch_dtype;
 
   // Sizes and cross-component rules (adapter sizes vs encoder/LM, style-head input vs LM, ...).

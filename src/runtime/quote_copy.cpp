@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "text/tokenizer.h"
 
@@ -97,7 +99,29 @@ void QuoteCopy::add_source(std::string_view words) {
   while (!spaced.empty() && spaced.back() == ' ') spaced.pop_back();
   if (spaced.empty()) return;
   sources_ += spaced;
+  source_ends_.push_back(sources_.size());
   sources_ += '\n';
+}
+
+void QuoteCopy::set_source_prior(std::vector<float> log_prior, float weight) {
+  for (float& p : log_prior) p *= weight;
+  prior_ = weight > 0 ? std::move(log_prior) : std::vector<float>();
+}
+
+void QuoteCopy::set_length_hazard(std::vector<float> hazard, float weight) {
+  length_bonus_.clear();
+  if (weight <= 0) return;
+  for (float h : hazard) {
+    h = std::clamp(h, 0.01f, 0.99f);
+    length_bonus_.emplace_back(weight * std::log(h), weight * std::log(1 - h));
+  }
+}
+
+float QuoteCopy::source_bonus(size_t at) const {
+  if (prior_.empty()) return 0;
+  const auto source = std::lower_bound(source_ends_.begin(), source_ends_.end(), at) - source_ends_.begin();
+  const size_t age = source_ends_.size() - 1 - static_cast<size_t>(source);
+  return prior_[std::min(age, prior_.size() - 1)];
 }
 
 std::vector<size_t> QuoteCopy::occurrences(std::string_view content) const {
@@ -161,42 +185,67 @@ void QuoteCopy::constrain(std::span<float> row, std::string_view thinking) const
     return;
   }
   // Inside one: the candidates are the tokens that spell the source text right after an occurrence
-  // of the quote so far (at a word start when it is empty), and those holding a '"'.
+  // of the quote so far (at a word start when it is empty), and those holding a '"'. Each keeps the
+  // best source bonus among the occurrences it continues; a closing token, that of the quote so far.
   const std::string content = quoted_text(thinking.substr(start));
-  std::vector<int32_t> allowed;
-  auto add_spelling = [&](const std::string& text) {
+  std::unordered_map<int32_t, float> allowed;  // id -> source bonus
+  auto allow = [&](int32_t id, float bonus) {
+    const auto [it, fresh] = allowed.try_emplace(id, bonus);
+    if (!fresh) it->second = std::max(it->second, bonus);
+  };
+  auto add_spelling = [&](const std::string& text, float bonus) {
     const auto it = pieces.by_text.find(text);
     if (it == pieces.by_text.end()) return;
     for (int32_t id : it->second) {
-      if (allowed_id(id)) allowed.push_back(id);
+      if (allowed_id(id)) allow(id, bonus);
     }
   };
   // The first piece of a quote may also swap its first letter's case.
-  auto spelled_from = [&](size_t from, bool first) {
+  auto spelled_from = [&](size_t from, bool first, float bonus) {
     for (size_t len = 1; len <= pieces.longest && from + len <= sources_.size(); ++len) {
-      add_spelling(sources_.substr(from, len));
-      if (first) add_spelling(first_letter_swapped(sources_.substr(from, len)));
+      add_spelling(sources_.substr(from, len), bonus);
+      if (first) add_spelling(first_letter_swapped(sources_.substr(from, len)), bonus);
     }
   };
+  float close_bonus = -std::numeric_limits<float>::infinity();
   if (content.empty()) {
     for (size_t at = 0; at < sources_.size(); ++at) {
       if (at > 0 && sources_[at - 1] != ' ' && sources_[at - 1] != '\n') continue;
-      spelled_from(at, true);
-      if (at > 0 && sources_[at - 1] == ' ') spelled_from(at - 1, true);  // the piece brings the space
+      const float bonus = source_bonus(at);
+      spelled_from(at, true, bonus);
+      if (at > 0 && sources_[at - 1] == ' ') spelled_from(at - 1, true, bonus);  // the piece brings the space
     }
   } else {
-    for (size_t at : occurrences(content)) spelled_from(at + content.size(), false);
+    for (size_t at : occurrences(content)) {
+      const float bonus = source_bonus(at);
+      close_bonus = std::max(close_bonus, bonus);
+      spelled_from(at + content.size(), false, bonus);
+    }
   }
+  if (!std::isfinite(close_bonus)) close_bonus = 0;
+  // Where the quote may close (two whole words or more), the length hazard weighs closing against going on.
+  float go_on = 0;
+  std::string_view trimmed = content;
+  while (!trimmed.empty() && trimmed.back() == ' ') trimmed.remove_suffix(1);
+  const size_t words = static_cast<size_t>(std::count(trimmed.begin(), trimmed.end(), ' ')) + 1;
+  if (!length_bonus_.empty() && words >= 2 && ends_a_word(trimmed)) {
+    const auto& [close, more] = length_bonus_[std::min(words - 2, length_bonus_.size() - 1)];
+    close_bonus += close;
+    go_on = more;
+  }
+  std::unordered_set<int32_t> closing;
   for (int32_t id : pieces.quote_ids) {
-    if (allowed_id(id)) allowed.push_back(id);
+    if (allowed_id(id)) {
+      allow(id, close_bonus);
+      closing.insert(id);
+    }
   }
   if (allowed.empty()) return;  // the quote went astray before (e.g. opened by a forced token): leave it be
-  std::sort(allowed.begin(), allowed.end());
-  allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
-  std::vector<float> kept(allowed.size());
-  for (size_t i = 0; i < allowed.size(); ++i) kept[i] = row[allowed[i]];
+  std::vector<std::pair<int32_t, float>> kept;
+  kept.reserve(allowed.size());
+  for (const auto& [id, bonus] : allowed) kept.emplace_back(id, row[id] + bonus + (closing.count(id) ? 0 : go_on));
   std::fill(row.begin(), row.end(), kBanned);
-  for (size_t i = 0; i < allowed.size(); ++i) row[allowed[i]] = kept[i];
+  for (const auto& [id, logit] : kept) row[id] = logit;
 }
 
 }  // namespace attune::runtime

@@ -32,7 +32,21 @@ class QuoteCopy {
   // runs of white space match one space (a quote writes it as ' '), typographic apostrophes match '.
   void add_source(std::string_view words);
   bool has_sources() const { return !sources_.empty(); }
-  void clear_sources() { sources_.clear(); }
+  void clear_sources() {
+    sources_.clear();
+    source_ends_.clear();
+  }
+
+  // Where a quote comes from is learnt data too: log_prior[a] is the log-probability that a cause
+  // quote copies the user turn a turns back (0: the newest source; the last entry stands for all
+  // older ones), as measured on the training traces (`attune data stats`). Inside a quote each
+  // allowed token gains weight x log_prior of the newest source it continues. Empty (default): none.
+  void set_source_prior(std::vector<float> log_prior, float weight);
+  // And how long it runs: hazard[i] is the probability that a quote of i + 2 words ends there, given
+  // that it reached them (the last entry stands for all longer ones), from the same traces. Where an
+  // open quote could close, closing gains weight x ln hazard and going on weight x ln (1 - hazard)
+  // (each clamped to [0.01, 0.99]). Empty (default): none.
+  void set_length_hazard(std::vector<float> hazard, float weight);
 
   // Sets to -infinity every logit of `row` whose token would make the quote open at the end of
   // `thinking` (the thinking's bytes so far; a quote is open after an odd number of '"') something
@@ -49,6 +63,7 @@ class QuoteCopy {
   std::vector<size_t> occurrences(std::string_view content) const;  // where sources_ holds the quote
   bool is_span(std::string_view content) const;
   bool ends_a_word(std::string_view content) const;
+  float source_bonus(size_t at) const;  // weight x log prior of the source holding sources_[at]
   struct Pieces {
     std::vector<std::string> bytes;  // each id's bytes
     std::vector<int32_t> quote_ids;  // ids whose bytes hold a '"'
@@ -58,6 +73,10 @@ class QuoteCopy {
   };
   std::shared_ptr<const Pieces> pieces_;  // the vocabulary's, shared by copies
   std::string sources_;                   // normalised turns, each followed by '\n'
+  std::vector<size_t> source_ends_;       // where each turn's '\n' is in sources_
+  std::vector<float> prior_;              // weight x log prior by age (set_source_prior)
+  // weight x ln hazard and x ln (1 - hazard) by words (set_length_hazard)
+  std::vector<std::pair<float, float>> length_bonus_;
 };
 
 }  // namespace attune::runtime

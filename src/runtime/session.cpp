@@ -96,6 +96,25 @@ struct Model::Impl {
   std::array<int64_t, affect::kEmotionCount> head_index{};
   // The vocabulary's pieces for quoting, built once; each session copies it and adds its sources.
   std::optional<runtime::QuoteCopy> quotes;
+
+  // The quote priors of config.json "quotes" at the weight `options` ask for.
+  void set_quote_priors(runtime::QuoteCopy& q, const SessionOptions& options) const {
+    const io::QuotesConfig& c = slm->config().quotes;
+    const auto weight =
+        static_cast<float>(options.quote_prior_weight >= 0 ? options.quote_prior_weight : c.prior_weight);
+    auto logs = [](const std::vector<double>& p) {
+      std::vector<float> out;
+      for (double x : p) out.push_back(static_cast<float>(std::log(x)));
+      return out;
+    };
+    q.set_source_prior(logs(c.source_prior), weight);
+    q.set_length_hazard(std::vector<float>(c.length_hazard.begin(), c.length_hazard.end()), weight);
+  }
+  std::optional<runtime::QuoteCopy> session_quotes(const SessionOptions& options) const {
+    std::optional<runtime::QuoteCopy> q = quotes;
+    if (q) set_quote_priors(*q, options);
+    return q;
+  }
   // The heads' character LM for the CTC words (encoder_heads.ctc_lm), unless greedy_words.
   std::optional<text::CharLm> ctc_lm;
   text::CtcBeamOptions beam;
@@ -814,7 +833,7 @@ Session Model::open_session(const SessionOptions& options) const {
   const int64_t max_positions = impl_->slm->config().language_model.config.max_position_embeddings;
   s->budget = options.context_tokens > 0 ? std::min(options.context_tokens, max_positions) : max_positions;
   s->voice = tts::find_voice(options.voice);
-  if (options.copy_quotes) s->quotes = impl_->quotes;
+  if (options.copy_quotes) s->quotes = impl_->session_quotes(options);
   if (impl_->options.speak) s->talker = tts::make_talker(std::string(to_string(impl_->options.engine)));
   s->cache = model::with_torch_context("allocating the KV cache", [&] {
     return impl_->slm->language_model().make_cache(1, std::min<int64_t>(s->budget, 1024), s->budget);
@@ -893,7 +912,9 @@ void Session::set_options(const SessionOptions& options) {
   if (!options.copy_quotes) {
     impl_->quotes.reset();
   } else if (!impl_->quotes) {
-    impl_->quotes = impl_->model->quotes;
+    impl_->quotes = impl_->model->session_quotes(options);
+  } else {
+    impl_->model->set_quote_priors(*impl_->quotes, options);
   }
 }
 size_t Session::turns() const { return impl_->turns; }

@@ -63,6 +63,8 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   EXPECT_GT(fs::file_size(tmp / "run/model/ctc_lm.arpa.gz"), 0u);
   EXPECT_EQ(config.at("encoder_heads").at("words_in_prompt"), true);  // stage 2 read the heard words
   EXPECT_NE(slurp(tmp / "run/voiced-train/dialogues.jsonl").find("\"heard_words\""), std::string::npos);
+  EXPECT_EQ(config.at("quotes").at("source_prior").size(), 4u);  // learnt from the train traces
+  EXPECT_EQ(config.at("quotes").at("prior_weight"), 6.0);
   EXPECT_TRUE(config.contains("style_head"));
   EXPECT_TRUE(fs::exists(tmp / "run/model/tokenizer.json"));
   const nlohmann::json turns = nlohmann::json::parse(slurp(tmp / "run/model-card/turns.json"));
@@ -78,7 +80,7 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
         "encoder pre-training, recorded voices [parallel]", "prosody expert on clean functionals [parallel]",
         "transcription encoder [parallel]", "stage 0 beside encoder pre-training (wall)", "stage 1: speech alignment",
         "data: voiced train, heard words", "data: voiced valid shards, heard words", "stage 2: end to end",
-        "eval: turns (smoke)"}) {
+        "quote priors from the train traces", "eval: turns (smoke)"}) {
     EXPECT_NE(times.find(std::string(step) + "\t"), std::string::npos) << step << "\n" << times;
   }
   // The encoder stages ran beside stage 0 with a fresh language model; stage 1 swapped in stage 0's.

@@ -536,6 +536,21 @@ TEST(SlmConfig, AllInlineWithDefaults) {
   EXPECT_EQ(out["adapter"]["output_size"], 1024);
   auto again = parse_slm_config(out, "config.json", ".");
   EXPECT_EQ(to_json(again, "."), out);
+  EXPECT_FALSE(out.contains("quotes"));  // no prior: no section
+}
+
+TEST(SlmConfig, QuoteSourcePriorRoundTrips) {
+  json slm = {{"model_type", "attune_slm"},
+              {"encoder", parse(kWhisperTiny)},
+              {"language_model", parse(kQwen3_06B)},
+              {"quotes",
+               {{"source_prior", {0.6, 0.25, 0.1, 0.05}}, {"length_hazard", {0.1, 0.2, 1.0}}, {"prior_weight", 1.5}}}};
+  auto c = parse_slm_config(slm, "config.json", ".");
+  EXPECT_EQ(c.quotes.source_prior, (std::vector<double>{0.6, 0.25, 0.1, 0.05}));
+  EXPECT_EQ(c.quotes.length_hazard, (std::vector<double>{0.1, 0.2, 1.0}));
+  EXPECT_EQ(c.quotes.prior_weight, 1.5);
+  json out = to_json(c, ".");
+  EXPECT_EQ(out["quotes"], slm["quotes"]);
 }
 
 TEST(SlmConfig, BadCompositeConfigsNameTheKey) {
@@ -586,6 +601,17 @@ TEST(SlmConfig, BadCompositeConfigsNameTheKey) {
   bad(j, {f, "key `encoder_heads.ctc_encoder`", "ctc_alphabet"});
   j["encoder_heads"] = {{"ctc_alphabet", {"a", "b"}}, {"ctc_encoder", 1}};
   bad(j, {f, "encoder_heads.ctc_encoder"});
+  j = good;
+  j["quotes"] = {{"source_prior", {0.5, 0.0}}};  // a probability of 0 has no logarithm
+  bad(j, {f, "key `quotes.source_prior`", "(0, 1]"});
+  j["quotes"] = {{"source_prior", "0.5"}};
+  bad(j, {f, "key `quotes.source_prior`", "array"});
+  j["quotes"] = {{"prior_weight", 1}};
+  bad(j, {f, "key `quotes.prior_weight`", "needs quotes.source_prior"});
+  j["quotes"] = {{"length_hazard", {1.5}}};
+  bad(j, {f, "key `quotes.length_hazard`", "(0, 1]"});
+  j["quotes"] = {{"source_prior", {1.0}}, {"weight", 1}};
+  bad(j, {f, "unknown key `quotes.weight`"});
   j = good;
   j["format_version"] = 2;
   bad(j, {f, "key `format_version`", "got 2"});

@@ -112,5 +112,45 @@ TEST(QuoteCopy, WithoutSourcesOrOutsideAQuoteTheRowStaysAsItIs) {
   }
 }
 
+// The source prior by hand: with log prior [ln 0.6, ln 0.3, ln 0.1] at weight 2, a token continuing
+// the newest turn gains 2 ln 0.6, one continuing the turn before 2 ln 0.3, and one found in both the
+// better of the two; closing the quote keeps the bonus of the turn the quote is in.
+TEST(QuoteCopy, TheSourcePriorFavoursTheTurnsItLearntToQuote) {
+  QuoteCopy q = quotes_of({"My dog died", "The cat is gone", "My car broke down"});
+  q.set_source_prior({std::log(0.6f), std::log(0.3f), std::log(0.1f)}, 2.0f);
+  auto scored = [&](const std::string& thinking, const std::string& piece) {
+    std::vector<float> row(static_cast<size_t>(tokenizer().vocab_size()), 0.0f);
+    q.constrain(row, thinking);
+    return row[static_cast<size_t>(tokenizer().encode(piece)[0])];
+  };
+  EXPECT_NEAR(scored("said: \"", "My"), 2 * std::log(0.6f), 1e-5);      // in turns 3 and 1: the newest
+  EXPECT_NEAR(scored("said: \"", "The"), 2 * std::log(0.3f), 1e-5);     // turn 2 only
+  EXPECT_NEAR(scored("said: \"My", " dog"), 2 * std::log(0.1f), 1e-5);  // two back and older
+  EXPECT_NEAR(scored("said: \"My", " car"), 2 * std::log(0.6f), 1e-5);
+  EXPECT_NEAR(scored("said: \"My dog died", "\""), 2 * std::log(0.1f), 1e-5);
+  EXPECT_TRUE(std::isinf(scored("said: \"My", " cat")));
+  // Outside a quote, and at weight 0, the row is left as it is.
+  EXPECT_EQ(scored("They sound sad.", " It"), 0.0f);
+  q.set_source_prior({std::log(0.6f), std::log(0.3f), std::log(0.1f)}, 0.0f);
+  EXPECT_EQ(scored("said: \"", "The"), 0.0f);
+}
+
+// The length hazard by hand: at 2 words closing gains ln 0.1 and going on ln 0.9; at 3 or more
+// words the last entry (0.5) holds; inside a word, or before 2 words, nothing changes.
+TEST(QuoteCopy, TheLengthHazardWeighsClosingAgainstGoingOn) {
+  QuoteCopy q = quotes_of({"My old dog died last week"});
+  q.set_length_hazard({0.1f, 0.5f}, 1.0f);
+  auto scored = [&](const std::string& thinking, const std::string& piece) {
+    std::vector<float> row(static_cast<size_t>(tokenizer().vocab_size()), 0.0f);
+    q.constrain(row, thinking);
+    return row[static_cast<size_t>(tokenizer().encode(piece)[0])];
+  };
+  EXPECT_EQ(scored("said: \"My", " old"), 0.0f);
+  EXPECT_NEAR(scored("said: \"My old", "\""), std::log(0.1f), 1e-5);
+  EXPECT_NEAR(scored("said: \"My old", " dog"), std::log(0.9f), 1e-5);
+  EXPECT_NEAR(scored("said: \"My old dog died", "\""), std::log(0.5f), 1e-5);
+  EXPECT_NEAR(scored("said: \"My old dog died", " last"), std::log(0.5f), 1e-5);
+}
+
 }  // namespace
 }  // namespace attune::runtime
