@@ -369,7 +369,7 @@ const bool registered = register_command(
            "Learn from a build's traces which user turn a quote copies and how long it runs, into a model");
        auto prior_dir = std::make_shared<std::string>();
        auto prior_model = std::make_shared<std::string>();
-       auto prior_weight = std::make_shared<double>(6.0);
+       auto prior_weight = std::make_shared<double>(4.0);
        quote_prior->add_option("dir", *prior_dir, "A directory written by `attune data build` (the training build)")
            ->required();
        quote_prior->add_option("--model", *prior_model, "The model directory whose config.json gets the priors")

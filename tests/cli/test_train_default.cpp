@@ -64,7 +64,7 @@ TEST(TrainDefault, SmokeRunsEveryStageAndResumes) {
   EXPECT_EQ(config.at("encoder_heads").at("words_in_prompt"), true);  // stage 2 read the heard words
   EXPECT_NE(slurp(tmp / "run/voiced-train/dialogues.jsonl").find("\"heard_words\""), std::string::npos);
   EXPECT_EQ(config.at("quotes").at("source_prior").size(), 4u);  // learnt from the train traces
-  EXPECT_EQ(config.at("quotes").at("prior_weight"), 6.0);
+  EXPECT_EQ(config.at("quotes").at("prior_weight"), 4.0);
   EXPECT_TRUE(config.contains("style_head"));
   EXPECT_TRUE(fs::exists(tmp / "run/model/tokenizer.json"));
   const nlohmann::json turns = nlohmann::json::parse(slurp(tmp / "run/model-card/turns.json"));
