@@ -688,6 +688,17 @@ std::string trajectory_text(const std::vector<EmotionRun>& runs, std::string_vie
   return out;
 }
 
+std::vector<std::string> trace_quotes(std::string_view thinking) {
+  std::vector<std::string> quotes;
+  for (size_t open = thinking.find('"'); open != std::string_view::npos;) {
+    const size_t close = thinking.find('"', open + 1);
+    if (close == std::string_view::npos) break;
+    quotes.emplace_back(thinking.substr(open + 1, close - open - 1));
+    open = thinking.find('"', close + 1);
+  }
+  return quotes;
+}
+
 std::string build_thinking(const Dialogue& dialogue, size_t index, const IeatOptions& options) {
   if (index >= dialogue.turns.size()) {
     throw Error(fmt::format("IEAT: dialogue '{}' has no turn at index {}", dialogue.dialogue_id, index));

@@ -81,6 +81,10 @@ std::vector<EmotionRun> emotion_runs(const Dialogue& dialogue, size_t end);
 // "calm (turn 1) -> surprised (turns 2-3) -> sad (turn 4)"; Chinese "平静（第1轮）→ 惊讶（第2-3轮）→ ..."
 std::string trajectory_text(const std::vector<EmotionRun>& runs, std::string_view lang);
 
+// The quotes of a trace: the text between each pair of ASCII double quotes (the English templates
+// write their quotes that way; a last unpaired quote is not one).
+std::vector<std::string> trace_quotes(std::string_view thinking);
+
 // The thinking for the reply to dialogue.turns[index] in `mode` (the turn must exist). Throws
 // InputError for an emotion outside emotion_labels().
 std::string build_thinking(const Dialogue& dialogue, size_t index, const IeatOptions& options);

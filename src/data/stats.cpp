@@ -97,18 +97,6 @@ std::string quote_form(std::string_view text) {
   return out;
 }
 
-// The quotes of an English trace: the text between each pair of ASCII double quotes.
-std::vector<std::string> trace_quotes(std::string_view thinking) {
-  std::vector<std::string> quotes;
-  for (size_t open = thinking.find('"'); open != std::string_view::npos;) {
-    const size_t close = thinking.find('"', open + 1);
-    if (close == std::string_view::npos) break;
-    quotes.emplace_back(thinking.substr(open + 1, close - open - 1));
-    open = thinking.find('"', close + 1);
-  }
-  return quotes;
-}
-
 // Counts each quote of turns[index]'s thinking by the user turn it copies (the newest holding it).
 void count_quote_sources(const Dialogue& d, size_t index, CorpusStats& s) {
   for (const std::string& quote : trace_quotes(d.turns[index].thinking)) {

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <map>
 
+#include "data/ieat.h"
+
 namespace attune::eval {
 namespace {
 
@@ -46,12 +48,7 @@ std::vector<std::string> quoted_spans(std::string_view text) {
     if (end == std::string_view::npos) break;
     out.emplace_back(text.substr(at + 3, end - at - 3));
   }
-  for (size_t at = text.find('"'); at != std::string_view::npos;) {
-    const size_t end = text.find('"', at + 1);
-    if (end == std::string_view::npos) break;
-    out.emplace_back(text.substr(at + 1, end - at - 1));
-    at = text.find('"', end + 1);
-  }
+  for (std::string& quote : data::trace_quotes(text)) out.push_back(std::move(quote));
   return out;
 }
 

@@ -327,6 +327,12 @@ struct Session::Impl {
                      TurnTimings& timings, std::vector<std::string>& warnings);
   void add_exchange(const AudioBuffer& audio_in, std::string_view text_in, std::string_view reply_text,
                     std::optional<std::string_view> thinking);
+  // The assistant's ids as the chat template writes a message (after "<|im_start|>assistant\n",
+  // before the closing): what add_exchange reads for a resent turn.
+  std::vector<int32_t> assistant_ids(std::string_view reply_text, std::optional<std::string_view> thinking,
+                                     const std::string& what) const;
+  // After a generated turn: its ids in the cache become assistant_ids(reply), when those differ and fit.
+  void keep_as_resent(Exchange& exchange, const Reply& reply, const std::string& what);
   Reply turn(const AudioBuffer& audio_in, std::string_view text_in, const TurnCallbacks& cb);
 
   // What generating a turn left: the raw thinking and reply text, how far the message got, and per
@@ -442,17 +448,7 @@ void Session::Impl::add_exchange(const AudioBuffer& audio_in, std::string_view t
     TurnTimings timings;
     std::vector<std::string> warnings;
     UserPart user = read_user(audio_in, text_in, what, timings, warnings);
-    // The assistant's words as the template writes them, after "<|im_start|>assistant\n" and
-    // before the closing "<|im_end|>\n" (which the next turn adds).
-    text::ChatMessage said{text::Role::kAssistant, std::string(reply_text), 0, std::nullopt};
-    if (thinking) said.thinking = std::string(*thinking);
-    std::vector<int32_t> ids = m.chat->render({said}).ids;
-    const std::vector<int32_t> head = m.chat->tokenizer().encode("<|im_start|>assistant\n");
-    const std::vector<int32_t> tail = closing();
-    if (ids.size() < head.size() + tail.size() || !std::equal(head.begin(), head.end(), ids.begin()))
-      throw InputError(what, "the chat template renders an assistant message in an unexpected form");
-    ids = std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(head.size()),
-                               ids.end() - static_cast<std::ptrdiff_t>(tail.size()));
+    std::vector<int32_t> ids = assistant_ids(reply_text, thinking, what);
     if (cache.length() + static_cast<int64_t>(ids.size()) + options.max_new_tokens > budget)
       throw InputError(what, fmt::format("the history does not fit the {}-token context", budget));
     if (!ids.empty()) {
@@ -466,6 +462,39 @@ void Session::Impl::add_exchange(const AudioBuffer& audio_in, std::string_view t
     heard_labels.emplace_back();
     ++turns;
   });
+}
+
+std::vector<int32_t> Session::Impl::assistant_ids(std::string_view reply_text, std::optional<std::string_view> thinking,
+                                                  const std::string& what) const {
+  const Model::Impl& m = *model;
+  // The closing "<|im_end|>\n" is left out: the next turn adds it.
+  text::ChatMessage said{text::Role::kAssistant, std::string(reply_text), 0, std::nullopt};
+  if (thinking) said.thinking = std::string(*thinking);
+  const std::vector<int32_t> ids = m.chat->render({said}).ids;
+  const std::vector<int32_t> head = m.chat->tokenizer().encode("<|im_start|>assistant\n");
+  const std::vector<int32_t> tail = closing();
+  if (ids.size() < head.size() + tail.size() || !std::equal(head.begin(), head.end(), ids.begin()))
+    throw InputError(what, "the chat template renders an assistant message in an unexpected form");
+  return {ids.begin() + static_cast<std::ptrdiff_t>(head.size()), ids.end() - static_cast<std::ptrdiff_t>(tail.size())};
+}
+
+void Session::Impl::keep_as_resent(Exchange& exchange, const Reply& reply, const std::string& what) {
+  // A quote copied along the user's words may be spelled with other pieces than the tokenizer's
+  // own, so a client resending this dialogue (add_exchange) would give the model other ids than the
+  // cache holds, and the next turns would part. The cache takes the tokenizer's spelling.
+  std::vector<int32_t>& live = exchange.assistant_ids;
+  const std::vector<int32_t> resent = assistant_ids(reply.text, reply.thinking, what);
+  const auto start = cache.length() - static_cast<int64_t>(live.size());
+  if (resent == live || start < 0 || live.size() > context_ids.size() ||
+      start + static_cast<int64_t>(resent.size()) + options.max_new_tokens > budget)
+    return;
+  cache.truncate(start);
+  context_ids.resize(context_ids.size() - live.size());
+  model->slm->language_model().forward(
+      at::tensor(std::vector<int64_t>(resent.begin(), resent.end()), at::kLong).unsqueeze(0),
+      {.cache = &cache, .skip_logits = true});
+  context_ids.insert(context_ids.end(), resent.begin(), resent.end());
+  live = resent;
 }
 
 Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in, const TurnCallbacks& cb) {
@@ -491,6 +520,9 @@ Reply Session::Impl::turn(const AudioBuffer& audio_in, std::string_view text_in,
     reply.timings.first_audio = speech.first_audio_seconds();
     reply.timings.total = seconds_since(t0);
 
+    if (reply.stop_reason == StopReason::kStopToken && !reply.thinking.empty()) {
+      keep_as_resent(user.exchange, reply, what);
+    }
     exchanges.push_back(std::move(user.exchange));
     ++turns;
     reply.context_tokens = cache.length();

@@ -14,6 +14,7 @@
 #include "affect/speech_style.h"
 #include "attune/error.h"
 #include "attune/runtime.h"
+#include "data/ieat.h"
 #include "io/safetensors.h"
 #include "support/test_support.h"
 #include "tts/talker.h"
@@ -50,9 +51,12 @@ TEST(Session, CacheReuseMatchesReReadingTheDialogue) {
     EXPECT_EQ(ra.context_tokens, rb.context_tokens);
     EXPECT_EQ(ra.turn, i + 1);
     EXPECT_EQ(ra.trajectory.size(), i + 1);
-    // The cache grows by exactly this turn's tokens and what was generated (the stop token is not fed).
+    // The cache grows by this turn's tokens and what was generated (the stop token is not fed), a
+    // copied quote re-spelt in the tokenizer's pieces (Session keeps what a resent dialogue reads):
+    // a few tokens either way at most.
     const int64_t fed = ra.timings.generated_tokens - (ra.stop_reason == StopReason::kStopToken ? 1 : 0);
-    EXPECT_EQ(ra.context_tokens, previous_context + ra.timings.prompt_tokens + fed);
+    const int64_t grown = ra.context_tokens - previous_context - ra.timings.prompt_tokens;
+    EXPECT_NEAR(static_cast<double>(grown), static_cast<double>(fed), 4.0) << "turn " << i + 1;
     previous_context = ra.context_tokens;
   }
   EXPECT_EQ(a.turns(), 3u);
@@ -63,16 +67,7 @@ TEST(Session, CacheReuseMatchesReReadingTheDialogue) {
 
 // Every quote of a thinking copies the user's typed words (SessionOptions::copy_quotes); left free,
 // the same model writes quotes the user never said. Text turns of the RECCON kind, greedy.
-std::vector<std::string> quotes_of(const std::string& thinking) {
-  std::vector<std::string> out;
-  for (size_t open = thinking.find('"'); open != std::string::npos;) {
-    const size_t close = thinking.find('"', open + 1);
-    if (close == std::string::npos) break;
-    out.push_back(thinking.substr(open + 1, close - open - 1));
-    open = thinking.find('"', close + 1);
-  }
-  return out;
-}
+std::vector<std::string> quotes_of(const std::string& thinking) { return data::trace_quotes(thinking); }
 
 // Whether `quote` is in `text` as the user wrote it; only its first letter may change case.
 bool copies(const std::string& text, std::string quote) {
@@ -168,9 +163,9 @@ TEST(Session, AddedExchangeMatchesTheGeneratedOne) {
   const Model model = Model::load(shipped_model(), ro);
   SessionOptions so;
   so.max_new_tokens = 160;
-  // A copied quote may be spelt in other pieces than the tokenizer's (the copy goes piece by piece
-  // along the heard words), and a resent thinking is tokenised afresh: quote freely here.
-  so.copy_quotes = false;
+  // Quotes are copied (the default): a copied quote may be spelt in other pieces than the
+  // tokenizer's, and the live session then keeps the tokenizer's spelling in its cache, as a
+  // resent thinking has it.
   Session live = model.open_session(so), resent = model.open_session(so);
   const Reply r1 = live.turn(first);
   ASSERT_EQ(r1.stop_reason, StopReason::kStopToken);
@@ -182,8 +177,7 @@ TEST(Session, AddedExchangeMatchesTheGeneratedOne) {
   EXPECT_EQ(s2.thinking, r2.thinking);
   EXPECT_EQ(s2.turn, 2u);
   EXPECT_EQ(s2.trajectory, (std::vector<std::string>{"", r2.emotion.label}));  // the resent turn was not heard
-  // Template rendering and generation may tokenise the whitespace around the tags differently.
-  EXPECT_NEAR(static_cast<double>(s2.context_tokens), static_cast<double>(r2.context_tokens), 3.0);
+  EXPECT_EQ(s2.context_tokens, r2.context_tokens);
   EXPECT_THROW(resent.add_exchange(AudioBuffer{}, "", "hi"), InputError);
 }
 
