@@ -1,6 +1,5 @@
-// `attune data build | stats | corpora | shards | char-lm | quote-prior | transcribe`: IEAT training data from the
-// corpora in
-// ../shared/data (src/data, docs/data.md).
+// `attune data build | stats | corpora | shards | char-lm | quote-prior | transcribe`: IEAT training
+// data from the corpora in ../shared/data (src/data, docs/data.md).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>

@@ -97,15 +97,16 @@ std::string quote_form(std::string_view text) {
   return out;
 }
 
-// Counts each quote of turns[index]'s thinking by the user turn it copies (the newest holding it).
-void count_quote_sources(const Dialogue& d, size_t index, CorpusStats& s) {
+// Counts each quote of turns[index]'s thinking by the user turn it copies (the newest holding it);
+// `forms`: quote_form of every turn's text.
+void count_quote_sources(const Dialogue& d, const std::vector<std::string>& forms, size_t index, CorpusStats& s) {
   for (const std::string& quote : trace_quotes(d.turns[index].thinking)) {
     const std::string q = quote_form(quote);
     if (q.find(' ') == std::string::npos) continue;  // a word, not a quoted phrase
     const auto words = static_cast<size_t>(std::count(q.begin(), q.end(), ' ')) + 1;
     bool found = false;
     for (size_t age = 0; age <= index && !found; ++age) {
-      if (quote_form(d.turns[index - age].text).find(q) == std::string::npos) continue;
+      if (forms[index - age].find(q) == std::string::npos) continue;
       ++s.quote_source_ages[std::min(age, CorpusStats::kQuoteAges - 1)];
       ++s.quote_lengths[std::min(words - 2, CorpusStats::kQuoteLengths - 1)];
       found = true;
@@ -175,9 +176,11 @@ DataStats compute_stats(const fs::path& dir, const CorpusWeights& weights) {
     if (s.emotion_counts.empty()) s.emotion_counts.assign(n_labels + 1, 0);
     ++s.dialogues;
     int64_t user_turns = 0;
+    std::vector<std::string> forms;
+    for (const Turn& t : d.turns) forms.push_back(quote_form(t.text));
     for (size_t i = 0; i < d.turns.size(); ++i) {
       const Turn& t = d.turns[i];
-      if (!t.thinking.empty()) count_quote_sources(d, i, s);
+      if (!t.thinking.empty()) count_quote_sources(d, forms, i, s);
       if (t.task == "t1") ++s.t1_questions;
       if (t.task == "t2") ++s.t2_questions;
       if (t.task == "t1" || t.task == "t2") continue;
