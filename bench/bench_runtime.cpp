@@ -3,7 +3,8 @@
 // KV cache reused across turns vs the baseline that re-reads the whole dialogue every turn
 // (SessionOptions::reuse_cache = false), in alternating rounds; then decode speed and time to the
 // first reply token in fp32 and bf16; then the fused decode path (model/fused_decode.h, the default)
-// against libtorch op by op (its baseline, set_fused_decode(false)) and fused int8, alternating.
+// against libtorch op by op (its baseline, set_fused_decode(false)) and fused int8, alternating; then
+// the default dialogue guidance against none.
 // Greedy decoding, so both modes should write the same replies.
 //
 //   ./build/bench/bench_runtime [--model DIR] [--rounds 3] [--threads 2]
@@ -51,9 +52,11 @@ struct Run {
   std::vector<std::string> replies;
 };
 
-Run run_dialogue(const attune::Model& model, const std::vector<attune::AudioBuffer>& turns, bool reuse) {
+Run run_dialogue(const attune::Model& model, const std::vector<attune::AudioBuffer>& turns, bool reuse,
+                 double guidance = attune::SessionOptions{}.dialogue_guidance) {
   attune::SessionOptions options;
   options.reuse_cache = reuse;
+  options.dialogue_guidance = guidance;
   options.max_new_tokens = 200;
   attune::Session session = model.open_session(options);
   Run run;
@@ -161,6 +164,24 @@ int main(int argc, char** argv) {
         median(rate_torch), median(rate_fused), median(rate_fused) / median(rate_torch), median(rate_int8),
         median(rate_int8) / median(rate_torch), 1000 * median(reply_torch), 1000 * median(reply_fused),
         1000 * median(reply_int8), same_fused, compared_fused);
+
+    // Dialogue guidance (the default) against none, alternating rounds: the second line of decoding
+    // costs a prefill of the thinking at </think> and guidance_tokens steps.
+    std::vector<double> rate_plain, rate_guided, reply_plain, reply_guided;
+    for (int round = 0; round < rounds; ++round) {
+      const Run a = run_dialogue(model, turns, true, 0.0);
+      const Run b = run_dialogue(model, turns, true);
+      rate_plain.insert(rate_plain.end(), a.rate.begin(), a.rate.end());
+      rate_guided.insert(rate_guided.end(), b.rate.begin(), b.rate.end());
+      reply_plain.insert(reply_plain.end(), a.first_reply.begin(), a.first_reply.end());
+      reply_guided.insert(reply_guided.end(), b.first_reply.begin(), b.first_reply.end());
+    }
+    std::printf(
+        "\nfp32 fused decode without vs with dialogue guidance (weight %.2f over %lld reply tokens; median over "
+        "turns and rounds): %.0f vs %.0f tokens/s (%.2fx); first reply token %.0f vs %.0f ms (%.2fx)\n",
+        attune::SessionOptions{}.dialogue_guidance, static_cast<long long>(attune::SessionOptions{}.guidance_tokens),
+        median(rate_plain), median(rate_guided), median(rate_guided) / median(rate_plain), 1000 * median(reply_plain),
+        1000 * median(reply_guided), median(reply_guided) / median(reply_plain));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_runtime: %s\n", e.what());
     return 1;

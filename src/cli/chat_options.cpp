@@ -39,6 +39,14 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
                  "Penalty on the reply's own tokens (1: off; HF/CTRL semantics)")
       ->check(CLI::Range(1.0, 10.0))
       ->capture_default_str();
+  app.add_option("--dialogue-guidance", o.session.dialogue_guidance,
+                 "Weight of the guidance on the reply's first tokens: away from what the model would reply to the "
+                 "same thinking after an empty dialogue (0: off)")
+      ->check(CLI::Range(0.0, 20.0))
+      ->capture_default_str();
+  app.add_option("--guidance-tokens", o.session.guidance_tokens, "Reply tokens the dialogue guidance applies to")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
   app.add_flag("--free-quotes{false}", o.session.copy_quotes,
                "Let the thinking quote freely (default: a quote copies the user's typed words)");
   app.add_flag("--quote-heard-words", o.session.quote_heard_words,

@@ -1,5 +1,7 @@
 #include "runtime/reply_rules.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -21,6 +23,33 @@ void constrain_reply(std::span<float> logits, std::span<const int32_t> reply_ids
   if (static_cast<int64_t>(reply_ids.size()) < rules.min_tokens) ban_tokens(logits, stop_ids);
   model::apply_repetition_penalty(logits, reply_ids, rules.repetition_penalty);
   model::apply_no_repeat_ngram(logits, reply_ids, rules.no_repeat_ngram);
+}
+
+namespace {
+
+// log-softmax of `row` into `out` (-inf stays -inf).
+void log_softmax(std::span<const float> row, std::vector<double>& out) {
+  double top = -std::numeric_limits<double>::infinity();
+  for (float x : row) top = std::max(top, static_cast<double>(x));
+  double sum = 0;
+  for (float x : row) sum += std::exp(static_cast<double>(x) - top);
+  const double norm = top + std::log(sum);
+  out.resize(row.size());
+  for (size_t i = 0; i < row.size(); ++i) out[i] = static_cast<double>(row[i]) - norm;
+}
+
+}  // namespace
+
+void guide_logits(std::span<float> logits, std::span<const float> unguided, double weight) {
+  if (weight == 0 || logits.size() != unguided.size()) return;
+  std::vector<double> l, u;
+  log_softmax(logits, l);
+  log_softmax(unguided, u);
+  const double floor = std::log(1e-9);
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (std::isinf(l[i])) continue;
+    logits[i] = static_cast<float>(l[i] + weight * (l[i] - std::max(u[i], floor)));
+  }
 }
 
 namespace {

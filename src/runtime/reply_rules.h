@@ -27,6 +27,11 @@ void ban_tokens(std::span<float> logits, const std::unordered_set<int32_t>& ids)
 void constrain_reply(std::span<float> logits, std::span<const int32_t> reply_ids, const ReplyRules& rules,
                      const std::unordered_set<int32_t>& stop_ids);
 
+// Classifier-free guidance on one row: `logits` becomes l + weight (l - u), where l and u are the
+// log-softmax of `logits` and `unguided` (same size), u floored at ln 1e-9 so a token the unguided
+// line rules out is not boosted without bound.
+void guide_logits(std::span<float> logits, std::span<const float> unguided, double weight);
+
 // `text` without its last sentence when that one is unfinished (tts::split_sentences' last piece,
 // without final punctuation) and an earlier one is complete; otherwise `text` unchanged.
 std::string end_at_sentence(std::string_view text);

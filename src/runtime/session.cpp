@@ -59,9 +59,13 @@ constexpr double kEvidenceSlotMass = 0.2;
 
 SpeechStyle default_style() { return affect::emotion_style("neutral", 0.3); }
 
-void check_max_new_tokens(const SessionOptions& options) {
+void check_session_options(const SessionOptions& options) {
   if (options.max_new_tokens < 1)
     throw ConfigError(fmt::format("max_new_tokens = {}; expected >= 1", options.max_new_tokens));
+  if (!(options.dialogue_guidance >= 0))
+    throw ConfigError(fmt::format("dialogue_guidance = {}; expected >= 0", options.dialogue_guidance));
+  if (options.guidance_tokens < 0)
+    throw ConfigError(fmt::format("guidance_tokens = {}; expected >= 0", options.guidance_tokens));
 }
 
 }  // namespace
@@ -85,6 +89,9 @@ struct Model::Impl {
   std::unordered_set<int32_t> stop_ids;
   int32_t think_start = -1, think_end = -1, im_end = -1;
   std::vector<int32_t> newline;  // "\n" after <|im_end|>
+  // An empty user turn and the assistant prompt: the dialogue the guided reply is contrasted with
+  // (SessionOptions::dialogue_guidance).
+  std::vector<int32_t> empty_user_turn;
   // Per label (emotion_labels() order), the ids a trace's emotion word can start with.
   std::array<std::vector<int32_t>, affect::kEmotionCount> label_ids;
   // Every first token of an emotion word and the labels whose words start with it (shared ones too).
@@ -544,6 +551,11 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
   decoder.set_logits(user.out.logits);
   Generated g{.decoder = text::StreamDecoder(m.chat->tokenizer())};
   bool evidence_pending = m.evidence_weight > 0 && user.evidence_probabilities.has_value();
+  // Dialogue guidance: a second line of decoding that reads this turn's thinking after an empty
+  // dialogue, run beside the reply's first guidance_tokens tokens.
+  std::optional<model::KvCache> unguided_cache;
+  std::optional<model::StepDecoder> unguided;
+  auto guiding = [&] { return unguided && static_cast<int64_t>(g.reply_ids.size()) < options.guidance_tokens; };
   reply.stop_reason = StopReason::kMaxTokens;
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
     if (cb.should_stop && cb.should_stop()) {
@@ -554,6 +566,9 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
     std::optional<Generated::LabelStep> label_step;
     if (g.part != Part::kReply) {
       label_step = label_mass(row, evidence_pending ? &user : nullptr, g.raw_thinking.size());
+    }
+    if (g.part == Part::kReply && guiding()) {
+      runtime::guide_logits(row, unguided->next_logits(), options.dialogue_guidance);
     }
     steer(row, g, reply);
     const int32_t id = decoder.sample(context_ids);
@@ -583,10 +598,21 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
       reply.stop_reason = StopReason::kContextFull;
       break;
     }
+    const bool guided_token = g.part == Part::kReply && guiding();
     decoder.feed(id);
+    if (guided_token) unguided->feed(id);
     if (id == m.think_end) {
       choose_style(decoder.output(), g.raw_thinking, reply);
       speech.set_style(reply.style);
+      if (options.dialogue_guidance > 0 && options.guidance_tokens > 0) {
+        std::vector<int64_t> ids(system_ids.begin(), system_ids.end());
+        ids.insert(ids.end(), m.empty_user_turn.begin(), m.empty_user_turn.end());
+        ids.insert(ids.end(), user.exchange.assistant_ids.begin(), user.exchange.assistant_ids.end());
+        model::LanguageModelImpl& lm = m.slm->language_model();
+        unguided_cache.emplace(lm.make_cache(1, static_cast<int64_t>(ids.size()) + options.guidance_tokens));
+        unguided.emplace(lm, *unguided_cache, sampling, budget);
+        unguided->set_logits(lm.forward(at::tensor(ids, at::kLong).unsqueeze(0), {.cache = &*unguided_cache}).logits);
+      }
     }
   }
   return g;
@@ -830,6 +856,8 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   impl->think_end = require("</think>");
   impl->im_end = require("<|im_end|>");
   impl->newline = tok.encode("\n");
+  impl->empty_user_turn =
+      impl->chat->render({{text::Role::kUser, "", 0, std::nullopt}}, {.add_generation_prompt = true}).ids;
   impl->find_label_ids();
   impl->quotes.emplace(impl->chat->tokenizer());
   if (const auto& heads = impl->slm->config().encoder_heads) {
@@ -856,7 +884,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
 }
 
 Session Model::open_session(const SessionOptions& options) const {
-  check_max_new_tokens(options);
+  check_session_options(options);
   if (options.context_tokens < 0)
     throw ConfigError(fmt::format("context_tokens = {}; expected >= 0", options.context_tokens));
   auto s = std::make_unique<Session::Impl>();
@@ -934,7 +962,7 @@ void Session::reset() {
   impl_->dropped = 0;
 }
 void Session::set_options(const SessionOptions& options) {
-  check_max_new_tokens(options);
+  check_session_options(options);
   impl_->voice = tts::find_voice(options.voice);
   const SessionOptions kept = impl_->options;
   impl_->options = options;

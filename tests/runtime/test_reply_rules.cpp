@@ -1,7 +1,9 @@
 // The reply rules against hand-made cases: the end is banned until the minimum length, n-grams do
-// not repeat, and a reply cut by the budget ends at its last full sentence.
+// not repeat, guidance moves the row as worked by hand, and a reply cut by the budget ends at its
+// last full sentence.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -29,6 +31,28 @@ TEST(ReplyRules, NgramsAndPenaltyLookAtTheReplyOnly) {
   // The reply "0 1 3 0": "0" was followed by 1, so 1 is banned; 0, 1 and 3 are penalised.
   constrain_reply(row, std::vector<int32_t>{0, 1, 3, 0}, rules, {});
   EXPECT_EQ(row, (std::vector<float>{1.0f, -kInf, 2.0f, -2.0f}));
+}
+
+TEST(ReplyRules, GuidanceMovesAwayFromTheUnguidedLine) {
+  // Guided p = (1/2, 1/4, 1/4), unguided (1/4, 1/4, 1/2), weight 1: l + (l - u) in log space is
+  // ln(1/2) + ln 2 = 0, ln(1/4) + 0 and ln(1/4) - ln 2 (worked by hand). The logits' offsets (+3, -1)
+  // must not matter: both rows are normalised first.
+  std::vector<float> row = {std::log(0.5f) + 3, std::log(0.25f) + 3, std::log(0.25f) + 3};
+  const std::vector<float> unguided = {std::log(0.25f) - 1, std::log(0.25f) - 1, std::log(0.5f) - 1};
+  guide_logits(row, unguided, 1.0);
+  EXPECT_NEAR(row[0], 0.0, 1e-5);
+  EXPECT_NEAR(row[1], std::log(0.25), 1e-5);
+  EXPECT_NEAR(row[2], std::log(0.125), 1e-5);
+  // Weight 0 leaves the row alone; a banned token stays banned; a token the unguided line rules out
+  // gains against ln 1e-9, not without bound.
+  std::vector<float> same = {1, 2, 3};
+  guide_logits(same, unguided, 0.0);
+  EXPECT_EQ(same, (std::vector<float>{1, 2, 3}));
+  std::vector<float> banned = {0, -kInf, 0};
+  guide_logits(banned, std::vector<float>{-kInf, 0, 0}, 0.5);
+  EXPECT_EQ(banned[1], -kInf);
+  EXPECT_NEAR(banned[0], 1.5 * std::log(0.5) - 0.5 * std::log(1e-9), 1e-4);
+  EXPECT_NEAR(banned[2], 1.5 * std::log(0.5) - 0.5 * std::log(0.5), 1e-5);
 }
 
 TEST(ReplyRules, BudgetCutEndsAtTheLastFullSentence) {

@@ -194,6 +194,27 @@ TEST(Session, ShouldStopCancelsTheTurn) {
   EXPECT_EQ(r.timings.generated_tokens, 5);
 }
 
+// Dialogue guidance reads the reply's first tokens against an empty dialogue: the thinking is the
+// same, the reply moves, and no guided tokens is no guidance.
+TEST(Session, DialogueGuidanceMovesOnlyTheReply) {
+  RuntimeOptions ro;
+  ro.speak = false;
+  const Model model = Model::load(shipped_model(), ro);
+  auto turn = [&](double weight, int64_t tokens) {
+    SessionOptions o;
+    o.dialogue_guidance = weight;
+    o.guidance_tokens = tokens;
+    Session s = model.open_session(o);
+    return s.turn(AudioBuffer{}, "They just emailed me. I didn't get the job.");
+  };
+  const Reply plain = turn(0, 8), guided = turn(3, 8), none = turn(3, 0);
+  ASSERT_EQ(plain.stop_reason, StopReason::kStopToken);
+  EXPECT_EQ(guided.thinking, plain.thinking);
+  EXPECT_NE(guided.text, plain.text);
+  EXPECT_FALSE(guided.text.empty());
+  EXPECT_EQ(none.text, plain.text);
+}
+
 TEST(Session, BadOptionsAndInputAreErrors) {
   RuntimeOptions ro;
   ro.speak = false;
@@ -203,6 +224,12 @@ TEST(Session, BadOptionsAndInputAreErrors) {
   EXPECT_THROW(model.open_session(bad), ConfigError);
   bad.max_new_tokens = 10;
   bad.voice = "no-such-voice";
+  EXPECT_THROW(model.open_session(bad), ConfigError);
+  bad.voice = SessionOptions{}.voice;
+  bad.dialogue_guidance = -1;
+  EXPECT_THROW(model.open_session(bad), ConfigError);
+  bad.dialogue_guidance = 1;
+  bad.guidance_tokens = -1;
   EXPECT_THROW(model.open_session(bad), ConfigError);
   Session s = model.open_session();
   EXPECT_THROW(s.turn(AudioBuffer{}, ""), InputError);
