@@ -23,6 +23,7 @@
 #include "audio/log_mel.h"
 #include "audio/prosody.h"
 #include "data/ieat.h"
+#include "data/ieat_templates.h"
 #include "io/model_config.h"
 #include "model/encoder_heads.h"
 #include "model/generate.h"
@@ -96,6 +97,9 @@ struct Model::Impl {
   std::array<std::vector<int32_t>, affect::kEmotionCount> label_ids;
   // Every first token of an emotion word and the labels whose words start with it (shared ones too).
   std::unordered_map<int32_t, std::vector<size_t>> word_start_labels;
+  // The first tokens of the intensity adverbs a trace may put before the emotion word ("fairly
+  // sad"), which no neutral trace has, and the labels that take them (all but neutral).
+  std::unordered_map<int32_t, std::vector<size_t>> adverb_start_labels;
   // The encoder heads' use (io::EncoderHeadsConfig, or RuntimeOptions' overrides); head_index[i]: the
   // heads' output for emotion_labels()[i], -1 when the heads lack it.
   bool heard_from_head = false;
@@ -152,6 +156,20 @@ struct Model::Impl {
       for (int32_t id : sets[i]) {
         if (owners[id] == 1) label_ids[i].push_back(id);
         word_start_labels[id].push_back(i);
+      }
+    }
+    std::vector<size_t> feelings;
+    for (size_t i = 0; i < affect::kEmotionCount; ++i) {
+      if (emotion_labels()[i] != "neutral") feelings.push_back(i);
+    }
+    for (int level = 0; level < 3; ++level) {
+      for (bool zh : {false, true}) {
+        for (std::string_view adverb : data::ieat_text::intensity_adverbs(level, zh)) {
+          for (const std::string& form : {std::string(adverb), " " + std::string(adverb)}) {
+            const std::vector<int32_t> ids = tok.encode(form);
+            if (!ids.empty() && !owners.count(ids[0])) adverb_start_labels[ids[0]] = feelings;
+          }
+        }
       }
     }
   }
@@ -631,15 +649,21 @@ Session::Impl::Generated::LabelStep Session::Impl::label_mass(std::vector<float>
   };
   if (!evidence) return mass();
   // The evidence path: where the thinking names the feeling (a fifth or more of the next token's
-  // mass on the first tokens of emotion words), each such token gains w x log of the head's
-  // probability for the labels whose words start with it.
+  // mass on the first tokens of emotion words or of the intensity adverbs before them), each such
+  // token gains w x log of the head's probability for the labels whose words start with it. An
+  // adverb stands for every label but neutral: left out, a calm voice's "They seem" would go on to
+  // "fairly", after which no trace has "calm".
   double word_mass = 0;
-  for (const auto& [id, labels] : m.word_start_labels) word_mass += p[static_cast<size_t>(id)];
+  for (const auto* starts : {&m.word_start_labels, &m.adverb_start_labels}) {
+    for (const auto& [id, labels] : *starts) word_mass += p[static_cast<size_t>(id)];
+  }
   if (word_mass < kEvidenceSlotMass) return mass();
-  for (const auto& [id, labels] : m.word_start_labels) {
-    double q = 0;
-    for (size_t i : labels) q += (*evidence->evidence_probabilities)[i];
-    row[static_cast<size_t>(id)] += static_cast<float>(m.evidence_weight * std::log(std::max(q, 1e-6)));
+  for (const auto* starts : {&m.word_start_labels, &m.adverb_start_labels}) {
+    for (const auto& [id, labels] : *starts) {
+      double q = 0;
+      for (size_t i : labels) q += (*evidence->evidence_probabilities)[i];
+      row[static_cast<size_t>(id)] += static_cast<float>(m.evidence_weight * std::log(std::max(q, 1e-6)));
+    }
   }
   p = model::softmax(row);
   return mass();

@@ -311,6 +311,22 @@ TEST(Session, TheProsodyExpertChangesTheReportNotTheThinkingsEvidence) {
 namespace attune {
 namespace {
 
+// The evidence reaches the intensity adverb too: no neutral trace has one, so where the head hears
+// a calm voice the thinking does not start "They seem fairly" and is left with no word for calm
+// (the demo's first turn did: "They seem fairly. pace and have this read").
+TEST(Session, TheEvidenceKeepsACalmVoiceFromAnAdverb) {
+  auto talker = tts::make_talker("espeak");
+  RuntimeOptions ro;
+  ro.speak = false;
+  const Model model = Model::load(testing::source_dir() / "models" / "attune-small", ro);
+  Session s = model.open_session({.max_new_tokens = 48});
+  const Reply r = s.turn(talker->synthesize("Hi. I had my job interview this morning.",
+                                            affect::emotion_style("neutral", 0.3), tts::find_voice("en-male-1")));
+  ASSERT_EQ(r.head_label, "neutral") << "the head no longer hears this turn as calm";
+  EXPECT_EQ(r.thinking_label, "neutral") << r.thinking;
+  EXPECT_EQ(r.thinking.find("fairly"), std::string::npos) << r.thinking;
+}
+
 // The shipped model has encoder heads: the heard emotion comes from the source its config (or the
 // options) names, both sources' labels are kept, and the evidence path makes the thinking name the
 // head's label wherever the thinking names a feeling.
