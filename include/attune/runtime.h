@@ -119,6 +119,10 @@ struct SessionOptions {
   // (docs/runtime.md, "Quoting"), except for models that read those words (words_in_prompt).
   bool copy_quotes = true;
   bool quote_heard_words = false;
+  // Where the thinking answers a trajectory question ("They want the trajectory, "), the path is
+  // written from the labels heard in this dialogue's earlier turns ("calm (turn 1) -> sad (turns
+  // 2-3)"); false: the model writes it (docs/runtime.md, "Heard path").
+  bool write_heard_path = true;
   // Weight of the model's quote source prior (config.json "quotes": how often a cause quote copies
   // the current user turn, the one before, ...); < 0: the model's own weight, 0: no prior.
   double quote_prior_weight = -1;

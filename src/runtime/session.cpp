@@ -97,6 +97,34 @@ struct Model::Impl {
   std::array<std::vector<int32_t>, affect::kEmotionCount> label_ids;
   // Every first token of an emotion word and the labels whose words start with it (shared ones too).
   std::unordered_map<int32_t, std::vector<size_t>> word_start_labels;
+  // Where the thinking of a trajectory question writes the path ("They want the trajectory, {path};
+  // I'll recount it in order."): per IEAT phrasing, the text before {path}, the space between, and
+  // the rest of the sentence.
+  struct PathSlot {
+    std::string before, gap, after;
+    bool zh = false;
+  };
+  std::vector<PathSlot> path_slots;
+  std::array<int32_t, 10> digit_ids{};       // "0" .. "9" (-1 when one is not a single token)
+  std::unordered_set<int32_t> arrow_starts;  // the first tokens of " -> " and " → "
+  void find_path_slots() {
+    for (const char* arrow : {" ->", " \xE2\x86\x92"}) arrow_starts.insert(chat->tokenizer().encode(arrow).at(0));
+    for (int d = 0; d < 10; ++d) {
+      const std::vector<int32_t> ids = chat->tokenizer().encode(std::to_string(d));
+      digit_ids[static_cast<size_t>(d)] = ids.size() == 1 ? ids[0] : -1;
+    }
+    for (bool zh : {false, true}) {
+      for (std::string_view phrasing : data::ieat_text::phrasings(data::ieat_text::Slot::kThinkT1, zh)) {
+        const size_t at = phrasing.find("{path}");
+        if (at == std::string_view::npos) continue;
+        const std::string_view head = phrasing.substr(0, at);
+        const size_t end = head.find_last_not_of(' ') + 1;
+        if (end < 4) continue;  // too short to recognise (npos + 1 is 0)
+        path_slots.push_back({std::string(head.substr(0, end)), std::string(head.substr(end)),
+                              std::string(phrasing.substr(at + 6)), zh});
+      }
+    }
+  }
   // The first tokens of the intensity adverbs a trace may put before the emotion word ("fairly
   // sad"), which no neutral trace has, and the labels that take them (all but neutral).
   std::unordered_map<int32_t, std::vector<size_t>> adverb_start_labels;
@@ -151,11 +179,13 @@ struct Model::Impl {
         }
       }
     }
-    // A first token shared by two labels' words says nothing about which one follows.
+    // A first token shared by two labels' words says nothing about which one follows; one that
+    // every label's words share (the lone space before a Chinese word, which also comes before
+    // digits) is no sign of an emotion word at all.
     for (size_t i = 0; i < affect::kEmotionCount; ++i) {
       for (int32_t id : sets[i]) {
         if (owners[id] == 1) label_ids[i].push_back(id);
-        word_start_labels[id].push_back(i);
+        if (owners[id] < static_cast<int>(affect::kEmotionCount)) word_start_labels[id].push_back(i);
       }
     }
     std::vector<size_t> feelings;
@@ -373,6 +403,11 @@ struct Session::Impl {
     };
     std::vector<LabelStep> label_steps;
     text::StreamDecoder decoder;
+    std::vector<int32_t> path_ids;  // the heard path's tokens still to write (write_heard_path)
+    size_t path_next = 0;
+    bool path_written = false;
+    std::vector<data::EmotionRun> path_runs;  // the path written, which the reply recounts
+    size_t reply_feelings = 0;                // emotion words the reply has named
   };
   // A turn's steps after hearing (turn() runs them in order): generate the thinking and the reply,
   // finish the reply text, read the heard emotion.
@@ -388,6 +423,14 @@ struct Session::Impl {
   // rules of the part being written. write_piece: a generated token's text into the thinking or the
   // reply (and the callbacks and speech).
   Generated::LabelStep label_mass(std::vector<float>& row, const UserPart* evidence, size_t offset) const;
+  // When the thinking has just written the words before a trajectory question's path: the tokens
+  // of the path of the labels heard in the earlier turns (empty otherwise, or with none heard).
+  std::vector<int32_t> heard_path_ids(const Generated& g) const;
+  // The runs of the labels heard in the earlier turns (turns numbered from 1).
+  std::vector<data::EmotionRun> heard_runs() const;
+  // In the reply to a trajectory question whose path was written: where the reply names a feeling,
+  // the evidence of the path's next run, so the reply recounts what was heard, in order.
+  void recount_path(std::vector<float>& row, const Generated& g) const;
   void steer(std::vector<float>& row, const Generated& g, Reply& reply) const;
   void write_piece(int32_t id, const std::optional<Generated::LabelStep>& label_step, Generated& g, Reply& reply,
                    runtime::SpeechStream& speech, const TurnCallbacks& cb, Clock::time_point t0) const;
@@ -589,7 +632,8 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
       runtime::guide_logits(row, unguided->next_logits(), options.dialogue_guidance);
     }
     steer(row, g, reply);
-    const int32_t id = decoder.sample(context_ids);
+    const bool writing_path = g.path_next < g.path_ids.size();
+    const int32_t id = writing_path ? g.path_ids[g.path_next++] : decoder.sample(context_ids);
     // The evidence applies until the thinking has named a feeling (an adverb such as "fairly" may
     // come first) or reached the intensity that follows it.
     if (evidence_pending && (m.word_start_labels.count(id) || g.raw_thinking.find('(') != std::string::npos)) {
@@ -610,6 +654,13 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
       g.raw_thinking += g.decoder.finish();
     } else if (id < m.chat->tokenizer().vocab_size()) {
       write_piece(id, label_step, g, reply, speech, cb, t0);
+      if (g.part == Part::kReply && m.word_start_labels.count(id)) ++g.reply_feelings;
+      if (g.part == Part::kThinking && options.write_heard_path && !g.path_written) {
+        g.path_ids = heard_path_ids(g);
+        g.path_next = 0;
+        g.path_written = !g.path_ids.empty();
+        if (g.path_written) g.path_runs = heard_runs();
+      }
     }
     speech.deliver(cb.on_audio);
     if (decoder.context_full()) {
@@ -669,6 +720,73 @@ Session::Impl::Generated::LabelStep Session::Impl::label_mass(std::vector<float>
   return mass();
 }
 
+std::vector<data::EmotionRun> Session::Impl::heard_runs() const {
+  std::vector<data::EmotionRun> runs;
+  for (size_t i = 0; i < heard_labels.size(); ++i) {
+    if (heard_labels[i].empty()) continue;
+    const int turn = static_cast<int>(i) + 1;
+    if (!runs.empty() && runs.back().emotion == heard_labels[i]) {
+      runs.back().last_turn = turn;
+    } else {
+      runs.push_back({heard_labels[i], turn, turn});
+    }
+  }
+  return runs;
+}
+
+std::vector<int32_t> Session::Impl::heard_path_ids(const Generated& g) const {
+  const Model::Impl& m = *model;
+  for (const Model::Impl::PathSlot& slot : m.path_slots) {
+    if (!std::string_view(g.raw_thinking).ends_with(slot.before)) continue;
+    // The question itself has no label in a trace: the path is the earlier turns'.
+    const std::vector<data::EmotionRun> runs = heard_runs();
+    if (runs.empty()) return {};
+    // The rest of the sentence too, so the path ends where the phrasing says, but not its final
+    // stop: the tokenizer may merge that with what follows (".\n"), which the model writes.
+    std::string after = slot.after;
+    for (std::string_view stop : {".", "\xE3\x80\x82"}) {  // . 。
+      if (after.ends_with(stop)) after.resize(after.size() - stop.size());
+    }
+    return m.chat->tokenizer().encode(slot.gap + data::trajectory_text(runs, slot.zh ? "zh" : "en") + after);
+  }
+  return {};
+}
+
+void Session::Impl::recount_path(std::vector<float>& row, const Generated& g) const {
+  const Model::Impl& m = *model;
+  if (g.path_runs.empty() || m.evidence_weight <= 0) return;
+  const std::vector<double> p = model::softmax(row);
+  // The next run's feeling, or the last one's once all are told; a little for the others.
+  const data::EmotionRun& run = g.path_runs[std::min(g.reply_feelings, g.path_runs.size() - 1)];
+  const auto w = static_cast<float>(m.evidence_weight);
+  double slot_mass = 0;
+  for (const auto& [id, labels] : m.word_start_labels) slot_mass += p[static_cast<size_t>(id)];
+  if (slot_mass >= kEvidenceSlotMass) {
+    for (const auto& [id, labels] : m.word_start_labels) {
+      double q = 0;
+      for (size_t i : labels) q += emotion_labels()[i] == run.emotion ? 0.9 : 0.1 / (affect::kEmotionCount - 1);
+      row[static_cast<size_t>(id)] += w * static_cast<float>(std::log(q));
+    }
+  }
+  // A turn number (the phrasings put it before the feeling): the run's first turn, digit by digit.
+  double digit_mass = 0;
+  for (int32_t id : m.digit_ids) digit_mass += id >= 0 ? p[static_cast<size_t>(id)] : 0.0;
+  if (digit_mass < kEvidenceSlotMass) return;
+  const std::string target = std::to_string(run.first_turn);
+  size_t written = 0;  // the digits the reply ends with
+  while (written < g.reply_text.size() &&
+         std::isdigit(static_cast<unsigned char>(g.reply_text[g.reply_text.size() - 1 - written])))
+    ++written;
+  const std::string so_far = g.reply_text.substr(g.reply_text.size() - written);
+  if (!target.starts_with(so_far)) return;  // some other number
+  for (int d = 0; d < 10; ++d) {
+    const int32_t id = m.digit_ids[static_cast<size_t>(d)];
+    if (id < 0) continue;
+    const bool next = so_far.size() < target.size() && target[so_far.size()] == '0' + d;
+    row[static_cast<size_t>(id)] += w * static_cast<float>(std::log(next ? 0.9 : 0.01));
+  }
+}
+
 void Session::Impl::steer(std::vector<float>& row, const Generated& g, Reply& reply) const {
   using Part = Generated::Part;
   const Model::Impl& m = *model;
@@ -676,6 +794,8 @@ void Session::Impl::steer(std::vector<float>& row, const Generated& g, Reply& re
     // The turn cannot end inside the thinking: the reply would be lost.
     runtime::ban_tokens(row, m.stop_ids);
     if (quotes) quotes->constrain(row, g.raw_thinking);
+    // A written path is whole: it does not go on with another arrow.
+    if (g.path_written && g.path_next == g.path_ids.size()) runtime::ban_tokens(row, m.arrow_starts);
     if (m.think_end >= 0 && g.thinking_tokens >= options.max_thinking_tokens) {
       // A thinking that runs this long is looping: close it, so that the turn still has a reply.
       std::fill(row.begin(), row.end(), -std::numeric_limits<float>::infinity());
@@ -685,9 +805,12 @@ void Session::Impl::steer(std::vector<float>& row, const Generated& g, Reply& re
     }
   }
   if (g.part == Part::kReply) {
+    recount_path(row, g);
     runtime::constrain_reply(row, g.reply_ids,
                              {.min_tokens = options.min_reply_tokens,
-                              .no_repeat_ngram = options.no_repeat_ngram,
+                              // A recap repeats its frame ("then at turn 2 ..., then at turn 4 ..."), and
+                              // the lone space before a digit makes "at turn " a repeated trigram.
+                              .no_repeat_ngram = g.path_runs.empty() ? options.no_repeat_ngram : 0,
                               .repetition_penalty = options.reply_repetition_penalty},
                              m.stop_ids);
   }
@@ -883,6 +1006,7 @@ Model Model::load(const fs::path& dir, const RuntimeOptions& options) {
   impl->empty_user_turn =
       impl->chat->render({{text::Role::kUser, "", 0, std::nullopt}}, {.add_generation_prompt = true}).ids;
   impl->find_label_ids();
+  impl->find_path_slots();
   impl->quotes.emplace(impl->chat->tokenizer());
   if (const auto& heads = impl->slm->config().encoder_heads) {
     const std::string from = options.heard_from.empty() ? heads->heard_from : options.heard_from;

@@ -327,6 +327,33 @@ TEST(Session, TheEvidenceKeepsACalmVoiceFromAnAdverb) {
   EXPECT_EQ(r.thinking.find("fairly"), std::string::npos) << r.thinking;
 }
 
+// A trajectory question: the thinking's path is the one heard in the earlier turns (not one the
+// model makes up), and the reply recounts it with the right turn numbers.
+TEST(Session, ATrajectoryQuestionRecountsTheHeardPath) {
+  auto talker = tts::make_talker("espeak");
+  const tts::Voice voice = tts::find_voice("en-female-1");
+  RuntimeOptions ro;
+  ro.speak = false;
+  const Model model = Model::load(testing::source_dir() / "models" / "attune-small", ro);
+  auto play = [&] {
+    Session s = model.open_session();
+    std::vector<Reply> out;
+    out.push_back(s.turn(talker->synthesize("The meeting is at three.", affect::emotion_style("neutral", 0.3), voice)));
+    out.push_back(s.turn(talker->synthesize("I lost my keys again today.", affect::emotion_style("sad", 0.9), voice)));
+    out.push_back(s.turn(AudioBuffer{}, "How did my feelings develop from the beginning until now?"));
+    return out;
+  };
+  const std::vector<Reply> r = play();
+  ASSERT_EQ(r[0].emotion.label, "neutral");
+  ASSERT_EQ(r[1].emotion.label, "sad");
+  const std::string path = "calm (turn 1) -> sad (turn 2)";  // data::trajectory_text of those labels
+  EXPECT_NE(r[2].thinking.find(path), std::string::npos) << r[2].thinking;
+  EXPECT_EQ(r[2].thinking.find(path + " ->"), std::string::npos) << "the path goes on: " << r[2].thinking;
+  const size_t calm = r[2].text.find("calm"), sad = r[2].text.find("sad");
+  EXPECT_TRUE(calm != std::string::npos && sad != std::string::npos && calm < sad) << r[2].text;
+  EXPECT_NE(r[2].text.find("turn 2"), std::string::npos) << r[2].text;
+}
+
 // The shipped model has encoder heads: the heard emotion comes from the source its config (or the
 // options) names, both sources' labels are kept, and the evidence path makes the thinking name the
 // head's label wherever the thinking names a feeling.
