@@ -71,6 +71,24 @@ Run run_dialogue(const attune::Model& model, const std::vector<attune::AudioBuff
   return run;
 }
 
+// Decode rates and first-reply times of every turn of two setups, run in alternating rounds.
+struct Samples {
+  std::vector<double> rate, first_reply;
+  void add(const Run& r) {
+    rate.insert(rate.end(), r.rate.begin(), r.rate.end());
+    first_reply.insert(first_reply.end(), r.first_reply.begin(), r.first_reply.end());
+  }
+};
+template <typename A, typename B>
+std::pair<Samples, Samples> alternate(int rounds, const A& run_a, const B& run_b) {
+  std::pair<Samples, Samples> out;
+  for (int round = 0; round < rounds; ++round) {
+    out.first.add(run_a());
+    out.second.add(run_b());
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,20 +140,15 @@ int main(int argc, char** argv) {
     // Decode speed and first reply token, fp32 vs bf16 (alternating rounds).
     ro.dtype = attune::Dtype::kBf16;
     const attune::Model model_bf16 = attune::Model::load(model_dir, ro);
-    std::vector<double> rate32, rate16, reply32, reply16;
-    for (int round = 0; round < rounds; ++round) {
-      const Run a = run_dialogue(model, turns, true);
-      const Run b = run_dialogue(model_bf16, turns, true);
-      rate32.insert(rate32.end(), a.rate.begin(), a.rate.end());
-      rate16.insert(rate16.end(), b.rate.begin(), b.rate.end());
-      reply32.insert(reply32.end(), a.first_reply.begin(), a.first_reply.end());
-      reply16.insert(reply16.end(), b.first_reply.begin(), b.first_reply.end());
-    }
+    const auto [fp32, bf16] = alternate(
+        rounds, [&] { return run_dialogue(model, turns, true); },
+        [&] { return run_dialogue(model_bf16, turns, true); });
     std::printf(
         "\ndecode (median over turns and rounds): fp32 %.0f tokens/s, bf16 %.0f tokens/s (bf16/fp32 %.2fx; "
         "native bf16: %s)\nfirst reply token: fp32 %.0f ms, bf16 %.0f ms\n",
-        median(rate32), median(rate16), median(rate16) / median(rate32),
-        attune::model::cpu_has_native_bf16() ? "yes" : "no", 1000 * median(reply32), 1000 * median(reply16));
+        median(fp32.rate), median(bf16.rate), median(bf16.rate) / median(fp32.rate),
+        attune::model::cpu_has_native_bf16() ? "yes" : "no", 1000 * median(fp32.first_reply),
+        1000 * median(bf16.first_reply));
 
     // The fused decode path against libtorch op by op (fp32), and fused int8, alternating rounds.
     ro.dtype = attune::Dtype::kInt8;
@@ -167,21 +180,16 @@ int main(int argc, char** argv) {
 
     // Dialogue guidance (the default) against none, alternating rounds: the second line of decoding
     // costs a prefill of the thinking at </think> and guidance_tokens steps.
-    std::vector<double> rate_plain, rate_guided, reply_plain, reply_guided;
-    for (int round = 0; round < rounds; ++round) {
-      const Run a = run_dialogue(model, turns, true, 0.0);
-      const Run b = run_dialogue(model, turns, true);
-      rate_plain.insert(rate_plain.end(), a.rate.begin(), a.rate.end());
-      rate_guided.insert(rate_guided.end(), b.rate.begin(), b.rate.end());
-      reply_plain.insert(reply_plain.end(), a.first_reply.begin(), a.first_reply.end());
-      reply_guided.insert(reply_guided.end(), b.first_reply.begin(), b.first_reply.end());
-    }
+    const auto [plain, guided] = alternate(
+        rounds, [&] { return run_dialogue(model, turns, true, 0.0); },
+        [&] { return run_dialogue(model, turns, true); });
     std::printf(
         "\nfp32 fused decode without vs with dialogue guidance (weight %.2f over %lld reply tokens; median over "
         "turns and rounds): %.0f vs %.0f tokens/s (%.2fx); first reply token %.0f vs %.0f ms (%.2fx)\n",
         attune::SessionOptions{}.dialogue_guidance, static_cast<long long>(attune::SessionOptions{}.guidance_tokens),
-        median(rate_plain), median(rate_guided), median(rate_guided) / median(rate_plain), 1000 * median(reply_plain),
-        1000 * median(reply_guided), median(reply_guided) / median(reply_plain));
+        median(plain.rate), median(guided.rate), median(guided.rate) / median(plain.rate),
+        1000 * median(plain.first_reply), 1000 * median(guided.first_reply),
+        median(guided.first_reply) / median(plain.first_reply));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_runtime: %s\n", e.what());
     return 1;
