@@ -654,7 +654,11 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
       g.raw_thinking += g.decoder.finish();
     } else if (id < m.chat->tokenizer().vocab_size()) {
       write_piece(id, label_step, g, reply, speech, cb, t0);
-      if (g.part == Part::kReply && m.word_start_labels.count(id)) ++g.reply_feelings;
+      if (g.part == Part::kReply) {
+        // A feeling named: a token that starts one label's words only ("s" also ends "turns").
+        const auto named = m.word_start_labels.find(id);
+        if (named != m.word_start_labels.end() && named->second.size() == 1) ++g.reply_feelings;
+      }
       if (g.part == Part::kThinking && options.write_heard_path && !g.path_written) {
         g.path_ids = heard_path_ids(g);
         g.path_next = 0;
