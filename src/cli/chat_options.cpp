@@ -47,7 +47,7 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
   app.add_option("--guidance-tokens", o.session.guidance_tokens, "Reply tokens the dialogue guidance applies to")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
-  app.add_flag("--model-path{false}", o.session.write_heard_path,
+  app.add_flag("--free-path{false}", o.session.write_heard_path,
                "Let the model write the path a trajectory question recounts (default: the labels heard in the "
                "earlier turns)");
   app.add_flag("--free-quotes{false}", o.session.copy_quotes,
