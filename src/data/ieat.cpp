@@ -656,17 +656,21 @@ void add_describe_targets(Dialogue& dialogue) {
   }
 }
 
+void add_to_runs(std::vector<EmotionRun>& runs, std::string_view emotion, int turn_id) {
+  if (emotion.empty()) return;
+  if (!runs.empty() && runs.back().emotion == emotion) {
+    runs.back().last_turn = turn_id;
+  } else {
+    runs.push_back({std::string(emotion), turn_id, turn_id});
+  }
+}
+
 std::vector<EmotionRun> emotion_runs(const Dialogue& dialogue, size_t end) {
   std::vector<EmotionRun> runs;
   end = std::min(end, dialogue.turns.size());
   for (size_t i = 0; i < end; ++i) {
     const Turn& t = dialogue.turns[i];
-    if (is_question(t) || t.emotion.empty()) continue;
-    if (!runs.empty() && runs.back().emotion == t.emotion) {
-      runs.back().last_turn = t.turn_id;
-    } else {
-      runs.push_back({t.emotion, t.turn_id, t.turn_id});
-    }
+    if (!is_question(t)) add_to_runs(runs, t.emotion, t.turn_id);
   }
   return runs;
 }

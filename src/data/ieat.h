@@ -76,6 +76,8 @@ struct EmotionRun {
   int first_turn = 0;  // turn_id
   int last_turn = 0;
 };
+// Extends `runs` with one labelled turn (an empty label is skipped, a repeat lengthens the last run).
+void add_to_runs(std::vector<EmotionRun>& runs, std::string_view emotion, int turn_id);
 // The runs over dialogue.turns[0, end) (end clamped to the number of turns).
 std::vector<EmotionRun> emotion_runs(const Dialogue& dialogue, size_t end);
 // "calm (turn 1) -> surprised (turns 2-3) -> sad (turn 4)"; Chinese "平静（第1轮）→ 惊讶（第2-3轮）→ ..."

@@ -58,6 +58,14 @@ constexpr std::uintmax_t kSmallModelBytes = 512ull << 20;
 // ("I hear someone ___": ~0.5 on "calm" with the rest on adverbs and other words).
 constexpr double kEvidenceSlotMass = 0.2;
 
+// The probability mass `p` puts on the tokens of `starts` (a map keyed by token id).
+template <typename Map>
+double mass_on(const std::vector<double>& p, const Map& starts) {
+  double mass = 0;
+  for (const auto& [id, labels] : starts) mass += p[static_cast<size_t>(id)];
+  return mass;
+}
+
 SpeechStyle default_style() { return affect::emotion_style("neutral", 0.3); }
 
 void check_session_options(const SessionOptions& options) {
@@ -708,11 +716,7 @@ Session::Impl::Generated::LabelStep Session::Impl::label_mass(std::vector<float>
   // token gains w x log of the head's probability for the labels whose words start with it. An
   // adverb stands for every label but neutral: left out, a calm voice's "They seem" would go on to
   // "fairly", after which no trace has "calm".
-  double word_mass = 0;
-  for (const auto* starts : {&m.word_start_labels, &m.adverb_start_labels}) {
-    for (const auto& [id, labels] : *starts) word_mass += p[static_cast<size_t>(id)];
-  }
-  if (word_mass < kEvidenceSlotMass) return mass();
+  if (mass_on(p, m.word_start_labels) + mass_on(p, m.adverb_start_labels) < kEvidenceSlotMass) return mass();
   for (const auto* starts : {&m.word_start_labels, &m.adverb_start_labels}) {
     for (const auto& [id, labels] : *starts) {
       double q = 0;
@@ -726,15 +730,7 @@ Session::Impl::Generated::LabelStep Session::Impl::label_mass(std::vector<float>
 
 std::vector<data::EmotionRun> Session::Impl::heard_runs() const {
   std::vector<data::EmotionRun> runs;
-  for (size_t i = 0; i < heard_labels.size(); ++i) {
-    if (heard_labels[i].empty()) continue;
-    const int turn = static_cast<int>(i) + 1;
-    if (!runs.empty() && runs.back().emotion == heard_labels[i]) {
-      runs.back().last_turn = turn;
-    } else {
-      runs.push_back({heard_labels[i], turn, turn});
-    }
-  }
+  for (size_t i = 0; i < heard_labels.size(); ++i) data::add_to_runs(runs, heard_labels[i], static_cast<int>(i) + 1);
   return runs;
 }
 
@@ -763,9 +759,7 @@ void Session::Impl::recount_path(std::vector<float>& row, const Generated& g) co
   // The next run's feeling, or the last one's once all are told; a little for the others.
   const data::EmotionRun& run = g.path_runs[std::min(g.reply_feelings, g.path_runs.size() - 1)];
   const auto w = static_cast<float>(m.evidence_weight);
-  double slot_mass = 0;
-  for (const auto& [id, labels] : m.word_start_labels) slot_mass += p[static_cast<size_t>(id)];
-  if (slot_mass >= kEvidenceSlotMass) {
+  if (mass_on(p, m.word_start_labels) >= kEvidenceSlotMass) {
     for (const auto& [id, labels] : m.word_start_labels) {
       double q = 0;
       for (size_t i : labels) q += emotion_labels()[i] == run.emotion ? 0.9 : 0.1 / (affect::kEmotionCount - 1);
