@@ -103,11 +103,14 @@ struct SessionOptions {
   double reply_repetition_penalty = 1.0;
   // Dialogue guidance (classifier-free guidance, as an anti-LM): over the reply's first
   // guidance_tokens tokens, log p moves away from what the model would reply to the same thinking
-  // after an empty dialogue, log p + w (log p - log p_without), so the reply says what this dialogue
-  // asks rather than what any turn with this feeling gets; 0: off (docs/runtime.md, "Dialogue
-  // guidance"). 0.3 and 16 won on the valid split for attune-small.
+  // without the latest user message, log p + w (log p - log p_without), so the reply answers what
+  // was just said rather than what any turn with this feeling gets; 0: off (docs/runtime.md,
+  // "Dialogue guidance"). 0.3 and 16 won on the valid split for attune-small.
   double dialogue_guidance = 0.3;
   int64_t guidance_tokens = 16;
+  // The line guided against keeps the earlier turns (context-aware decoding: the reply answers the
+  // latest message, not the dialogue's topic); false: it drops the whole dialogue.
+  bool guidance_keeps_history = true;
   // false: re-read the whole dialogue before every turn instead of reusing the KV cache (the
   // baseline bench_runtime measures the cache against; same outputs, more time).
   bool reuse_cache = true;

@@ -41,12 +41,15 @@ void add_chat_model_options(CLI::App& app, ChatModelOptions& o) {
       ->capture_default_str();
   app.add_option("--dialogue-guidance", o.session.dialogue_guidance,
                  "Weight of the guidance on the reply's first tokens: away from what the model would reply to the "
-                 "same thinking after an empty dialogue (0: off)")
+                 "same thinking without the latest user message (0: off)")
       ->check(CLI::Range(0.0, 20.0))
       ->capture_default_str();
   app.add_option("--guidance-tokens", o.session.guidance_tokens, "Reply tokens the dialogue guidance applies to")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
+  app.add_flag("--guide-without-history{false}", o.session.guidance_keeps_history,
+               "Guide against the same thinking after an empty dialogue (default: after the earlier turns, the "
+               "latest user message left out)");
   app.add_flag("--free-path{false}", o.session.write_heard_path,
                "Let the model write the path a trajectory question recounts (default: the labels heard in the "
                "earlier turns)");

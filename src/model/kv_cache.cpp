@@ -74,6 +74,20 @@ void KvCache::truncate(int64_t length) {
   length_ = length;
 }
 
+void KvCache::copy_prefix(const KvCache& other, int64_t length) {
+  if (other.num_layers() != num_layers() || other.batch_ != batch_ || other.kv_heads_ != kv_heads_ ||
+      other.head_dim_ != head_dim_ || length < 0 || length > other.length_ || length > capacity_) {
+    throw InputError("KV cache: cannot copy " + std::to_string(length) + " positions from a cache of length " +
+                     std::to_string(other.length_) + " into one of capacity " + std::to_string(capacity_) +
+                     " (layers, batch, heads and head size must match)");
+  }
+  for (size_t l = 0; l < keys_.size(); ++l) {
+    keys_[l].narrow(2, 0, length).copy_(other.keys_[l].narrow(2, 0, length));
+    values_[l].narrow(2, 0, length).copy_(other.values_[l].narrow(2, 0, length));
+  }
+  length_ = length;
+}
+
 int64_t KvCache::bytes() const {
   int64_t n = 0;
   for (const auto* buffers : {&keys_, &values_}) {

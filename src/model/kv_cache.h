@@ -52,6 +52,9 @@ class KvCache {
   // Forgets positions >= length (e.g. to re-use a shared prefix); 0 empties the cache.
   void truncate(int64_t length);
   void reset() { truncate(0); }
+  // Becomes positions [0, length) of `other` (same layers, heads and head size; this cache needs the
+  // capacity): a second line of decoding that shares a prefix starts without re-reading it.
+  void copy_prefix(const KvCache& other, int64_t length);
 
   // The buffers of one layer, [batch, kv_heads, capacity, head_dim] (for kernels that write in place).
   const at::Tensor& keys(int64_t layer) const { return keys_[static_cast<size_t>(layer)]; }

@@ -98,8 +98,8 @@ struct Model::Impl {
   std::unordered_set<int32_t> stop_ids;
   int32_t think_start = -1, think_end = -1, im_end = -1;
   std::vector<int32_t> newline;  // "\n" after <|im_end|>
-  // An empty user turn and the assistant prompt: the dialogue the guided reply is contrasted with
-  // (SessionOptions::dialogue_guidance).
+  // An empty user turn and the assistant prompt: what stands for the latest user message in the
+  // line the guided reply is contrasted with (SessionOptions::dialogue_guidance).
   std::vector<int32_t> empty_user_turn;
   // Per label (emotion_labels() order), the ids a trace's emotion word can start with.
   std::array<std::vector<int32_t>, affect::kEmotionCount> label_ids;
@@ -384,7 +384,8 @@ struct Session::Impl {
     double head_intensity = 0;
     std::string heard_words;  // the encoder's CTC transcript (empty without a CTC head or audio)
     std::optional<std::array<double, affect::kEmotionCount>> evidence_probabilities;  // Heard's
-    at::Tensor later_mel;  // Heard's: the words are transcribed after the reply
+    at::Tensor later_mel;    // Heard's: the words are transcribed after the reply
+    int64_t turn_start = 0;  // cache position where this user turn's message begins
   };
   UserPart read_user(const AudioBuffer& audio_in, std::string_view text_in, const std::string& what,
                      TurnTimings& timings, std::vector<std::string>& warnings);
@@ -497,13 +498,15 @@ Session::Impl::UserPart Session::Impl::read_user(const AudioBuffer& audio_in, st
 
   // 3. Read the turn into the cache.
   const at::Tensor x = embed(ids, slots, audio_embeds);
+  const int64_t turn_start = cache.length() + static_cast<int64_t>(ids.size() - user.ids.size());
   UserPart part{Exchange{user.ids, user.audio_slots, audio_embeds, {}},
                 lm.forward_embeds(x, {.cache = &cache, .logits_to_keep = 1}),
                 heard.head_probabilities,
                 heard.head_intensity,
                 heard_words,
                 heard.evidence_probabilities,
-                heard.later_mel};
+                heard.later_mel,
+                turn_start};
   if (quotes && !text_in.empty()) {
     quotes->add_source(text_in);
   } else if (quotes && (options.quote_heard_words || words_in_prompt)) {
@@ -621,7 +624,7 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
   Generated g{.decoder = text::StreamDecoder(m.chat->tokenizer())};
   bool evidence_pending = m.evidence_weight > 0 && user.evidence_probabilities.has_value();
   // Dialogue guidance: a second line of decoding that reads this turn's thinking after an empty
-  // dialogue, run beside the reply's first guidance_tokens tokens.
+  // user message, run beside the reply's first guidance_tokens tokens.
   std::optional<model::KvCache> unguided_cache;
   std::optional<model::StepDecoder> unguided;
   auto guiding = [&] { return unguided && static_cast<int64_t>(g.reply_ids.size()) < options.guidance_tokens; };
@@ -686,11 +689,16 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
       choose_style(decoder.output(), g.raw_thinking, reply);
       speech.set_style(reply.style);
       if (options.dialogue_guidance > 0 && options.guidance_tokens > 0) {
-        std::vector<int64_t> ids(system_ids.begin(), system_ids.end());
+        // The unguided line reads this thinking after an empty user turn, with the earlier turns
+        // before it (copied from the cache) or, without guidance_keeps_history, with nothing.
+        const int64_t kept = options.guidance_keeps_history ? user.turn_start : 0;
+        std::vector<int64_t> ids;
+        if (kept == 0) ids.assign(system_ids.begin(), system_ids.end());
         ids.insert(ids.end(), m.empty_user_turn.begin(), m.empty_user_turn.end());
         ids.insert(ids.end(), user.exchange.assistant_ids.begin(), user.exchange.assistant_ids.end());
         model::LanguageModelImpl& lm = m.slm->language_model();
-        unguided_cache.emplace(lm.make_cache(1, static_cast<int64_t>(ids.size()) + options.guidance_tokens));
+        unguided_cache.emplace(lm.make_cache(1, kept + static_cast<int64_t>(ids.size()) + options.guidance_tokens));
+        if (kept > 0) unguided_cache->copy_prefix(cache, kept);
         unguided.emplace(lm, *unguided_cache, sampling, budget);
         unguided->set_logits(lm.forward(at::tensor(ids, at::kLong).unsqueeze(0), {.cache = &*unguided_cache}).logits);
       }

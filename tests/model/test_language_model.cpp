@@ -314,6 +314,33 @@ TEST(LanguageModel, KvCacheDecodeMatchesFullRecompute) {
   }
 }
 
+// A second line that copies a prefix of the cache and goes on with other tokens sees the same logits
+// as the full recompute of prefix + those tokens; the source cache is left as it was.
+TEST(LanguageModel, ACopiedCachePrefixContinuesLikeAFullRecompute) {
+  LanguageModel lm = make_model(tiny_config(ModelFamily::kQwen2));
+  c10::InferenceMode guard;
+  const auto ids = random_ids(20, 96, 7), other = random_ids(6, 96, 8);
+  KvCache source = lm->make_cache(1, 32);
+  ForwardOptions opts;
+  opts.cache = &source;
+  lm->forward(ids_tensor(ids), opts);
+  KvCache line = lm->make_cache(1, 18);
+  line.copy_prefix(source, 12);
+  EXPECT_EQ(line.length(), 12);
+  opts.cache = &line;
+  const at::Tensor continued = lm->forward(ids_tensor(other), opts).logits;
+  std::vector<int64_t> joined(ids.begin(), ids.begin() + 12);
+  joined.insert(joined.end(), other.begin(), other.end());
+  const at::Tensor full = lm->forward(ids_tensor(joined)).logits.narrow(1, 12, 6);
+  const double d = max_abs_diff(continued, full);
+  std::printf("copied cache prefix + 6 tokens vs full recompute: max abs diff %.3g\n", d);
+  EXPECT_LE(d, kTolF32);
+  EXPECT_EQ(source.length(), 20);
+  KvCache small = lm->make_cache(1, 8);
+  EXPECT_THROW(small.copy_prefix(source, 12), InputError);  // over its capacity
+  EXPECT_THROW(line.copy_prefix(source, 21), InputError);   // past the source's length
+}
+
 TEST(LanguageModel, PaddedBatchMatchesSingleSequences) {
   LanguageModel lm = make_model(tiny_config(ModelFamily::kQwen3));
   torch::NoGradGuard g;

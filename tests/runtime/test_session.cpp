@@ -215,6 +215,29 @@ TEST(Session, DialogueGuidanceMovesOnlyTheReply) {
   EXPECT_EQ(none.text, plain.text);
 }
 
+// The guided-against line keeps the earlier turns by default: on a first turn that is the empty
+// dialogue either way, on a later turn only the latest message is left out, and the reply differs.
+TEST(Session, GuidanceKeepsTheEarlierTurns) {
+  RuntimeOptions ro;
+  ro.speak = false;
+  const Model model = Model::load(shipped_model(), ro);
+  auto dialogue = [&](bool keeps_history) {
+    SessionOptions o;
+    o.dialogue_guidance = 2;
+    o.guidance_keeps_history = keeps_history;
+    Session s = model.open_session(o);
+    std::vector<Reply> replies;
+    replies.push_back(s.turn(AudioBuffer{}, "Hi. I had my job interview this morning."));
+    replies.push_back(s.turn(AudioBuffer{}, "They just emailed me. I didn't get the job."));
+    return replies;
+  };
+  const std::vector<Reply> with = dialogue(true), without = dialogue(false);
+  EXPECT_EQ(with[0].text, without[0].text);
+  EXPECT_EQ(with[1].thinking, without[1].thinking);
+  EXPECT_NE(with[1].text, without[1].text);
+  EXPECT_FALSE(with[1].text.empty());
+}
+
 TEST(Session, BadOptionsAndInputAreErrors) {
   RuntimeOptions ro;
   ro.speak = false;
