@@ -690,7 +690,7 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
       speech.set_style(reply.style);
       if (options.dialogue_guidance > 0 && options.guidance_tokens > 0) {
         // The unguided line reads this thinking after an empty user turn, with the earlier turns
-        // before it (copied from the cache) or, without guidance_keeps_history, with nothing.
+        // before it (copied from the cache) or, without guidance_keeps_history, the system alone.
         const int64_t kept = options.guidance_keeps_history ? user.turn_start : 0;
         std::vector<int64_t> ids;
         if (kept == 0) ids.assign(system_ids.begin(), system_ids.end());
