@@ -66,6 +66,18 @@ double mass_on(const std::vector<double>& p, const Map& starts) {
   return mass;
 }
 
+// Adds w x ln q to the row's entry of each token of `starts`, q the probability `label_p` gives the
+// labels whose words the token can begin (floored at 1e-6).
+template <typename Map>
+void add_label_evidence(std::vector<float>& row, const Map& starts,
+                        const std::array<double, affect::kEmotionCount>& label_p, double w) {
+  for (const auto& [id, labels] : starts) {
+    double q = 0;
+    for (size_t i : labels) q += label_p[i];
+    row[static_cast<size_t>(id)] += static_cast<float>(w * std::log(std::max(q, 1e-6)));
+  }
+}
+
 SpeechStyle default_style() { return affect::emotion_style("neutral", 0.3); }
 
 void check_session_options(const SessionOptions& options) {
@@ -412,11 +424,12 @@ struct Session::Impl {
     };
     std::vector<LabelStep> label_steps;
     text::StreamDecoder decoder;
-    std::vector<int32_t> path_ids;  // the heard path's tokens still to write (write_heard_path)
+    // The heard path (write_heard_path), once the thinking reached its place: its tokens, how many
+    // are written, and its runs, which the reply recounts. Empty: no path (yet).
+    std::vector<int32_t> path_ids;
     size_t path_next = 0;
-    bool path_written = false;
-    std::vector<data::EmotionRun> path_runs;  // the path written, which the reply recounts
-    size_t reply_feelings = 0;                // emotion words the reply has named
+    std::vector<data::EmotionRun> path_runs;
+    size_t reply_feelings = 0;  // emotion words the reply has named
   };
   // A turn's steps after hearing (turn() runs them in order): generate the thinking and the reply,
   // finish the reply text, read the heard emotion.
@@ -432,9 +445,10 @@ struct Session::Impl {
   // rules of the part being written. write_piece: a generated token's text into the thinking or the
   // reply (and the callbacks and speech).
   Generated::LabelStep label_mass(std::vector<float>& row, const UserPart* evidence, size_t offset) const;
-  // When the thinking has just written the words before a trajectory question's path: the tokens
-  // of the path of the labels heard in the earlier turns (empty otherwise, or with none heard).
-  std::vector<int32_t> heard_path_ids(const Generated& g) const;
+  // When the thinking has just written the words before a trajectory question's path: sets g's
+  // path (the tokens and runs of the labels heard in the earlier turns); otherwise, or with none
+  // heard, leaves it empty.
+  void start_heard_path(Generated& g) const;
   // The runs of the labels heard in the earlier turns (turns numbered from 1).
   std::vector<data::EmotionRun> heard_runs() const;
   // In the reply to a trajectory question whose path was written: where the reply names a feeling,
@@ -670,12 +684,7 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
         const auto named = m.word_start_labels.find(id);
         if (named != m.word_start_labels.end() && named->second.size() == 1) ++g.reply_feelings;
       }
-      if (g.part == Part::kThinking && options.write_heard_path && !g.path_written) {
-        g.path_ids = heard_path_ids(g);
-        g.path_next = 0;
-        g.path_written = !g.path_ids.empty();
-        if (g.path_written) g.path_runs = heard_runs();
-      }
+      if (g.part == Part::kThinking && options.write_heard_path && g.path_ids.empty()) start_heard_path(g);
     }
     speech.deliver(cb.on_audio);
     if (decoder.context_full()) {
@@ -726,11 +735,7 @@ Session::Impl::Generated::LabelStep Session::Impl::label_mass(std::vector<float>
   // "fairly", after which no trace has "calm".
   if (mass_on(p, m.word_start_labels) + mass_on(p, m.adverb_start_labels) < kEvidenceSlotMass) return mass();
   for (const auto* starts : {&m.word_start_labels, &m.adverb_start_labels}) {
-    for (const auto& [id, labels] : *starts) {
-      double q = 0;
-      for (size_t i : labels) q += (*evidence->evidence_probabilities)[i];
-      row[static_cast<size_t>(id)] += static_cast<float>(m.evidence_weight * std::log(std::max(q, 1e-6)));
-    }
+    add_label_evidence(row, *starts, *evidence->evidence_probabilities, m.evidence_weight);
   }
   p = model::softmax(row);
   return mass();
@@ -742,22 +747,23 @@ std::vector<data::EmotionRun> Session::Impl::heard_runs() const {
   return runs;
 }
 
-std::vector<int32_t> Session::Impl::heard_path_ids(const Generated& g) const {
+void Session::Impl::start_heard_path(Generated& g) const {
   const Model::Impl& m = *model;
   for (const Model::Impl::PathSlot& slot : m.path_slots) {
     if (!std::string_view(g.raw_thinking).ends_with(slot.before)) continue;
     // The question itself has no label in a trace: the path is the earlier turns'.
-    const std::vector<data::EmotionRun> runs = heard_runs();
-    if (runs.empty()) return {};
+    std::vector<data::EmotionRun> runs = heard_runs();
+    if (runs.empty()) return;
     // The rest of the sentence too, so the path ends where the phrasing says, but not its final
     // stop: the tokenizer may merge that with what follows (".\n"), which the model writes.
     std::string after = slot.after;
     for (std::string_view stop : {".", "\xE3\x80\x82"}) {  // . 。
       if (after.ends_with(stop)) after.resize(after.size() - stop.size());
     }
-    return m.chat->tokenizer().encode(slot.gap + data::trajectory_text(runs, slot.zh ? "zh" : "en") + after);
+    g.path_ids = m.chat->tokenizer().encode(slot.gap + data::trajectory_text(runs, slot.zh ? "zh" : "en") + after);
+    g.path_runs = std::move(runs);
+    return;
   }
-  return {};
 }
 
 void Session::Impl::recount_path(std::vector<float>& row, const Generated& g) const {
@@ -768,11 +774,10 @@ void Session::Impl::recount_path(std::vector<float>& row, const Generated& g) co
   const data::EmotionRun& run = g.path_runs[std::min(g.reply_feelings, g.path_runs.size() - 1)];
   const auto w = static_cast<float>(m.evidence_weight);
   if (mass_on(p, m.word_start_labels) >= kEvidenceSlotMass) {
-    for (const auto& [id, labels] : m.word_start_labels) {
-      double q = 0;
-      for (size_t i : labels) q += emotion_labels()[i] == run.emotion ? 0.9 : 0.1 / (affect::kEmotionCount - 1);
-      row[static_cast<size_t>(id)] += w * static_cast<float>(std::log(q));
-    }
+    std::array<double, affect::kEmotionCount> label_p;
+    for (size_t i = 0; i < affect::kEmotionCount; ++i)
+      label_p[i] = emotion_labels()[i] == run.emotion ? 0.9 : 0.1 / (affect::kEmotionCount - 1);
+    add_label_evidence(row, m.word_start_labels, label_p, m.evidence_weight);
   }
   // A turn number (the phrasings put it before the feeling): the run's first turn, digit by digit.
   double digit_mass = 0;
@@ -801,7 +806,7 @@ void Session::Impl::steer(std::vector<float>& row, const Generated& g, Reply& re
     runtime::ban_tokens(row, m.stop_ids);
     if (quotes) quotes->constrain(row, g.raw_thinking);
     // A written path is whole: it does not go on with another arrow.
-    if (g.path_written && g.path_next == g.path_ids.size()) runtime::ban_tokens(row, m.arrow_starts);
+    if (!g.path_ids.empty() && g.path_next == g.path_ids.size()) runtime::ban_tokens(row, m.arrow_starts);
     if (m.think_end >= 0 && g.thinking_tokens >= options.max_thinking_tokens) {
       // A thinking that runs this long is looping: close it, so that the turn still has a reply.
       std::fill(row.begin(), row.end(), -std::numeric_limits<float>::infinity());
