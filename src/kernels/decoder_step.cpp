@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "common/float16.h"
+#include "kernels/cpu_features.h"
+#include "kernels/isa_kernels.h"
 
 namespace attune::kernels {
 
@@ -110,6 +112,19 @@ void attend(const float* q, const void* keys, const void* values, KvType type, i
   }
 }
 
+void attend_group(const float* q, int64_t heads, const void* keys, const void* values, KvType type, int64_t length,
+                  int64_t head_dim, float* scores, float* out) {
+#ifdef ATTUNE_KERNELS_X86
+  if (active_isa() == Isa::kAvx512 &&
+      avx512::attend_heads(q, heads, keys, values, type == KvType::kBF16, length, head_dim, scores, out)) {
+    return;
+  }
+#endif
+  for (int64_t h = 0; h < heads; ++h) {
+    attend(q + h * head_dim, keys, values, type, length, head_dim, scores, out + h * head_dim);
+  }
+}
+
 void decode_tokens(const DecoderWeights& w, const KvView& kv, int64_t position, int64_t T, float* x, float* hidden_out,
                    float* logits, int64_t keep, ThreadPool& pool) {
   Scratch& sc = scratch();
@@ -123,7 +138,7 @@ void decode_tokens(const DecoderWeights& w, const KvView& kv, int64_t position, 
   sc.act.resize(static_cast<size_t>(T * F));
   sc.in.resize(static_cast<size_t>(T));
   sc.scores.resize(static_cast<size_t>(pool.threads()));
-  for (auto& s : sc.scores) s.resize(static_cast<size_t>(longest));
+  for (auto& s : sc.scores) s.resize(static_cast<size_t>(2 * longest));
   // Normalises each token's residual row into sc.h and prepares it for `m`.
   auto norm_and_prepare = [&](const float* weight, const WeightView& m) {
     for (int64_t t = 0; t < T; ++t) {
@@ -177,16 +192,18 @@ void decode_tokens(const DecoderWeights& w, const KvView& kv, int64_t position, 
         store_kv(kv.values[l], kv.type, (h * kv.capacity + position + t) * D, v + h * D, D);
       }
     }
-    // Attention, one region over (token, query head); token t sees positions [0, position + t].
-    const int64_t group = H / KV;
+    // Attention, one region over (token, pair of query heads in one key/value head's group): the
+    // pair reads the cached keys and values once. Token t sees positions [0, position + t].
+    const int64_t group = H / KV, pairs = (group + 1) / 2;
     const size_t elem = kv.type == KvType::kF32 ? 4 : 2;
-    parallel_rows(pool, T * H, T * H * longest * D * 2, 1, [&](int64_t begin, int64_t end, int thread) {
+    parallel_rows(pool, T * KV * pairs, T * H * longest * D * 2, 1, [&](int64_t begin, int64_t end, int thread) {
       for (int64_t task = begin; task < end; ++task) {
-        const int64_t t = task / H, h = task % H, g = h / group;
+        const int64_t t = task / (KV * pairs), g = task / pairs % KV, h = g * group + task % pairs * 2;
         const char* keys = static_cast<const char*>(kv.keys[l]) + static_cast<size_t>(g * kv.capacity * D) * elem;
         const char* values = static_cast<const char*>(kv.values[l]) + static_cast<size_t>(g * kv.capacity * D) * elem;
-        attend(qkv + t * qkv_rows + h * D, keys, values, kv.type, position + t + 1, D,
-               sc.scores[static_cast<size_t>(thread)].data(), sc.attn.data() + t * q_rows + h * D);
+        attend_group(qkv + t * qkv_rows + h * D, std::min<int64_t>(2, (g + 1) * group - h), keys, values, kv.type,
+                     position + t + 1, D, sc.scores[static_cast<size_t>(thread)].data(),
+                     sc.attn.data() + t * q_rows + h * D);
       }
     });
     // o, added to the residual stream.

@@ -19,4 +19,15 @@ ATTUNE_DECLARE_KERNELS(avx2)
 ATTUNE_DECLARE_KERNELS(avx512)
 }  // namespace attune::kernels
 
+namespace attune::kernels::avx512 {
+// Softmax attention of `heads` query heads (a GQA group, [heads, head_dim] in q) over positions
+// [0, length) of one key/value head, each cached key and value read once for two heads; the formula
+// of kernels::attend. scores: room for 2 * length floats. False (nothing written) where head_dim is
+// not a multiple of 16 or above 256.
+bool attend_heads(const float* q, int64_t heads, const void* keys, const void* values, bool bf16_cache, int64_t length,
+                  int64_t head_dim, float* scores, float* out);
+// kernels::exp_shifted (softmax.h); every x - shift <= 0.
+double exp_shifted(const float* x, int64_t n, float shift, float* out);
+}  // namespace attune::kernels::avx512
+
 #undef ATTUNE_DECLARE_KERNELS

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "attune/error.h"
+#include "kernels/softmax.h"
 
 namespace attune::model {
 
@@ -109,12 +110,10 @@ std::vector<double> softmax(std::span<const float> logits) {
   if (logits.empty()) return p;
   const float max = *std::max_element(logits.begin(), logits.end());
   if (max == kNegInf) return p;
-  double sum = 0;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    p[i] = logits[i] == kNegInf ? 0.0 : std::exp(static_cast<double>(logits[i]) - max);
-    sum += p[i];
-  }
-  for (double& v : p) v /= sum;
+  thread_local std::vector<float> e;
+  e.resize(logits.size());
+  const double sum = kernels::exp_shifted(logits.data(), static_cast<int64_t>(logits.size()), max, e.data());
+  for (size_t i = 0; i < logits.size(); ++i) p[i] = e[i] / sum;
   return p;
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/softmax.h"
 #include "model/sampling.h"
 #include "tts/sentences.h"
 
@@ -29,11 +30,10 @@ namespace {
 
 // log-softmax of `row` into `out` (-inf stays -inf).
 void log_softmax(std::span<const float> row, std::vector<double>& out) {
-  double top = -std::numeric_limits<double>::infinity();
-  for (float x : row) top = std::max(top, static_cast<double>(x));
-  double sum = 0;
-  for (float x : row) sum += std::exp(static_cast<double>(x) - top);
-  const double norm = top + std::log(sum);
+  const float top = row.empty() ? 0.0f : *std::max_element(row.begin(), row.end());
+  thread_local std::vector<float> e;
+  e.resize(row.size());
+  const double norm = top + std::log(kernels::exp_shifted(row.data(), static_cast<int64_t>(row.size()), top, e.data()));
   out.resize(row.size());
   for (size_t i = 0; i < row.size(); ++i) out[i] = static_cast<double>(row[i]) - norm;
 }

@@ -709,7 +709,8 @@ Session::Impl::Generated Session::Impl::generate(UserPart& user, Reply& reply, r
         unguided_cache.emplace(lm.make_cache(1, kept + static_cast<int64_t>(ids.size()) + options.guidance_tokens));
         if (kept > 0) unguided_cache->copy_prefix(cache, kept);
         unguided.emplace(lm, *unguided_cache, sampling, budget);
-        unguided->set_logits(lm.forward(at::tensor(ids, at::kLong).unsqueeze(0), {.cache = &*unguided_cache}).logits);
+        unguided->set_logits(
+            lm.forward(at::tensor(ids, at::kLong).unsqueeze(0), {.cache = &*unguided_cache, .logits_to_keep = 1}).logits);
       }
     }
   }

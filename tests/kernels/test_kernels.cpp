@@ -3,8 +3,10 @@
 // block counts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/decoder_step.h"
 #include "kernels/matvec.h"
+#include "kernels/softmax.h"
 #include "kernels/thread_pool.h"
 
 namespace attune::kernels {
@@ -30,6 +33,48 @@ std::vector<float> random_vector(int64_t n, uint32_t seed, float scale = 1.0f) {
   std::vector<float> v(static_cast<size_t>(n));
   for (auto& x : v) x = d(rng);
   return v;
+}
+
+// A cache's keys and values as the kernels read them (float32 or bf16), and as float32 for the formula.
+struct CacheCopy {
+  CacheCopy(const std::vector<float>& k, const std::vector<float>& v, KvType type)
+      : type(type), keys_f32(k), values_f32(v) {
+    if (type == KvType::kF32) return;
+    for (auto [f32, bf16] : {std::pair{&keys_f32, &keys_bf16}, std::pair{&values_f32, &values_bf16}}) {
+      for (float& x : *f32) {
+        bf16->push_back(common::f32_to_bf16(x));
+        x = common::bf16_to_f32(bf16->back());
+      }
+    }
+  }
+  const void* keys() const {
+    return type == KvType::kF32 ? static_cast<const void*>(keys_f32.data()) : keys_bf16.data();
+  }
+  const void* values() const {
+    return type == KvType::kF32 ? static_cast<const void*>(values_f32.data()) : values_bf16.data();
+  }
+  KvType type;
+  std::vector<float> keys_f32, values_f32;
+  std::vector<uint16_t> keys_bf16, values_bf16;
+};
+
+// softmax(q . k_s / sqrt(D)) . v_s in double precision.
+std::vector<double> reference_attention(const float* q, const std::vector<float>& k, const std::vector<float>& v,
+                                        int64_t S, int64_t D) {
+  std::vector<double> p(static_cast<size_t>(S)), out(static_cast<size_t>(D), 0.0);
+  double top = -1e300, total = 0;
+  for (int64_t s = 0; s < S; ++s) {
+    double dot = 0;
+    for (int64_t d = 0; d < D; ++d) dot += static_cast<double>(q[d]) * k[static_cast<size_t>(s * D + d)];
+    p[static_cast<size_t>(s)] = dot / std::sqrt(static_cast<double>(D));
+    top = std::max(top, p[static_cast<size_t>(s)]);
+  }
+  for (auto& e : p) total += (e = std::exp(e - top));
+  for (int64_t s = 0; s < S; ++s) {
+    for (int64_t d = 0; d < D; ++d)
+      out[static_cast<size_t>(d)] += p[static_cast<size_t>(s)] / total * v[static_cast<size_t>(s * D + d)];
+  }
+  return out;
 }
 
 TEST(Matvec, Float32AndBf16MatchDoublePrecision) {
@@ -153,33 +198,64 @@ TEST(DecoderPieces, RmsNormRopeAndAttentionMatchTheirFormulas) {
   // Attention over 5 positions, float32 and bf16 caches.
   const int64_t S = 5, D = 16;
   const auto q = random_vector(D, 7), k = random_vector(S * D, 8), v = random_vector(S * D, 9);
-  std::vector<uint16_t> kb(k.size()), vb(v.size());
-  for (size_t i = 0; i < k.size(); ++i) {
-    kb[i] = common::f32_to_bf16(k[i]);
-    vb[i] = common::f32_to_bf16(v[i]);
-  }
   for (KvType type : {KvType::kF32, KvType::kBF16}) {
+    const CacheCopy cache(k, v, type);
     std::vector<float> scores(S), out(D);
-    const bool b = type == KvType::kBF16;
-    attend(q.data(), b ? static_cast<const void*>(kb.data()) : k.data(),
-           b ? static_cast<const void*>(vb.data()) : v.data(), type, S, D, scores.data(), out.data());
-    std::vector<double> p(S);
-    double top = -1e300, total = 0;
-    for (int64_t s = 0; s < S; ++s) {
-      double dot = 0;
-      for (int64_t d = 0; d < D; ++d)
-        dot += q[static_cast<size_t>(d)] *
-               (b ? common::bf16_to_f32(kb[static_cast<size_t>(s * D + d)]) : k[static_cast<size_t>(s * D + d)]);
-      p[static_cast<size_t>(s)] = dot / 4.0;
-      top = std::max(top, p[static_cast<size_t>(s)]);
+    attend(q.data(), cache.keys(), cache.values(), type, S, D, scores.data(), out.data());
+    const std::vector<double> ref = reference_attention(q.data(), cache.keys_f32, cache.values_f32, S, D);
+    for (int64_t d = 0; d < D; ++d) EXPECT_NEAR(out[static_cast<size_t>(d)], ref[static_cast<size_t>(d)], 1e-5);
+  }
+}
+
+TEST(DecoderPieces, GroupedAttentionMatchesTheFormulaOnEveryIsa) {
+  // Groups of 1-3 query heads over one key/value head; head sizes the AVX-512 kernel takes (16, 64)
+  // and one it leaves to attend() (24); lengths that leave partial vectors of scores.
+  for (Isa isa : runnable_isas()) {
+    IsaGuard guard(isa);
+    for (int64_t D : {16, 24, 64}) {
+      for (int64_t heads : {1, 2, 3}) {
+        for (int64_t S : {1, 5, 17, 100}) {
+          const auto q = random_vector(heads * D, 10, 2.0f), k = random_vector(S * D, 11), v = random_vector(S * D, 12);
+          for (KvType type : {KvType::kF32, KvType::kBF16}) {
+            const CacheCopy cache(k, v, type);
+            std::vector<float> scores(static_cast<size_t>(2 * S)), out(static_cast<size_t>(heads * D));
+            attend_group(q.data(), heads, cache.keys(), cache.values(), type, S, D, scores.data(), out.data());
+            for (int64_t h = 0; h < heads; ++h) {
+              const std::vector<double> ref =
+                  reference_attention(q.data() + h * D, cache.keys_f32, cache.values_f32, S, D);
+              for (int64_t d = 0; d < D; ++d) {
+                ASSERT_NEAR(out[static_cast<size_t>(h * D + d)], ref[static_cast<size_t>(d)], 2e-5)
+                    << isa_name(isa) << " D " << D << " heads " << heads << " S " << S << " bf16 "
+                    << (type == KvType::kBF16);
+              }
+            }
+          }
+        }
+      }
     }
-    for (auto& e : p) total += (e = std::exp(e - top));
-    for (int64_t d = 0; d < D; ++d) {
-      double ref = 0;
-      for (int64_t s = 0; s < S; ++s)
-        ref += p[static_cast<size_t>(s)] / total *
-               (b ? common::bf16_to_f32(vb[static_cast<size_t>(s * D + d)]) : v[static_cast<size_t>(s * D + d)]);
-      EXPECT_NEAR(out[static_cast<size_t>(d)], ref, 1e-5);
+  }
+}
+
+TEST(DecoderPieces, SoftmaxExponentialsMatchStdExpOnEveryIsa) {
+  // Rows of logits with banned (-inf) entries and lengths that leave partial vectors; the shift is
+  // the row's maximum, so every exponent is <= 0, down to -100 (underflow to 0 below about -87).
+  // Tolerance: float32 x - shift rounds the exponent by up to an ulp of |x|, ~1e-6 relative.
+  for (Isa isa : runnable_isas()) {
+    IsaGuard guard(isa);
+    for (int64_t n : {1, 15, 16, 33, 8192}) {
+      std::vector<float> x = random_vector(n, 13, 8.0f);
+      for (int64_t i = 3; i < n; i += 7) x[static_cast<size_t>(i)] = -std::numeric_limits<float>::infinity();
+      if (n > 20) x[20] = x[0] - 100.0f;
+      const float top = *std::max_element(x.begin(), x.end());
+      std::vector<float> out(static_cast<size_t>(n));
+      const double sum = exp_shifted(x.data(), n, top, out.data());
+      double ref_sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double ref = std::exp(static_cast<double>(x[static_cast<size_t>(i)]) - top);
+        ref_sum += ref;
+        ASSERT_NEAR(out[static_cast<size_t>(i)], ref, 2e-6 * ref + 1e-37) << isa_name(isa) << " n " << n << " i " << i;
+      }
+      EXPECT_NEAR(sum, ref_sum, 2e-6 * ref_sum) << isa_name(isa) << " n " << n;
     }
   }
 }
