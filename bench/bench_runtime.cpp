@@ -4,10 +4,12 @@
 // (SessionOptions::reuse_cache = false), in alternating rounds; then decode speed and time to the
 // first reply token in fp32 and bf16; then the fused decode path (model/fused_decode.h, the default)
 // against libtorch op by op (its baseline, set_fused_decode(false)) and fused int8, alternating; then
-// the default dialogue guidance against none.
+// the default dialogue guidance against none. With --baseline-model, last: that model as it ran
+// without guidance (e.g. the one shipped when issue #17 was filed, see bench/README.md) against
+// --model with the defaults, both speaking, for decode speed and time to the first reply audio.
 // Greedy decoding, so both modes should write the same replies.
 //
-//   ./build/bench/bench_runtime [--model DIR] [--rounds 3] [--threads 2]
+//   ./build/bench/bench_runtime [--model DIR] [--rounds 3] [--threads 2] [--baseline-model DIR]
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -48,7 +50,7 @@ std::vector<attune::AudioBuffer> voice_examples(const std::string& path) {
 }
 
 struct Run {
-  std::vector<double> prefill, first_token, first_reply, rate;
+  std::vector<double> prefill, first_token, first_reply, first_audio, rate;
   std::vector<std::string> replies;
 };
 
@@ -65,6 +67,7 @@ Run run_dialogue(const attune::Model& model, const std::vector<attune::AudioBuff
     run.prefill.push_back(r.timings.prefill);
     run.first_token.push_back(r.timings.first_token);
     if (r.timings.first_reply_token > 0) run.first_reply.push_back(r.timings.first_reply_token);
+    if (r.timings.first_audio > 0) run.first_audio.push_back(r.timings.first_audio);
     run.rate.push_back(r.timings.decode_tokens_per_second());
     run.replies.push_back(r.text);
   }
@@ -73,10 +76,11 @@ Run run_dialogue(const attune::Model& model, const std::vector<attune::AudioBuff
 
 // Decode rates and first-reply times of every turn of two setups, run in alternating rounds.
 struct Samples {
-  std::vector<double> rate, first_reply;
+  std::vector<double> rate, first_reply, first_audio;
   void add(const Run& r) {
     rate.insert(rate.end(), r.rate.begin(), r.rate.end());
     first_reply.insert(first_reply.end(), r.first_reply.begin(), r.first_reply.end());
+    first_audio.insert(first_audio.end(), r.first_audio.begin(), r.first_audio.end());
   }
 };
 template <typename A, typename B>
@@ -92,12 +96,13 @@ std::pair<Samples, Samples> alternate(int rounds, const A& run_a, const B& run_b
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_dir = std::string(ATTUNE_SOURCE_DIR) + "/models/attune-small";
+  std::string model_dir = std::string(ATTUNE_SOURCE_DIR) + "/models/attune-small", baseline_dir;
   int rounds = 3, threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--model")) model_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--baseline-model")) baseline_dir = argv[i + 1];
   }
   try {
     const std::vector<attune::AudioBuffer> turns =
@@ -190,6 +195,23 @@ int main(int argc, char** argv) {
         median(plain.rate), median(guided.rate), median(guided.rate) / median(plain.rate),
         1000 * median(plain.first_reply), 1000 * median(guided.first_reply),
         median(guided.first_reply) / median(plain.first_reply));
+
+    if (!baseline_dir.empty()) {
+      // The baseline model without guidance against this one with the defaults, both speaking
+      // (the talker thread shares the cores, as in a real session), alternating rounds.
+      ro.dtype = attune::Dtype::kAuto;
+      ro.speak = true;
+      const attune::Model before = attune::Model::load(baseline_dir, ro);
+      const attune::Model now = attune::Model::load(model_dir, ro);
+      const auto [b, n] = alternate(
+          rounds, [&] { return run_dialogue(before, turns, true, 0.0); },
+          [&] { return run_dialogue(now, turns, true); });
+      std::printf(
+          "\nspeaking, dtype auto: %s without guidance vs %s with the defaults (median over turns and rounds): "
+          "decode %.0f vs %.0f tokens/s (%.2fx); first reply audio %.0f vs %.0f ms (%.2fx)\n",
+          baseline_dir.c_str(), model_dir.c_str(), median(b.rate), median(n.rate), median(n.rate) / median(b.rate),
+          1000 * median(b.first_audio), 1000 * median(n.first_audio), median(n.first_audio) / median(b.first_audio));
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_runtime: %s\n", e.what());
     return 1;

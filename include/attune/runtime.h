@@ -35,8 +35,8 @@
 
 namespace attune {
 
-// Weights' number format. kAuto: bf16 on CUDA; on a CPU, fp32 for weights under 512 MB (small models
-// decode faster in fp32: bench_runtime) and bf16 above when the CPU has native bf16. kInt8: int8
+// Weights' number format. kAuto: bf16 on CUDA; on a CPU, fp32 for weights under 512 MB (a small
+// model's replies change under bf16 rounding) and bf16 above when the CPU has native bf16. kInt8: int8
 // language-model weights (CPU only).
 enum class Dtype { kAuto, kFp32, kBf16, kInt8 };
 
