@@ -115,10 +115,10 @@ void attend(const float* q, const void* keys, const void* values, KvType type, i
 void attend_group(const float* q, int64_t heads, const void* keys, const void* values, KvType type, int64_t length,
                   int64_t head_dim, float* scores, float* out) {
 #ifdef ATTUNE_KERNELS_X86
-  if (active_isa() == Isa::kAvx512 &&
-      avx512::attend_heads(q, heads, keys, values, type == KvType::kBF16, length, head_dim, scores, out)) {
-    return;
-  }
+  const bool bf16 = type == KvType::kBF16;
+  const Isa isa = active_isa();
+  if (isa == Isa::kAvx512 && avx512::attend_heads(q, heads, keys, values, bf16, length, head_dim, scores, out)) return;
+  if (isa == Isa::kAvx2 && avx2::attend_heads(q, heads, keys, values, bf16, length, head_dim, scores, out)) return;
 #endif
   for (int64_t h = 0; h < heads; ++h) {
     attend(q + h * head_dim, keys, values, type, length, head_dim, scores, out + h * head_dim);

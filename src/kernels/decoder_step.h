@@ -65,7 +65,8 @@ void apply_rope(float* head, int64_t head_dim, const float* inv_freq, int64_t po
 void attend(const float* q, const void* keys, const void* values, KvType type, int64_t length, int64_t head_dim,
             float* scores, float* out);
 // attend() for `heads` query heads sharing one key/value head (a GQA group; q and out [heads, head_dim]):
-// the AVX-512 kernel reads each cached key and value once for two heads. scores: room for 2 * length.
+// the AVX-512 and AVX2 kernels read each cached key and value once for two heads. scores: room for
+// 2 * length.
 void attend_group(const float* q, int64_t heads, const void* keys, const void* values, KvType type, int64_t length,
                   int64_t head_dim, float* scores, float* out);
 

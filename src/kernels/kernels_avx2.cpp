@@ -1,6 +1,8 @@
 // AVX2 + FMA + F16C kernels (compiled with those flags only; called when cpu_features() has them).
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/isa_kernels.h"
@@ -21,7 +23,38 @@ inline __m256 load_bf16x8(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+// The vector type of attention_kernels.inc.
+struct V {
+  using T = __m256;
+  static constexpr int64_t kWidth = 8;
+  static T zero() { return _mm256_setzero_ps(); }
+  static T set1(float x) { return _mm256_set1_ps(x); }
+  static T load(const float* p) { return _mm256_loadu_ps(p); }
+  static T load_bf16(const uint16_t* p) { return load_bf16x8(p); }
+  static __m256i first(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static T load_partial(const float* p, int64_t n) { return _mm256_maskload_ps(p, first(n)); }
+  static void store_partial(float* p, T v, int64_t n) { _mm256_maskstore_ps(p, first(n), v); }
+  static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T max(T a, T b) { return _mm256_max_ps(a, b); }
+  static T fmadd(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static T fnmadd(T a, T b, T c) { return _mm256_fnmadd_ps(a, b, c); }
+  static T round(T x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // 2^n built in the exponent field: n >= -126 here (x was clamped at -87.3), so it stays normal.
+  static T scale_pow2(T p, T n) {
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  }
+  static T zero_below(T v, T x, T floor) { return _mm256_andnot_ps(_mm256_cmp_ps(x, floor, _CMP_LT_OQ), v); }
+  static float reduce(T v) { return hsum(v); }
+};
+
 }  // namespace
+
+#include "kernels/attention_kernels.inc"
 
 void dot_rows_f32(const float* w, int64_t cols, const float* x, float* y, int64_t begin, int64_t end) {
   const int64_t main = cols / 8 * 8;

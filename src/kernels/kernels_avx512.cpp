@@ -56,136 +56,39 @@ inline void bf16_rows(const uint16_t* w, int64_t cols, const uint16_t* x, float*
   for (int i = 0; i < R; ++i) y[r + i] = _mm512_reduce_add_ps(acc[i]);
 }
 
-// e^x for x <= 0 (scores minus their maximum): x = n ln2 + r with |r| <= ln2 / 2, e^r by Cephes'
-// expf polynomial (relative error about 1e-7), times 2^n by scalef. Below -87.3 the result is 0.
-inline __m512 exp_nonpositive(__m512 x) {
-  const __m512 floor = _mm512_set1_ps(-87.3f);
-  const __mmask16 underflow = _mm512_cmp_ps_mask(x, floor, _CMP_LT_OQ);
-  x = _mm512_max_ps(x, floor);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  for (const float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f}) {
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
-  }
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~underflow), _mm512_scalef_ps(p, n));
-}
-
-// 16 cached keys or values from element i on, as float32 (bf16 widens by a shift).
-template <bool kBf16>
-inline __m512 load_kv(const void* base, int64_t i) {
-  if constexpr (kBf16) {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + i));
+// The vector type of attention_kernels.inc.
+struct V {
+  using T = __m512;
+  static constexpr int64_t kWidth = 16;
+  static T zero() { return _mm512_setzero_ps(); }
+  static T set1(float x) { return _mm512_set1_ps(x); }
+  static T load(const float* p) { return _mm512_loadu_ps(p); }
+  static T load_bf16(const uint16_t* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  } else {
-    return _mm512_loadu_ps(static_cast<const float*>(base) + i);
   }
-}
-
-// N (1 or 2) query heads over one key/value head: each cached key and value is loaded once for both.
-// head_dim is a multiple of 16, at most kMaxChunks * 16.
-constexpr int kMaxChunks = 16;
-
-template <int N, bool kBf16>
-void attend_n(const float* q, const void* keys, const void* values, int64_t length, int64_t head_dim, float* scores,
-              float* out) {
-  const int64_t chunks = head_dim / 16;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  __m512 qv[N][kMaxChunks];
-  for (int h = 0; h < N; ++h) {
-    for (int64_t c = 0; c < chunks; ++c)
-      qv[h][c] = _mm512_mul_ps(_mm512_loadu_ps(q + h * head_dim + c * 16), _mm512_set1_ps(scale));
+  static __mmask16 first(int64_t n) {
+    return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
   }
-  float top[N];
-  for (int h = 0; h < N; ++h) top[h] = -INFINITY;
-  for (int64_t s = 0; s < length; ++s) {
-    __m512 acc[N];
-    for (int h = 0; h < N; ++h) acc[h] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < chunks; ++c) {
-      const __m512 k = load_kv<kBf16>(keys, s * head_dim + c * 16);
-      for (int h = 0; h < N; ++h) acc[h] = _mm512_fmadd_ps(qv[h][c], k, acc[h]);
-    }
-    for (int h = 0; h < N; ++h) {
-      const float dot = _mm512_reduce_add_ps(acc[h]);
-      scores[h * length + s] = dot;
-      top[h] = std::max(top[h], dot);
-    }
+  static T load_partial(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(first(n), p); }
+  static void store_partial(float* p, T v, int64_t n) { _mm512_mask_storeu_ps(p, first(n), v); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T fnmadd(T a, T b, T c) { return _mm512_fnmadd_ps(a, b, c); }
+  static T round(T x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static T scale_pow2(T p, T n) { return _mm512_scalef_ps(p, n); }
+  static T zero_below(T v, T x, T floor) {
+    return _mm512_maskz_mov_ps(static_cast<__mmask16>(~_mm512_cmp_ps_mask(x, floor, _CMP_LT_OQ)), v);
   }
-  float inv[N];
-  for (int h = 0; h < N; ++h) {
-    float* row = scores + h * length;
-    const __m512 m = _mm512_set1_ps(top[h]);
-    __m512 total = _mm512_setzero_ps();
-    for (int64_t s = 0; s < length; s += 16) {
-      const __mmask16 live =
-          length - s >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (length - s)) - 1);
-      const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, row + s), m));
-      _mm512_mask_storeu_ps(row + s, live, e);
-      total = _mm512_add_ps(total, _mm512_maskz_mov_ps(live, e));
-    }
-    inv[h] = 1.0f / _mm512_reduce_add_ps(total);
-  }
-  for (int64_t c0 = 0; c0 < chunks; c0 += 4) {  // four output vectors per head at a time
-    const int64_t n_chunks = std::min<int64_t>(4, chunks - c0);
-    __m512 acc[N][4];
-    for (int h = 0; h < N; ++h) {
-      for (int c = 0; c < 4; ++c) acc[h][c] = _mm512_setzero_ps();
-    }
-    for (int64_t s = 0; s < length; ++s) {
-      __m512 p[N];
-      for (int h = 0; h < N; ++h) p[h] = _mm512_set1_ps(scores[h * length + s]);
-      for (int64_t c = 0; c < n_chunks; ++c) {
-        const __m512 v = load_kv<kBf16>(values, s * head_dim + (c0 + c) * 16);
-        for (int h = 0; h < N; ++h) acc[h][c] = _mm512_fmadd_ps(p[h], v, acc[h][c]);
-      }
-    }
-    for (int h = 0; h < N; ++h) {
-      for (int64_t c = 0; c < n_chunks; ++c) {
-        _mm512_storeu_ps(out + h * head_dim + (c0 + c) * 16, _mm512_mul_ps(acc[h][c], _mm512_set1_ps(inv[h])));
-      }
-    }
-  }
-}
-
-template <bool kBf16>
-void attend_pairs(const float* q, int64_t heads, const void* keys, const void* values, int64_t length, int64_t head_dim,
-                  float* scores, float* out) {
-  int64_t h = 0;
-  for (; h + 2 <= heads; h += 2) {
-    attend_n<2, kBf16>(q + h * head_dim, keys, values, length, head_dim, scores, out + h * head_dim);
-  }
-  if (h < heads) attend_n<1, kBf16>(q + h * head_dim, keys, values, length, head_dim, scores, out + h * head_dim);
-}
+  static float reduce(T v) { return _mm512_reduce_add_ps(v); }
+};
 
 }  // namespace
 
-double exp_shifted(const float* x, int64_t n, float shift, float* out) {
-  const __m512 m = _mm512_set1_ps(shift);
-  __m512d total = _mm512_setzero_pd();
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 live = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + i), m));
-    _mm512_mask_storeu_ps(out + i, live, e);
-    const __m512 kept = _mm512_maskz_mov_ps(live, e);
-    total = _mm512_add_pd(total, _mm512_cvtps_pd(_mm512_castps512_ps256(kept)));
-    total = _mm512_add_pd(total, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(kept), 1))));
-  }
-  return _mm512_reduce_add_pd(total);
-}
-
-bool attend_heads(const float* q, int64_t heads, const void* keys, const void* values, bool bf16_cache, int64_t length,
-                  int64_t head_dim, float* scores, float* out) {
-  if (head_dim % 16 != 0 || head_dim > kMaxChunks * 16 || length < 1) return false;
-  if (bf16_cache) {
-    attend_pairs<true>(q, heads, keys, values, length, head_dim, scores, out);
-  } else {
-    attend_pairs<false>(q, heads, keys, values, length, head_dim, scores, out);
-  }
-  return true;
-}
+#include "kernels/attention_kernels.inc"
 
 void dot_rows_f32(const float* w, int64_t cols, const float* x, float* y, int64_t begin, int64_t end) {
   int64_t r = begin;

@@ -10,6 +10,7 @@ namespace attune::kernels {
 double exp_shifted(const float* x, int64_t n, float shift, float* out) {
 #ifdef ATTUNE_KERNELS_X86
   if (active_isa() == Isa::kAvx512) return avx512::exp_shifted(x, n, shift, out);
+  if (active_isa() == Isa::kAvx2) return avx2::exp_shifted(x, n, shift, out);
 #endif
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {

@@ -208,11 +208,12 @@ TEST(DecoderPieces, RmsNormRopeAndAttentionMatchTheirFormulas) {
 }
 
 TEST(DecoderPieces, GroupedAttentionMatchesTheFormulaOnEveryIsa) {
-  // Groups of 1-3 query heads over one key/value head; head sizes the AVX-512 kernel takes (16, 64)
-  // and one it leaves to attend() (24); lengths that leave partial vectors of scores.
+  // Groups of 1-3 query heads over one key/value head; head sizes both vector kernels take (16, 64),
+  // one only AVX2's 8 lanes divide (24) and one both leave to attend() (20); lengths that leave
+  // partial vectors of scores.
   for (Isa isa : runnable_isas()) {
     IsaGuard guard(isa);
-    for (int64_t D : {16, 24, 64}) {
+    for (int64_t D : {16, 20, 24, 64}) {
       for (int64_t heads : {1, 2, 3}) {
         for (int64_t S : {1, 5, 17, 100}) {
           const auto q = random_vector(heads * D, 10, 2.0f), k = random_vector(S * D, 11), v = random_vector(S * D, 12);
